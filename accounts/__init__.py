@@ -1,0 +1,1 @@
+"""Users, their organizations and roles, and signing in."""

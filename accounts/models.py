@@ -1,0 +1,1 @@
+"""Users and organizations of the network."""

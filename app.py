@@ -1,0 +1,128 @@
+"""Application factory: configuration, extensions, blueprints. No routes live here."""
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from extensions import csrf, db, htmx, limiter, login_manager, migrate
+
+
+def _database_url(instance_path: str) -> str:
+    url = os.environ.get("DATABASE_URL") or f"sqlite:///{Path(instance_path) / 'wraparound.db'}"
+    # One driver for PostgreSQL everywhere: psycopg 3.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _secret_key(instance_path: str) -> str:
+    """SECRET_KEY from the environment, else one generated once and kept in instance/."""
+    if key := os.environ.get("SECRET_KEY"):
+        return key
+    path = Path(instance_path) / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    test_config = test_config or {}
+
+    app.config.from_mapping(
+        SQLALCHEMY_DATABASE_URI=_database_url(app.instance_path),
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        SEARCH_INDEX_DIR=os.environ.get("SEARCH_INDEX_DIR")
+        or str(Path(app.instance_path) / "search-index"),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        WTF_CSRF_TIME_LIMIT=None,
+        RATELIMIT_STORAGE_URI=os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        RATELIMIT_HEADERS_ENABLED=True,
+        MAIL_SERVER=os.environ.get("MAIL_SERVER", "127.0.0.1"),
+        MAIL_PORT=int(os.environ.get("MAIL_PORT", "25")),
+        MAIL_FROM=os.environ.get("MAIL_FROM", "Wraparound <no-reply@wraparound.local>"),
+        PUBLIC_BASE_URL=os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
+        MAP_TILE_URL=os.environ.get("MAP_TILE_URL", ""),
+        MAP_TILE_ATTRIBUTION=os.environ.get("MAP_TILE_ATTRIBUTION", ""),
+        DEFAULT_TIMEZONE=os.environ.get("DEFAULT_TIMEZONE", "America/New_York"),
+    )
+    if "SECRET_KEY" not in test_config:
+        app.config["SECRET_KEY"] = _secret_key(app.instance_path)
+    app.config.from_mapping(test_config)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    limiter.init_app(app)
+    htmx.init_app(app)
+
+    from geo import spatialite
+
+    with app.app_context():
+        spatialite.configure(db.engine)
+
+    _register_blueprints(app)
+    _register_error_handlers(app)
+
+    from directory import search
+
+    search.init_app(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    import accounts.models  # noqa: F401  (every model is known to metadata and migrations)
+    import directory.models  # noqa: F401
+    import referrals.models  # noqa: F401
+    from accounts import views as accounts_views
+    from directory import api as directory_api
+    from directory import hsds_api
+    from directory import views as directory_views
+    from referrals import api as referrals_api
+    from referrals import views as referrals_views
+
+    app.register_blueprint(directory_views.bp)
+    app.register_blueprint(directory_api.bp)
+    app.register_blueprint(hsds_api.bp)
+    app.register_blueprint(accounts_views.bp)
+    app.register_blueprint(referrals_views.bp)
+    app.register_blueprint(referrals_api.bp)
+    for bp in (directory_api.bp, hsds_api.bp, referrals_api.bp):
+        csrf.exempt(bp)
+
+
+def wants_json() -> bool:
+    return request.path.startswith(("/api/", "/hsds/")) or request.path == "/hsds"
+
+
+def json_error(status: int, code: str, message: str, **details):
+    body = {"error": {"code": code, "message": message, **details}}
+    return jsonify(body), status
+
+
+def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        status = exc.code or 500
+        if wants_json():
+            code = (exc.name or "error").lower().replace(" ", "_")
+            return json_error(status, code, exc.description or exc.name)
+        return render_template("error.html", error=exc), status
+
+    @app.errorhandler(Exception)
+    def unexpected_error(exc: Exception):
+        db.session.rollback()
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        if wants_json():
+            return json_error(500, "internal_error", "Something went wrong on our side.")
+        return render_template("error.html", error=None), 500

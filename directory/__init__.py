@@ -1,0 +1,1 @@
+"""The community-services directory, shaped on Open Referral HSDS 3.0."""

@@ -1,0 +1,45 @@
+"""Connection set-up for the embedded SQLite + SpatiaLite database."""
+
+import os
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+SPATIALITE_LIBRARY = os.environ.get("SPATIALITE_LIBRARY_PATH", "mod_spatialite")
+
+
+class SpatiaLiteMissing(RuntimeError):
+    pass
+
+
+def _on_connect(dbapi_conn, _record):
+    try:
+        dbapi_conn.enable_load_extension(True)
+        dbapi_conn.load_extension(SPATIALITE_LIBRARY)
+        dbapi_conn.enable_load_extension(False)
+    except AttributeError as exc:
+        raise SpatiaLiteMissing(
+            "this Python's sqlite3 cannot load extensions; use the project's virtualenv "
+            "(made from Debian's /usr/bin/python3 by scripts/setup)"
+        ) from exc
+    except Exception as exc:  # sqlite3.OperationalError; the driver module varies
+        raise SpatiaLiteMissing(
+            f"SpatiaLite could not be loaded ({exc}); install it with "
+            "'apt-get install libsqlite3-mod-spatialite'"
+        ) from exc
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.execute("PRAGMA busy_timeout = 10000")
+    if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA synchronous = NORMAL")
+    if cursor.execute("SELECT CheckSpatialMetaData()").fetchone()[0] < 1:
+        cursor.execute("SELECT InitSpatialMetaData(1, 'WGS84')")
+    cursor.close()
+
+
+def configure(engine: Engine) -> None:
+    """Load SpatiaLite, foreign keys, WAL and a busy timeout on every new connection."""
+    if engine.dialect.name != "sqlite":
+        return
+    event.listen(engine, "connect", _on_connect)
