@@ -1,1 +1,145 @@
-"""Users and organizations of the network."""
+"""Organizations of the network, their users and roles, and the tokens users hold."""
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Uuid
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from extensions import UTCDateTime, db, utcnow
+
+
+class OrgKind(enum.StrEnum):
+    coordination = "coordination"  # a Health Home / care-management organization: has members
+    agency = "agency"  # a directory organization that receives referrals
+
+
+class Role(enum.StrEnum):
+    coordinator = "coordinator"
+    agency_staff = "agency_staff"
+    agency_admin = "agency_admin"
+    admin = "admin"
+
+
+ROLE_KINDS = {
+    Role.coordinator: OrgKind.coordination,
+    Role.agency_staff: OrgKind.agency,
+    Role.agency_admin: OrgKind.agency,
+}
+
+
+class NetworkOrganization(db.Model):
+    """An organization taking part in the referral network.
+
+    Agencies are usually directory organizations (`directory_organization_id`); coordination
+    organizations are not listed in the public directory.
+    """
+
+    __tablename__ = "network_organization"
+    __table_args__ = (
+        CheckConstraint("kind IN ('coordination', 'agency')", name="kind"),
+        CheckConstraint("response_window_business_days BETWEEN 1 AND 30", name="response_window"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(500))
+    kind: Mapped[str] = mapped_column(String(20))
+    directory_organization_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("organization.id", ondelete="SET NULL"), unique=True
+    )
+    response_window_business_days: Mapped[int] = mapped_column(Integer, default=2)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    users: Mapped[list["User"]] = relationship(back_populates="organization")
+
+    @property
+    def is_agency(self) -> bool:
+        return self.kind == OrgKind.agency
+
+    def __repr__(self) -> str:
+        return f"<NetworkOrganization {self.id} {self.kind} {self.name!r}>"
+
+
+class User(db.Model):
+    __tablename__ = "user_account"
+    __table_args__ = (
+        CheckConstraint(
+            "role IN ('coordinator', 'agency_staff', 'agency_admin', 'admin')", name="role"
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str | None] = mapped_column(String(500))
+    role: Mapped[str] = mapped_column(String(20))
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("network_organization.id", ondelete="RESTRICT"), index=True
+    )
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    organization: Mapped[NetworkOrganization | None] = relationship(back_populates="users")
+
+    # Flask-Login
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    @property
+    def display_name(self) -> str:
+        return self.full_name or self.email
+
+    @property
+    def is_coordinator(self) -> bool:
+        return self.role == Role.coordinator
+
+    @property
+    def is_agency_user(self) -> bool:
+        return self.role in (Role.agency_staff, Role.agency_admin)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.admin
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.email} {self.role}>"
+
+
+class AuthToken(db.Model):
+    """A bearer token for the API or a single-use password-reset link; only its hash is stored."""
+
+    __tablename__ = "auth_token"
+    __table_args__ = (CheckConstraint("purpose IN ('api', 'password_reset')", name="purpose"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    purpose: Mapped[str] = mapped_column(String(20))
+    token_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<AuthToken {self.id} {self.purpose} user={self.user_id}>"
+
+
+def normalize_email(email: str) -> str:
+    return (email or "").strip().lower()

@@ -8,6 +8,7 @@ each test (real commits, so concurrency and all-or-nothing imports are tested fo
 import os
 import shutil
 import threading
+import uuid
 from pathlib import Path
 
 import pytest
@@ -70,12 +71,16 @@ def sqlite_template(tmp_path_factory) -> Path:
     return path
 
 
+# One database per test process and per run, so parallel runs never drop each other's database.
+RUN_ID = os.environ.get("PYTEST_XDIST_TESTRUNUID", uuid.uuid4().hex)[:10]
+
+
 def _postgres_database_name(worker_id: str) -> str:
-    return f"wraparound_test_{worker_id}"
+    return f"wraparound_test_{RUN_ID}_{worker_id}"
 
 
 @pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory, worker_id) -> str:
+def postgres_url(tmp_path_factory, worker_id):
     """A fresh PostGIS database for this test process, migrated once."""
     import psycopg
 
@@ -98,7 +103,9 @@ def postgres_url(tmp_path_factory, worker_id) -> str:
         if "postgis" in str(exc).lower() and not IN_CI:
             pytest.skip(f"PostGIS is not installed: {exc}")
         raise
-    return url.replace("postgresql://", "postgresql+psycopg://", 1)
+    yield url.replace("postgresql://", "postgresql+psycopg://", 1)
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(params=DATABASES)
