@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import select
-from sqlalchemy.orm import defer, selectinload
+from sqlalchemy.orm import Session, defer, selectinload
 
 from directory.models import (
     Attribute,
@@ -151,8 +151,9 @@ class Linked:
     `load()` fetches it all in a few IN queries, and the second pass builds the JSON.
     """
 
-    def __init__(self, *, with_metadata: bool = False) -> None:
+    def __init__(self, *, with_metadata: bool = False, session: Session | None = None) -> None:
         self.with_metadata = with_metadata
+        self.session = session if session is not None else db.session
         self.collecting = True
         self._object_ids: set[uuid.UUID] = set()
         self._location_ids: set[uuid.UUID] = set()
@@ -189,7 +190,9 @@ class Linked:
     def load(self) -> None:
         """Fetch everything the collecting pass asked for, in a few queries per kind."""
         for ids in chunked(self._location_ids):
-            for contact in db.session.scalars(select(Contact).where(Contact.location_id.in_(ids))):
+            for contact in self.session.scalars(
+                select(Contact).where(Contact.location_id.in_(ids))
+            ):
                 self._location_contacts.setdefault(contact.location_id, []).append(contact)
         location_contacts = [c for cs in self._location_contacts.values() for c in cs]
         contact_ids = self._contact_ids | {c.id for c in location_contacts}
@@ -199,7 +202,7 @@ class Linked:
                 .options(selectinload(Phone.languages))
                 .where(Phone.contact_id.in_(ids))
             )
-            for phone in db.session.scalars(query):
+            for phone in self.session.scalars(query):
                 self._contact_phones.setdefault(phone.contact_id, []).append(phone)
         # What the first pass could not see: the contacts and phones fetched just now.
         object_ids = set(self._object_ids)
@@ -209,7 +212,7 @@ class Linked:
                 object_ids.add(phone.id)
                 object_ids.update(language.id for language in phone.languages)
         for ids in chunked(object_ids):
-            for attribute in db.session.scalars(
+            for attribute in self.session.scalars(
                 select(Attribute).where(Attribute.link_id.in_(ids))
             ).unique():
                 self._attributes.setdefault(attribute.link_id, []).append(attribute)
@@ -222,18 +225,20 @@ class Linked:
             if a.taxonomy_term.taxonomy_id
         }
         for ids in chunked(taxonomy_ids):
-            self._taxonomies += db.session.scalars(select(Taxonomy).where(Taxonomy.id.in_(ids)))
+            self._taxonomies += self.session.scalars(select(Taxonomy).where(Taxonomy.id.in_(ids)))
         if self.with_metadata:
             for ids in chunked(object_ids):
                 query = select(ChangeRecord).where(ChangeRecord.resource_id.in_(ids))
-                for record in db.session.scalars(query):
+                for record in self.session.scalars(query):
                     self._metadata.setdefault(record.resource_id, []).append(record)
         self.collecting = False
 
 
-def with_linked(build: Callable[[Linked], T], *, with_metadata: bool = False) -> T:
+def with_linked(
+    build: Callable[[Linked], T], *, with_metadata: bool = False, session: Session | None = None
+) -> T:
     """Run a serializer twice around one bulk fetch of loosely linked children."""
-    linked = Linked(with_metadata=with_metadata)
+    linked = Linked(with_metadata=with_metadata, session=session)
     build(linked)
     linked.load()
     return build(linked)
@@ -471,10 +476,14 @@ def service_full(
     return _service_full(service, linked)
 
 
-def services_full(services: Sequence[Service], *, with_metadata: bool = False) -> list[dict]:
+def services_full(
+    services: Sequence[Service], *, with_metadata: bool = False, session: Session | None = None
+) -> list[dict[str, Any]]:
     """Fully nested services for a page, with one bulk fetch of their loose children."""
     return with_linked(
-        lambda linked: [_service_full(s, linked) for s in services], with_metadata=with_metadata
+        lambda linked: [_service_full(s, linked) for s in services],
+        with_metadata=with_metadata,
+        session=session,
     )
 
 
@@ -491,12 +500,17 @@ def organization_full(
 
 
 def organizations_full(
-    orgs: Sequence[Organization], *, services: str | None = "list", with_metadata: bool = False
+    orgs: Sequence[Organization],
+    *,
+    services: str | None = "list",
+    with_metadata: bool = False,
+    session: Session | None = None,
 ) -> list[dict[str, Any]]:
     """Fully nested organizations for a page or an export batch."""
     return with_linked(
         lambda linked: [_organization_full(o, linked, services) for o in orgs],
         with_metadata=with_metadata,
+        session=session,
     )
 
 
