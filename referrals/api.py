@@ -1,5 +1,616 @@
-"""Referral JSON API under /api/v1/."""
+"""Referral JSON API under /api/v1/: members, consent, referrals, messages, notifications.
 
-from flask import Blueprint
+Bearer tokens (accounts.auth). Errors are `{"error": {"code", "message", ...}}`: 400 bad input
+(with `fields`), 401 no or bad token, 403 a record the caller sees but may not change, 404 a record
+the caller may not see (never told apart from one that does not exist), 409 an illegal or
+conflicting transition or a likely duplicate, 422 no consent in force / a service that can't take
+referrals. Every request is one unit of work: committed at the end, rolled back on any error.
+"""
+
+import uuid
+from datetime import date, datetime
+
+from flask import Blueprint, g, jsonify, request
+from sqlalchemy import func, select
+
+from accounts.auth import api_auth_required
+from accounts.models import Role, User
+from directory.models import Service
+from extensions import db, utcnow
+from referrals import audit, notifications, services
+from referrals.errors import InvalidInput, NotFound, ReferralError
+from referrals.models import (
+    SHAREABLE_MEMBER_FIELDS,
+    AuditAction,
+    AuditObject,
+    Consent,
+    Member,
+    Referral,
+)
+from referrals.states import Status, allowed_actions, fhir_task_status, label
 
 bp = Blueprint("referrals_api", __name__, url_prefix="/api/v1")
+
+DEFAULT_PER_PAGE = 25
+MAX_PER_PAGE = 100
+AGENCY_ROLES = (Role.agency_staff, Role.agency_admin)
+
+
+@bp.errorhandler(ReferralError)
+def _referral_error(exc: ReferralError):
+    from app import json_error
+
+    db.session.rollback()
+    return json_error(exc.status, exc.code, exc.message, **exc.details)
+
+
+# -- reading the request ---------------------------------------------------------------------
+
+
+def _body(allowed: set[str]) -> dict:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise InvalidInput(
+            {"body": "Expected a JSON object."},
+            message="Send a JSON object with the header Content-Type: application/json.",
+        )
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise InvalidInput({name: "Unknown field." for name in unknown})
+    return data
+
+
+def _parse_date(errors: dict, name: str, value) -> date | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        errors[name] = "Enter a date as YYYY-MM-DD."
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        errors[name] = f"{value[:40]!r} is not a date: use YYYY-MM-DD."
+        return None
+
+
+def _parse_uuid(errors: dict, name: str, value, required: bool = True) -> uuid.UUID | None:
+    if value in (None, ""):
+        if required:
+            errors[name] = "This is required."
+        return None
+    if not isinstance(value, str):
+        errors[name] = "Must be an id (a UUID string)."
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        errors[name] = f"{value[:60]!r} is not a valid id."
+        return None
+
+
+def _parse_bool(errors: dict, name: str, value) -> bool:
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        errors[name] = "Must be true or false."
+        return False
+    return value
+
+
+def _check_strings(errors: dict, data: dict, names) -> None:
+    for name in names:
+        value = data.get(name)
+        if value is not None and not isinstance(value, str):
+            errors[name] = "Must be text."
+
+
+def _raise_if(errors: dict) -> None:
+    if errors:
+        raise InvalidInput(errors)
+
+
+def _paging() -> tuple[int, int]:
+    errors = {}
+    values = {}
+    for name, default, high in (("page", 1, None), ("per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE)):
+        raw = request.args.get(name)
+        if raw in (None, ""):
+            values[name] = default
+            continue
+        try:
+            number = int(raw)
+        except ValueError:
+            errors[name] = "Must be a whole number."
+            continue
+        if number < 1 or (high is not None and number > high):
+            errors[name] = f"Must be from 1 to {high}." if high else "Must be 1 or more."
+            continue
+        values[name] = number
+    _raise_if(errors)
+    return values["page"], values["per_page"]
+
+
+def _page_of(stmt, order_by, page: int, per_page: int):
+    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    items = db.session.scalars(
+        stmt.order_by(*order_by).limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    return list(items), total or 0
+
+
+def _actor() -> User:
+    return g.api_user
+
+
+# -- writing the response ------------------------------------------------------------------
+
+
+def _iso(value):
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
+
+
+def _person(user: User | None) -> dict | None:
+    if user is None:
+        return None
+    return {"id": str(user.id), "name": user.display_name}
+
+
+def _member_json(member: Member, viewer: User, *, detail: bool = False) -> dict:
+    view = services.member_view(member, viewer)
+    body = {
+        "id": str(member.id),
+        "restricted": view["restricted"],
+        "shared_fields": view["shared_fields"],
+    }
+    body.update({name: _iso(value) for name, value in view["fields"].items()})
+    if not view["restricted"]:
+        consent = services.consent_in_force(member)
+        body["organization_id"] = str(member.organization_id)
+        body["created_at"] = _iso(member.created_at)
+        body["consent"] = _consent_json(consent) if consent else None
+        if detail:
+            body["consents"] = [_consent_json(c) for c in member.consents]
+    return body
+
+
+def _consent_json(consent: Consent) -> dict:
+    today = services.local_today()
+    return {
+        "id": str(consent.id),
+        "given_by": consent.given_by,
+        "method": consent.method,
+        "scope": list(consent.scope or []),
+        "given_at": _iso(consent.given_at),
+        "expires_on": _iso(consent.expires_on),
+        "revoked_at": _iso(consent.revoked_at),
+        "in_force": consent.is_valid_on(today),
+    }
+
+
+def _referral_json(referral: Referral, viewer: User, *, detail: bool = False) -> dict:
+    side = services.side_of(viewer, referral)
+    now = utcnow()
+    body = {
+        "id": str(referral.id),
+        "status": referral.status,
+        "fhir_task_status": fhir_task_status(referral.status, referral.outcome),
+        "member": _member_json(referral.member, viewer),
+        "service": {"id": _iso(referral.service_id), "name": referral.service_name},
+        "receiving_organization": {
+            "id": str(referral.receiving_org_id),
+            "name": referral.receiving_org.name,
+        },
+        "sending_organization": {
+            "id": str(referral.sending_org_id),
+            "name": referral.sending_org.name,
+        },
+        "sent_by": _person(referral.sending_user),
+        "need": referral.need,
+        "note": referral.note,
+        "urgency": referral.urgency,
+        "decline_reason": referral.decline_reason,
+        "decline_text": referral.decline_text,
+        "cancel_reason": referral.cancel_reason,
+        "cancel_text": referral.cancel_text,
+        "outcome": referral.outcome,
+        "outcome_text": referral.outcome_text,
+        "forwarded_from_id": _iso(referral.forwarded_from_id),
+        "forwarded_to_id": _iso(referral.forwarded_to_id),
+        "sent_at": _iso(referral.sent_at),
+        "due_at": _iso(referral.due_at),
+        "responded_at": _iso(referral.responded_at),
+        "closed_at": _iso(referral.closed_at),
+        "overdue": referral.is_overdue_at(now),
+        "your_side": side.value if side else None,
+        "allowed_actions": [a.value for a in allowed_actions(Status(referral.status), side)],
+        "version": referral.version_id,
+    }
+    if detail:
+        body["events"] = [
+            {
+                "at": _iso(event.at),
+                "action": event.action,
+                "from_status": event.from_status,
+                "to_status": event.to_status,
+                "reason": event.reason,
+                "reason_label": label(event.reason),
+                "note": event.note,
+                "actor": _person(event.actor),
+            }
+            for event in referral.events
+        ]
+        body["messages"] = [
+            {
+                "id": str(message.id),
+                "at": _iso(message.created_at),
+                "body": message.body,
+                "author": _person(message.author),
+            }
+            for message in referral.messages
+        ]
+    return body
+
+
+def _paged(items: list, total: int, page: int, per_page: int):
+    return jsonify(items=items, page=page, per_page=per_page, total=total)
+
+
+# -- members ---------------------------------------------------------------------------------
+
+CONSENT_FIELDS = {"given_by", "method", "scope", "expires_on"}
+
+
+def _consent_values(errors: dict, data, prefix: str = "") -> dict:
+    if not isinstance(data, dict):
+        errors[prefix.rstrip(".") or "consent"] = "Expected an object."
+        return {}
+    unknown = sorted(set(data) - CONSENT_FIELDS)
+    for name in unknown:
+        errors[f"{prefix}{name}"] = "Unknown field."
+    _check_strings(errors, data, ("given_by", "method"))
+    scope = data.get("scope")
+    if scope is not None and not (
+        isinstance(scope, list) and all(isinstance(s, str) for s in scope)
+    ):
+        errors[f"{prefix}scope"] = "Must be a list of field names."
+        scope = None
+    return {
+        "given_by": data.get("given_by") if isinstance(data.get("given_by"), str) else None,
+        "method": data.get("method") if isinstance(data.get("method"), str) else None,
+        "scope": scope,
+        "expires_on": _parse_date(errors, f"{prefix}expires_on", data.get("expires_on")),
+    }
+
+
+def _prefixed(exc: InvalidInput, prefix: str) -> InvalidInput:
+    return InvalidInput({f"{prefix}{name}": text for name, text in exc.fields.items()})
+
+
+@bp.post("/members")
+@api_auth_required(Role.coordinator)
+def create_member():
+    """Add a member to the caller's caseload, with their consent when it is given."""
+    actor = _actor()
+    data = _body({*SHAREABLE_MEMBER_FIELDS, "consent"})
+    errors: dict = {}
+    _check_strings(errors, data, [f for f in SHAREABLE_MEMBER_FIELDS if f != "birth_date"])
+    values = {name: data.get(name) for name in SHAREABLE_MEMBER_FIELDS if name in data}
+    if "birth_date" in values:
+        values["birth_date"] = _parse_date(errors, "birth_date", values["birth_date"])
+    consent = _consent_values(errors, data["consent"], "consent.") if "consent" in data else None
+    _raise_if(errors)
+    member = services.create_member(actor, **values)
+    if consent is not None:
+        try:
+            services.record_consent(actor, member, **consent)
+        except InvalidInput as exc:
+            raise _prefixed(exc, "consent.") from exc
+    db.session.commit()
+    return jsonify(_member_json(member, actor, detail=True)), 201
+
+
+@bp.get("/members")
+@api_auth_required()
+def list_members():
+    """The members the caller may see: their caseload, or (agencies) those referred to them."""
+    actor = _actor()
+    page, per_page = _paging()
+    members, total = _page_of(
+        services.visible_members(actor),
+        (Member.last_name, Member.first_name, Member.id),
+        page,
+        per_page,
+    )
+    items = [_member_json(m, actor) for m in members]
+    audit.record_views(actor, AuditObject.member, [m.id for m in members], via="api:list")
+    db.session.commit()
+    return _paged(items, total, page, per_page)
+
+
+@bp.get("/members/<uuid:member_id>")
+@api_auth_required()
+def get_member(member_id: uuid.UUID):
+    """One member, as much of them as the caller may see."""
+    actor = _actor()
+    member = services.get_member_for(actor, member_id)
+    body = _member_json(member, actor, detail=True)
+    audit.record(actor, AuditAction.view, AuditObject.member, member.id, {"via": "api"})
+    db.session.commit()
+    return jsonify(body)
+
+
+@bp.post("/members/<uuid:member_id>/consents")
+@api_auth_required()
+def record_consent(member_id: uuid.UUID):
+    """Record a (new) consent for a member of the caller's caseload."""
+    actor = _actor()
+    member = services.get_member_for(actor, member_id)
+    data = _body(CONSENT_FIELDS)
+    errors: dict = {}
+    values = _consent_values(errors, data)
+    _raise_if(errors)
+    consent = services.record_consent(actor, member, **values)
+    db.session.commit()
+    return jsonify(_consent_json(consent)), 201
+
+
+@bp.post("/members/<uuid:member_id>/consents/<uuid:consent_id>/revoke")
+@api_auth_required()
+def revoke_consent(member_id: uuid.UUID, consent_id: uuid.UUID):
+    """Withdraw a member's consent."""
+    actor = _actor()
+    member = services.get_member_for(actor, member_id)
+    consent = db.session.get(Consent, consent_id)
+    if consent is None or consent.member_id != member.id:
+        raise NotFound("No such consent.", code="consent_not_found")
+    services.revoke_consent(actor, consent)
+    db.session.commit()
+    return jsonify(_consent_json(consent))
+
+
+# -- referrals -------------------------------------------------------------------------------
+
+
+@bp.post("/referrals")
+@api_auth_required(Role.coordinator)
+def send_referral():
+    """Refer a member of the caller's caseload to a service."""
+    actor = _actor()
+    data = _body({"member_id", "service_id", "need", "note", "urgency", "confirm_duplicate"})
+    errors: dict = {}
+    member_id = _parse_uuid(errors, "member_id", data.get("member_id"))
+    service_id = _parse_uuid(errors, "service_id", data.get("service_id"))
+    _check_strings(errors, data, ("need", "note", "urgency"))
+    confirm = _parse_bool(errors, "confirm_duplicate", data.get("confirm_duplicate"))
+    _raise_if(errors)
+    member = services.get_member_for(actor, member_id)
+    service = db.session.get(Service, service_id)
+    try:
+        referral = services.send_referral(
+            actor,
+            member,
+            service,
+            need=data.get("need"),
+            note=data.get("note"),
+            urgency=data.get("urgency"),
+            confirm_duplicate=confirm,
+        )
+    except ReferralError as exc:
+        if exc.code == "duplicate_referral":
+            exc.message += ' To send it anyway, repeat the request with "confirm_duplicate": true.'
+        raise
+    db.session.commit()
+    return jsonify(_referral_json(referral, actor, detail=True)), 201
+
+
+@bp.get("/referrals")
+@api_auth_required()
+def list_referrals():
+    """The referrals the caller may see (their org's, or sent to their agency), newest first."""
+    actor = _actor()
+    page, per_page = _paging()
+    stmt = services.visible_referrals(actor)
+    errors: dict = {}
+    status = request.args.get("status")
+    if status:
+        statuses = [s.strip() for s in status.split(",") if s.strip()]
+        unknown = [s for s in statuses if s not in set(Status)]
+        if unknown:
+            errors["status"] = f"Unknown status {unknown[0][:40]!r}: use {', '.join(Status)}."
+        else:
+            stmt = stmt.where(Referral.status.in_(statuses))
+    overdue = request.args.get("overdue")
+    if overdue:
+        if overdue not in ("true", "false"):
+            errors["overdue"] = "Use true or false."
+        elif overdue == "true":
+            stmt = stmt.where(Referral.status == Status.sent, Referral.due_at <= utcnow())
+    member_id = request.args.get("member_id")
+    if member_id:
+        parsed = _parse_uuid(errors, "member_id", member_id)
+        if parsed:
+            stmt = stmt.where(Referral.member_id == parsed)
+    _raise_if(errors)
+    referrals, total = _page_of(stmt, (Referral.sent_at.desc(), Referral.id), page, per_page)
+    items = [_referral_json(r, actor) for r in referrals]
+    audit.record_views(actor, AuditObject.referral, [r.id for r in referrals], via="api:list")
+    db.session.commit()
+    return _paged(items, total, page, per_page)
+
+
+@bp.get("/referrals/<uuid:referral_id>")
+@api_auth_required()
+def get_referral(referral_id: uuid.UUID):
+    """One referral with its history (events) and the thread between the two sides."""
+    actor = _actor()
+    referral = services.get_referral_for(actor, referral_id)
+    body = _referral_json(referral, actor, detail=True)
+    audit.record(actor, AuditAction.view, AuditObject.referral, referral.id, {"via": "api"})
+    audit.record(
+        actor, AuditAction.view, AuditObject.member, referral.member_id, {"via": "api:referral"}
+    )
+    db.session.commit()
+    return jsonify(body)
+
+
+def _act(referral_id: uuid.UUID, allowed: set[str], run) -> tuple:
+    actor = _actor()
+    referral = services.get_referral_for(actor, referral_id)
+    data = _body(allowed) if request.content_length or request.is_json else {}
+    errors: dict = {}
+    _check_strings(errors, data, [name for name in allowed if name != "service_id"])
+    _raise_if(errors)
+    result = run(actor, referral, data)
+    db.session.commit()
+    return result
+
+
+@bp.post("/referrals/<uuid:referral_id>/accept")
+@api_auth_required()
+def accept(referral_id: uuid.UUID):
+    """The receiving agency accepts."""
+
+    def run(actor, referral, data):
+        services.accept(referral, actor, note=data.get("note"))
+        return referral
+
+    referral = _act(referral_id, {"note"}, run)
+    return jsonify(_referral_json(referral, _actor(), detail=True))
+
+
+@bp.post("/referrals/<uuid:referral_id>/decline")
+@api_auth_required()
+def decline(referral_id: uuid.UUID):
+    """The receiving agency declines, with a reason (and text for "other")."""
+
+    def run(actor, referral, data):
+        services.decline(referral, actor, reason=data.get("reason"), text=data.get("note"))
+        return referral
+
+    referral = _act(referral_id, {"reason", "note"}, run)
+    return jsonify(_referral_json(referral, _actor(), detail=True))
+
+
+@bp.post("/referrals/<uuid:referral_id>/cancel")
+@api_auth_required()
+def cancel(referral_id: uuid.UUID):
+    """The coordinator withdraws it (or either side stops an accepted one), with a reason."""
+
+    def run(actor, referral, data):
+        services.cancel(referral, actor, reason=data.get("reason"), text=data.get("note"))
+        return referral
+
+    referral = _act(referral_id, {"reason", "note"}, run)
+    return jsonify(_referral_json(referral, _actor(), detail=True))
+
+
+@bp.post("/referrals/<uuid:referral_id>/forward")
+@api_auth_required()
+def forward(referral_id: uuid.UUID):
+    """The receiving agency passes it to another service; answers with both referrals."""
+
+    def run(actor, referral, data):
+        errors: dict = {}
+        service_id = _parse_uuid(errors, "service_id", data.get("service_id"))
+        _raise_if(errors)
+        service = db.session.get(Service, service_id)
+        forwarded = services.forward(referral, actor, service, note=data.get("note"))
+        return referral, forwarded
+
+    referral, forwarded = _act(referral_id, {"service_id", "note"}, run)
+    body = _referral_json(referral, _actor(), detail=True)
+    body["forwarded_referral"] = _referral_json(forwarded, _actor())
+    return jsonify(body)
+
+
+@bp.post("/referrals/<uuid:referral_id>/complete")
+@api_auth_required()
+def complete(referral_id: uuid.UUID):
+    """The receiving agency records the outcome; the loop is closed."""
+
+    def run(actor, referral, data):
+        services.complete(referral, actor, outcome=data.get("outcome"), text=data.get("note"))
+        return referral
+
+    referral = _act(referral_id, {"outcome", "note"}, run)
+    return jsonify(_referral_json(referral, _actor(), detail=True))
+
+
+@bp.post("/referrals/<uuid:referral_id>/messages")
+@api_auth_required()
+def post_message(referral_id: uuid.UUID):
+    """Write to the other side of the referral."""
+
+    def run(actor, referral, data):
+        return services.post_message(referral, actor, data.get("body"))
+
+    message = _act(referral_id, {"body"}, run)
+    return jsonify(
+        id=str(message.id),
+        at=_iso(message.created_at),
+        body=message.body,
+        author=_person(message.author),
+    ), 201
+
+
+# -- notifications and capacity ------------------------------------------------------------
+
+
+@bp.get("/notifications")
+@api_auth_required()
+def list_notifications():
+    """The caller's newest notices and how many are unread."""
+    actor = _actor()
+    unread_only = request.args.get("unread") == "true"
+    items = notifications.notifications_for(actor, unread_only=unread_only)
+    return jsonify(
+        unread_count=notifications.unread_count(actor),
+        items=[
+            {
+                "id": str(n.id),
+                "kind": n.kind,
+                "text": n.text,
+                "referral_id": _iso(n.referral_id),
+                "created_at": _iso(n.created_at),
+                "read_at": _iso(n.read_at),
+            }
+            for n in items
+        ],
+    )
+
+
+@bp.post("/notifications/read")
+@api_auth_required()
+def read_notifications():
+    """Mark the caller's notices read: the ones listed in `ids`, or all of them."""
+    actor = _actor()
+    data = _body({"ids"}) if request.content_length else {}
+    ids = None
+    if "ids" in data:
+        raw = data["ids"]
+        if not isinstance(raw, list):
+            raise InvalidInput({"ids": "Must be a list of ids."})
+        errors: dict = {}
+        ids = [_parse_uuid(errors, "ids", value) for value in raw]
+        _raise_if(errors)
+    count = services.mark_notifications_read(actor, ids)
+    db.session.commit()
+    return jsonify(marked_read=count, unread_count=notifications.unread_count(actor))
+
+
+@bp.post("/services/<uuid:service_id>/referral-capacity")
+@api_auth_required()
+def set_capacity(service_id: uuid.UUID):
+    """The agency says whether a service takes new referrals (accepting/waitlist/not_accepting)."""
+    actor = _actor()
+    service = db.session.get(Service, service_id)
+    if service is None:
+        raise NotFound("No such service.", code="service_not_found")
+    data = _body({"referral_capacity"})
+    services.set_service_capacity(actor, service, data.get("referral_capacity"))
+    db.session.commit()
+    return jsonify(id=str(service.id), referral_capacity=service.referral_capacity)

@@ -1,0 +1,94 @@
+"""The access log: who viewed or changed which member, consent or referral, when and from where."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import has_request_context, request
+from sqlalchemy import func, select
+
+from accounts.models import User
+from extensions import db, utcnow
+from referrals.models import AuditAction, AuditLog, AuditObject
+
+MAX_PER_PAGE = 200
+
+
+def record(
+    actor: User | None,
+    action: AuditAction | str,
+    object_type: AuditObject | str,
+    object_id: uuid.UUID | None,
+    detail: dict | None = None,
+) -> AuditLog:
+    """Add one audit row to the current unit of work (it commits or rolls back with the change)."""
+    entry = AuditLog(
+        actor_id=actor.id if actor is not None else None,
+        actor_label=(actor.email if actor is not None else "system"),
+        action=str(AuditAction(action)),
+        object_type=str(AuditObject(object_type)),
+        object_id=object_id,
+        at=utcnow(),
+        detail=detail,
+    )
+    if has_request_context():
+        entry.ip = (request.remote_addr or "")[:45] or None
+        entry.user_agent = (request.user_agent.string or "")[:500] or None
+    db.session.add(entry)
+    return entry
+
+
+def record_views(actor: User | None, object_type: AuditObject | str, ids, via: str) -> None:
+    """One `view` row per record shown in a list: 'who saw this member' must find list views too."""
+    for object_id in ids:
+        record(actor, AuditAction.view, object_type, object_id, {"via": via})
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    items: list[AuditLog]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def query_log(
+    *,
+    actor_id: uuid.UUID | None = None,
+    object_type: str | None = None,
+    object_id: uuid.UUID | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> AuditPage:
+    """The log for admins, newest first, filtered by actor, object, action and [since, until)."""
+    page = max(1, int(page))
+    per_page = min(MAX_PER_PAGE, max(1, int(per_page)))
+    conditions = []
+    if actor_id is not None:
+        conditions.append(AuditLog.actor_id == actor_id)
+    if object_type is not None:
+        conditions.append(AuditLog.object_type == str(AuditObject(object_type)))
+    if object_id is not None:
+        conditions.append(AuditLog.object_id == object_id)
+    if action is not None:
+        conditions.append(AuditLog.action == str(AuditAction(action)))
+    if since is not None:
+        conditions.append(AuditLog.at >= since)
+    if until is not None:
+        conditions.append(AuditLog.at < until)
+    total = db.session.scalar(select(func.count()).select_from(AuditLog).where(*conditions))
+    items = db.session.scalars(
+        select(AuditLog)
+        .where(*conditions)
+        .order_by(AuditLog.at.desc(), AuditLog.id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return AuditPage(list(items), total or 0, page, per_page)

@@ -1,0 +1,37 @@
+"""`flask referrals deliver` and `flask referrals sweep`: run from cron, on one host or several."""
+
+import click
+
+from extensions import db
+from referrals import notifications, services
+from referrals.views import bp
+
+
+@bp.cli.command("deliver")
+@click.option("--limit", default=200, show_default=True, help="Most emails to try in this run.")
+@click.option(
+    "--retry-now",
+    is_flag=True,
+    help="Also retry emails still waiting out their backoff (e.g. the mail server is back).",
+)
+def deliver_command(limit: int, retry_now: bool) -> None:
+    """Send the queued notification emails; failures stay queued and are retried with backoff."""
+    report = notifications.deliver_pending(limit=limit, retry_now=retry_now)
+    click.echo(
+        f"sent {report.sent}, failed {report.failed} (will retry), gave up {report.gave_up}; "
+        f"{notifications.pending_count()} waiting"
+    )
+    if report.errors:
+        click.echo(f"last error: {report.errors[-1]}", err=True)
+
+
+@bp.cli.command("sweep")
+def sweep_command() -> None:
+    """Flag referrals nobody answered in time and queue one reminder to each side."""
+    try:
+        flagged = services.sweep_overdue()
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    click.echo(f"{len(flagged)} referral(s) newly overdue")

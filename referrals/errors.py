@@ -1,0 +1,79 @@
+"""Typed refusals of the referral domain; each knows the HTTP status and code the API answers with.
+
+Pages show `message` (and `fields`) to the person; the API returns
+`{"error": {"code", "message", "fields"?}}` with `status`.
+"""
+
+
+class ReferralError(Exception):
+    """Base of every refusal the referral services raise on purpose."""
+
+    status = 400
+    code = "invalid"
+
+    def __init__(self, message: str, *, code: str | None = None, **details):
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+        self.details = details
+
+
+class InvalidInput(ReferralError):
+    """Input that can't be used; `fields` maps each field name to what is wrong with it."""
+
+    status = 400
+    code = "invalid"
+
+    def __init__(self, fields: dict[str, str], message: str | None = None):
+        names = ", ".join(sorted(fields))
+        super().__init__(message or f"Please correct: {names}.", fields=fields)
+        self.fields = fields
+
+
+class NotFound(ReferralError):
+    """Missing, or not visible to this person (the two are never told apart)."""
+
+    status = 404
+    code = "not_found"
+
+
+class Forbidden(ReferralError):
+    """The person can see the record but their role or side may not do this."""
+
+    status = 403
+    code = "forbidden"
+
+
+class TransitionRefused(ReferralError):
+    """The referral's status does not allow the action (often: someone else got there first)."""
+
+    status = 409
+    code = "illegal_transition"
+
+
+class ConcurrentUpdate(TransitionRefused):
+    """Two people changed the same referral at once; this one lost."""
+
+    code = "conflict"
+
+
+class DuplicateReferral(ReferralError):
+    """The member already has an open referral to this service; the caller must confirm."""
+
+    status = 409
+    code = "duplicate_referral"
+
+
+class ConsentProblem(ReferralError):
+    """No consent in force for the member: missing, expired or revoked."""
+
+    status = 422
+    code = "consent_missing"
+
+
+class NotReferrable(ReferralError):
+    """The service can't receive referrals now (not in the network, inactive, not accepting)."""
+
+    status = 422
+    code = "service_not_referrable"

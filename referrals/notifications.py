@@ -1,0 +1,430 @@
+"""Telling both sides of a referral what happened: in-app notices and emails through an outbox.
+
+Notices and outbox rows are added to the same unit of work as the change they tell of, so they
+commit (or roll back) together: a referral is never changed without its notices, and an email is
+never queued for a change that did not happen. `deliver_pending` sends the outbox later, with
+retries and backoff, so nothing is lost while the mail server is down.
+
+Emails carry no member data at all (not even a name): they name the service and organizations and
+link to the referral page, where consent decides what each person sees.
+"""
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import func, select, update
+
+from accounts.mail import MailError, send_mail
+from accounts.models import Role, User
+from extensions import db, utcnow
+from referrals.models import Notification, NotificationKind, OutboxEmail, Referral
+from referrals.states import Side, label
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 20  # about three days of retries with the backoff below
+FIRST_RETRY = timedelta(minutes=1)
+LONGEST_RETRY = timedelta(hours=6)
+REFERRAL_PATH = "/referrals/{id}"  # the referral page; the screens serve it at this path
+
+
+def referral_link(referral: Referral) -> str:
+    """The absolute address of the referral's page, for emails."""
+    base = current_app.config.get("PUBLIC_BASE_URL", "").rstrip("/")
+    return base + REFERRAL_PATH.format(id=referral.id)
+
+
+# -- who hears about what ------------------------------------------------------------------
+
+
+def agency_recipients(referral: Referral) -> list[User]:
+    """Everyone active at the receiving agency: any of them may pick the referral up."""
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(
+                User.organization_id == referral.receiving_org_id,
+                User.role.in_([Role.agency_staff, Role.agency_admin]),
+                User.active.is_(True),
+            )
+            .order_by(User.email)
+        )
+    )
+
+
+def coordinator_recipients(referral: Referral) -> list[User]:
+    """The coordinator who sent it; if they have left, the sending organization's coordinators."""
+    sender = referral.sending_user
+    if sender is not None and sender.active:
+        return [sender]
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(
+                User.organization_id == referral.sending_org_id,
+                User.role == Role.coordinator,
+                User.active.is_(True),
+            )
+            .order_by(User.email)
+        )
+    )
+
+
+def recipients_for(referral: Referral, side: Side) -> list[User]:
+    """The people on one side of a referral."""
+    if side == Side.receiving:
+        return agency_recipients(referral)
+    return coordinator_recipients(referral)
+
+
+def _notify(
+    users: list[User],
+    kind: NotificationKind,
+    referral: Referral,
+    text: str,
+    subject: str,
+    body: str,
+    *,
+    actor: User | None = None,
+    now: datetime | None = None,
+) -> int:
+    """One in-app notice and one queued email per person (never to the person who acted)."""
+    now = now or utcnow()
+    link = referral_link(referral)
+    count = 0
+    for user in users:
+        if actor is not None and user.id == actor.id:
+            continue
+        db.session.add(
+            Notification(
+                user_id=user.id, kind=kind, referral_id=referral.id, text=text, created_at=now
+            )
+        )
+        greeting = f"Hello {user.full_name or user.email},"
+        db.session.add(
+            OutboxEmail(
+                to_address=user.email,
+                subject=subject,
+                body=f"{greeting}\n\n{body}\n\nOpen the referral: {link}\n\n— Wraparound\n",
+                kind=kind,
+                referral_id=referral.id,
+                created_at=now,
+                next_attempt_at=now,
+                attempts=0,
+            )
+        )
+        count += 1
+    return count
+
+
+def _when(moment: datetime) -> str:
+    zone = ZoneInfo(current_app.config.get("DEFAULT_TIMEZONE", "UTC"))
+    local = moment.astimezone(zone)
+    hour = local.strftime("%I:%M %p").lstrip("0").lower()
+    return f"{local:%A} {local.day} {local:%B %Y}, {hour} ({zone.key})"
+
+
+def _by(actor: User | None) -> str:
+    return actor.display_name if actor is not None else "Wraparound"
+
+
+def referral_sent(referral: Referral, actor: User | None, now: datetime | None = None) -> int:
+    """The receiving agency hears of a new referral and when it should answer."""
+    urgency = "" if referral.urgency == "routine" else f"{referral.urgency} "
+    text = f"New {urgency}referral to {referral.service_name} from {referral.sending_org.name}"
+    body = (
+        f"{referral.sending_org.name} sent a {urgency}referral to {referral.service_name}.\n"
+        f"Please accept, decline or forward it by {_when(referral.due_at)}."
+    )
+    subject = f"New {urgency}referral: {referral.service_name}"
+    return _notify(
+        agency_recipients(referral),
+        NotificationKind.sent,
+        referral,
+        text,
+        subject,
+        body,
+        actor=actor,
+        now=now,
+    )
+
+
+def referral_accepted(referral: Referral, actor: User, now: datetime | None = None) -> int:
+    """The coordinator hears their referral was taken on."""
+    org = referral.receiving_org.name
+    text = f"{org} accepted the referral to {referral.service_name}"
+    body = f"{org} accepted the referral to {referral.service_name} ({_by(actor)})."
+    return _notify(
+        coordinator_recipients(referral),
+        NotificationKind.accepted,
+        referral,
+        text,
+        f"Referral accepted: {referral.service_name}",
+        body,
+        actor=actor,
+        now=now,
+    )
+
+
+def referral_declined(referral: Referral, actor: User, now: datetime | None = None) -> int:
+    """The coordinator hears it was declined and why, so they can send it elsewhere."""
+    org = referral.receiving_org.name
+    reason = label(referral.decline_reason)
+    text = f"{org} declined the referral to {referral.service_name}: {reason}"
+    body = (
+        f"{org} declined the referral to {referral.service_name}.\nReason: {reason}.\n"
+        "You may want to refer the member to another service."
+    )
+    return _notify(
+        coordinator_recipients(referral),
+        NotificationKind.declined,
+        referral,
+        text,
+        f"Referral declined: {referral.service_name}",
+        body,
+        actor=actor,
+        now=now,
+    )
+
+
+def referral_cancelled(
+    referral: Referral, actor: User, side: Side, now: datetime | None = None
+) -> int:
+    """The other side hears the referral was stopped, and why."""
+    other = Side.receiving if side == Side.sending else Side.sending
+    who = referral.sending_org.name if side == Side.sending else referral.receiving_org.name
+    reason = label(referral.cancel_reason)
+    text = f"{who} cancelled the referral to {referral.service_name}: {reason}"
+    body = f"{who} cancelled the referral to {referral.service_name}.\nReason: {reason}."
+    return _notify(
+        recipients_for(referral, other),
+        NotificationKind.cancelled,
+        referral,
+        text,
+        f"Referral cancelled: {referral.service_name}",
+        body,
+        actor=actor,
+        now=now,
+    )
+
+
+def referral_forwarded(
+    original: Referral, forwarded: Referral, actor: User, now: datetime | None = None
+) -> int:
+    """The coordinator hears where their referral went; the new agency hears of it as new."""
+    org = original.receiving_org.name
+    text = (
+        f"{org} forwarded the referral to {forwarded.service_name} ({forwarded.receiving_org.name})"
+    )
+    body = (
+        f"{org} could not take the referral to {original.service_name} and forwarded it to "
+        f"{forwarded.service_name} ({forwarded.receiving_org.name}).\n"
+        f"New referral: {referral_link(forwarded)}"
+    )
+    count = _notify(
+        coordinator_recipients(original),
+        NotificationKind.forwarded,
+        original,
+        text,
+        f"Referral forwarded: {original.service_name} → {forwarded.service_name}",
+        body,
+        actor=actor,
+        now=now,
+    )
+    return count + referral_sent(forwarded, actor, now)
+
+
+def referral_completed(referral: Referral, actor: User, now: datetime | None = None) -> int:
+    """The coordinator hears the loop is closed, with the outcome."""
+    org = referral.receiving_org.name
+    outcome = label(referral.outcome)
+    text = f"{org} closed the referral to {referral.service_name}: {outcome}"
+    body = f"{org} recorded the outcome of the referral to {referral.service_name}: {outcome}."
+    return _notify(
+        coordinator_recipients(referral),
+        NotificationKind.completed,
+        referral,
+        text,
+        f"Referral outcome: {referral.service_name} — {outcome}",
+        body,
+        actor=actor,
+        now=now,
+    )
+
+
+def referral_overdue(referral: Referral, now: datetime | None = None) -> int:
+    """Both sides hear that nobody has answered within the agency's response window."""
+    org = referral.receiving_org.name
+    text = f"No answer yet from {org} on the referral to {referral.service_name}"
+    due = _when(referral.due_at)
+    to_agency = (
+        f"The referral to {referral.service_name} from {referral.sending_org.name} was due for "
+        f"an answer by {due}. It can still be accepted, declined or forwarded."
+    )
+    to_coordinator = (
+        f"{org} has not answered the referral to {referral.service_name} (due by {due}). "
+        "You may want to call them or refer the member elsewhere."
+    )
+    subject = f"Overdue referral: {referral.service_name}"
+    count = _notify(
+        agency_recipients(referral),
+        NotificationKind.overdue,
+        referral,
+        text,
+        subject,
+        to_agency,
+        now=now,
+    )
+    return count + _notify(
+        coordinator_recipients(referral),
+        NotificationKind.overdue,
+        referral,
+        text,
+        subject,
+        to_coordinator,
+        now=now,
+    )
+
+
+def new_message(referral: Referral, author: User, side: Side, now: datetime | None = None) -> int:
+    """The other side hears a message is waiting (its text stays in the app)."""
+    other = Side.receiving if side == Side.sending else Side.sending
+    where = referral.sending_org.name if side == Side.sending else referral.receiving_org.name
+    text = f"New message from {where} on the referral to {referral.service_name}"
+    body = f"{author.display_name} ({where}) wrote about the referral to {referral.service_name}."
+    return _notify(
+        recipients_for(referral, other),
+        NotificationKind.message,
+        referral,
+        text,
+        f"New message: {referral.service_name}",
+        body,
+        actor=author,
+        now=now,
+    )
+
+
+# -- reading in-app notices ----------------------------------------------------------------
+
+
+def unread_count(user: User) -> int:
+    """How many notices `user` has not read: the badge in the header."""
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+        )
+        or 0
+    )
+
+
+def notifications_for(user: User, *, unread_only: bool = False, limit: int = 50) -> list:
+    """The newest notices of `user`."""
+    stmt = select(Notification).where(Notification.user_id == user.id)
+    if unread_only:
+        stmt = stmt.where(Notification.read_at.is_(None))
+    stmt = stmt.order_by(Notification.created_at.desc(), Notification.id).limit(limit)
+    return list(db.session.scalars(stmt))
+
+
+def mark_read(user: User, ids: list[uuid.UUID] | None = None, now: datetime | None = None) -> int:
+    """Mark some (or all) of `user`'s unread notices read; others' notices are never touched."""
+    stmt = (
+        update(Notification)
+        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+        .values(read_at=now or utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if ids is not None:
+        if not ids:
+            return 0
+        stmt = stmt.where(Notification.id.in_(ids))
+    return db.session.execute(stmt).rowcount
+
+
+# -- delivering the outbox -----------------------------------------------------------------
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    failed: int = 0
+    gave_up: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Wait before the next try: 1 min, 2, 4, … doubling up to 6 hours."""
+    return min(FIRST_RETRY * (2 ** max(0, attempts - 1)), LONGEST_RETRY)
+
+
+def deliver_pending(
+    *, limit: int = 200, retry_now: bool = False, now: datetime | None = None
+) -> DeliveryReport:
+    """Send queued emails that are due, one row per transaction; failures wait and retry.
+
+    This is a job, not a service: it commits after each message so a crash loses nothing.
+    On PostgreSQL each row is claimed with `SELECT … FOR UPDATE SKIP LOCKED` and stays locked
+    while it is sent, so several hosts can run this at once without sending anything twice.
+    SQLite has one writer at a time: run it from one host. `retry_now` ignores the backoff
+    (for when the mail server is known to be back).
+    """
+    report = DeliveryReport()
+    tried: list[uuid.UUID] = []
+    for _ in range(limit):
+        moment = now or utcnow()
+        stmt = select(OutboxEmail).where(
+            OutboxEmail.sent_at.is_(None), OutboxEmail.failed_at.is_(None)
+        )
+        if not retry_now:
+            stmt = stmt.where(OutboxEmail.next_attempt_at <= moment)
+        if tried:
+            stmt = stmt.where(OutboxEmail.id.not_in(tried))
+        stmt = (
+            stmt.order_by(OutboxEmail.next_attempt_at, OutboxEmail.created_at, OutboxEmail.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        email = db.session.scalars(stmt).first()
+        if email is None:
+            db.session.rollback()
+            break
+        tried.append(email.id)
+        email.attempts += 1
+        try:
+            send_mail(email.to_address, email.subject, email.body, email.html_body)
+        except MailError as exc:
+            email.last_error = str(exc)[:2000]
+            if email.attempts >= MAX_ATTEMPTS:
+                email.failed_at = moment
+                report.gave_up += 1
+                log.error("gave up on email %s after %s tries: %s", email.id, email.attempts, exc)
+            else:
+                email.next_attempt_at = moment + retry_delay(email.attempts)
+                report.failed += 1
+                log.warning("email %s not sent (try %s): %s", email.id, email.attempts, exc)
+            report.errors.append(str(exc))
+        else:
+            email.sent_at = moment
+            email.last_error = None
+            report.sent += 1
+            log.info("email %s sent to %s", email.id, email.to_address)
+        db.session.commit()
+    return report
+
+
+def pending_count() -> int:
+    """Emails not yet sent and not given up on."""
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(OutboxEmail)
+            .where(OutboxEmail.sent_at.is_(None), OutboxEmail.failed_at.is_(None))
+        )
+        or 0
+    )

@@ -1,0 +1,1002 @@
+"""Every write of the referral domain, as verbs; plus who may see what.
+
+Services check access and input, change, flush and return; they never commit (the request or the
+CLI command commits once, or rolls back). `_transition` is the only code that assigns
+`Referral.status`, and it writes the event row that records the step.
+"""
+
+import logging
+import re
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app, has_app_context
+from sqlalchemy import Select, false, select, update
+from sqlalchemy.orm.exc import StaleDataError
+
+from accounts.models import NetworkOrganization, OrgKind, Role, User
+from directory.models import ReferralCapacity, Service
+from extensions import db, utcnow
+from referrals import audit, notifications
+from referrals.errors import (
+    ConcurrentUpdate,
+    ConsentProblem,
+    DuplicateReferral,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    NotReferrable,
+    TransitionRefused,
+)
+from referrals.models import (
+    SHAREABLE_MEMBER_FIELDS,
+    AuditAction,
+    AuditObject,
+    Consent,
+    ConsentMethod,
+    Member,
+    Referral,
+    ReferralEvent,
+    ReferralMessage,
+)
+from referrals.states import (
+    OPEN_STATUSES,
+    PAST_TENSE,
+    REASONS_NEEDING_TEXT,
+    Action,
+    CancelReason,
+    DeclineReason,
+    IllegalTransition,
+    Outcome,
+    Side,
+    SideNotAllowed,
+    Status,
+    Urgency,
+    next_status,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_NEED = 500
+MAX_NOTE = 4000
+MAX_REASON_TEXT = 2000
+MAX_MESSAGE = 4000
+EARLIEST_BIRTH_DATE = date(1900, 1, 1)
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PHONE = re.compile(r"^[0-9+().\-\s/x#*]+$", re.IGNORECASE)
+_POSTAL_CODE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z \-]*$")
+
+
+# -- time ----------------------------------------------------------------------------------
+
+
+def local_zone() -> ZoneInfo:
+    """The network's time zone (business days and consent expiry dates are counted in it)."""
+    name = current_app.config.get("DEFAULT_TIMEZONE") if has_app_context() else None
+    return ZoneInfo(name or "UTC")
+
+
+def local_today(now: datetime | None = None) -> date:
+    """Today's date where the network is."""
+    return (now or utcnow()).astimezone(local_zone()).date()
+
+
+def network_holidays() -> frozenset[date]:
+    """Days that don't count toward response windows: config REFERRAL_HOLIDAYS (ISO dates)."""
+    raw = current_app.config.get("REFERRAL_HOLIDAYS") if has_app_context() else None
+    if not raw:
+        return frozenset()
+    if isinstance(raw, str):
+        raw = [part for part in re.split(r"[\s,]+", raw) if part]
+    return frozenset(d if isinstance(d, date) else date.fromisoformat(str(d)) for d in raw)
+
+
+def add_business_days(
+    start: datetime, days: int, zone: ZoneInfo, holidays: frozenset[date] = frozenset()
+) -> datetime:
+    """The same local time `days` business days later (Saturdays, Sundays, holidays skipped)."""
+    local = start.astimezone(zone)
+    day = local.date()
+    counted = 0
+    while counted < days:
+        day += timedelta(days=1)
+        if day.weekday() < 5 and day not in holidays:
+            counted += 1
+    return datetime.combine(day, local.time(), tzinfo=zone).astimezone(UTC)
+
+
+def response_due(agency: NetworkOrganization, sent_at: datetime) -> datetime:
+    """When the receiving agency should have answered a referral sent at `sent_at`."""
+    window = agency.response_window_business_days or 2
+    return add_business_days(sent_at, window, local_zone(), network_holidays())
+
+
+# -- input checks ----------------------------------------------------------------------------
+
+
+class _Checks:
+    """Collects every problem with an input so the person can fix them all at once."""
+
+    def __init__(self):
+        self.errors: dict[str, str] = {}
+
+    def text(self, name, value, *, max_len: int, required: bool = False) -> str | None:
+        if value is not None and not isinstance(value, str):
+            self.errors[name] = "Must be text."
+            return None
+        value = (value or "").strip()
+        if not value:
+            if required:
+                self.errors[name] = "This is required."
+            return None
+        if len(value) > max_len:
+            self.errors[name] = f"Use at most {max_len} characters (this has {len(value)})."
+            return None
+        return value
+
+    def choice(self, name, value, choices: type, *, required: bool = True):
+        if value in (None, ""):
+            if required:
+                self.errors[name] = f"Choose one of: {', '.join(choices)}."
+            return None
+        try:
+            return choices(value)
+        except ValueError:
+            self.errors[name] = (
+                f"Unknown value {str(value)[:60]!r}: use one of {', '.join(choices)}."
+            )
+            return None
+
+    def reason_text(self, name, reason, value) -> str | None:
+        """Free text beside a reason; required when the reason alone says too little."""
+        return self.text(
+            name, value, max_len=MAX_REASON_TEXT, required=reason in REASONS_NEEDING_TEXT
+        )
+
+    def done(self) -> None:
+        if self.errors:
+            raise InvalidInput(dict(self.errors))
+
+
+# -- who sees what -------------------------------------------------------------------------
+
+
+def side_of(user: User | None, referral: Referral) -> Side | None:
+    """Which end of `referral` the user acts for, or None (another org, an admin, anonymous)."""
+    if user is None or user.organization_id is None:
+        return None
+    if user.role == Role.coordinator and user.organization_id == referral.sending_org_id:
+        return Side.sending
+    if user.is_agency_user and user.organization_id == referral.receiving_org_id:
+        return Side.receiving
+    return None
+
+
+def can_view_referral(user: User | None, referral: Referral) -> bool:
+    """Both sides of a referral and network admins see it; nobody else learns it exists."""
+    return user is not None and (user.is_admin or side_of(user, referral) is not None)
+
+
+def visible_referrals(user: User | None) -> Select:
+    """A select of the referrals `user` may see: the base of every list and inbox."""
+    stmt = select(Referral)
+    if user is None:
+        return stmt.where(false())
+    if user.is_admin:
+        return stmt
+    if user.role == Role.coordinator and user.organization_id is not None:
+        return stmt.where(Referral.sending_org_id == user.organization_id)
+    if user.is_agency_user and user.organization_id is not None:
+        return stmt.where(Referral.receiving_org_id == user.organization_id)
+    return stmt.where(false())
+
+
+def can_view_member(user: User | None, member: Member) -> bool:
+    """The member's organization and admins; an agency only once the member is referred to it."""
+    if user is None:
+        return False
+    if user.is_admin:
+        return True
+    if user.organization_id is None:
+        return False
+    if user.role == Role.coordinator:
+        return user.organization_id == member.organization_id
+    if user.is_agency_user:
+        return (
+            db.session.scalar(
+                select(Referral.id)
+                .where(
+                    Referral.member_id == member.id,
+                    Referral.receiving_org_id == user.organization_id,
+                )
+                .limit(1)
+            )
+            is not None
+        )
+    return False
+
+
+def visible_members(user: User | None) -> Select:
+    """A select of the members `user` may see (agencies: those referred to them)."""
+    stmt = select(Member)
+    if user is None:
+        return stmt.where(false())
+    if user.is_admin:
+        return stmt
+    if user.organization_id is None:
+        return stmt.where(false())
+    if user.role == Role.coordinator:
+        return stmt.where(Member.organization_id == user.organization_id)
+    if user.is_agency_user:
+        referred = select(Referral.member_id).where(
+            Referral.receiving_org_id == user.organization_id
+        )
+        return stmt.where(Member.id.in_(referred))
+    return stmt.where(false())
+
+
+def get_referral_for(user: User | None, referral_id: uuid.UUID) -> Referral:
+    """The referral if `user` may see it; otherwise NotFound, whether or not it exists."""
+    referral = db.session.get(Referral, referral_id)
+    if referral is None or not can_view_referral(user, referral):
+        raise NotFound("No such referral.", code="referral_not_found")
+    return referral
+
+
+def get_member_for(user: User | None, member_id: uuid.UUID) -> Member:
+    """The member if `user` may see them; otherwise NotFound, whether or not they exist."""
+    member = db.session.get(Member, member_id)
+    if member is None or not can_view_member(user, member):
+        raise NotFound("No such member.", code="member_not_found")
+    return member
+
+
+def is_own_member(user: User | None, member: Member) -> bool:
+    """A coordinator of the member's organization: the people who may change the record."""
+    return (
+        user is not None
+        and user.role == Role.coordinator
+        and user.organization_id == member.organization_id
+    )
+
+
+def _require_own_member(user: User, member: Member, doing: str) -> None:
+    if is_own_member(user, member):
+        return
+    if can_view_member(user, member):
+        raise Forbidden(f"Only coordinators of the member's organization can {doing}.")
+    raise NotFound("No such member.", code="member_not_found")
+
+
+# -- consent ---------------------------------------------------------------------------------
+
+
+def consent_in_force(member: Member, today: date | None = None) -> Consent | None:
+    """The newest consent that is neither revoked nor expired, if any."""
+    today = today or local_today()
+    for consent in sorted(member.consents, key=lambda c: c.given_at, reverse=True):
+        if consent.is_valid_on(today):
+            return consent
+    return None
+
+
+def require_consent(member: Member, today: date | None = None) -> Consent:
+    """The consent that lets a referral go out, or ConsentProblem saying what is missing."""
+    today = today or local_today()
+    consent = consent_in_force(member, today)
+    if consent is not None:
+        return consent
+    latest = max(member.consents, key=lambda c: c.given_at, default=None)
+    if latest is None:
+        raise ConsentProblem(
+            "No consent to share this member's information is on record. Record the member's "
+            "consent before sending a referral.",
+            code="consent_missing",
+        )
+    if latest.revoked_at is not None:
+        raise ConsentProblem(
+            f"The member revoked their consent on {latest.revoked_at.date().isoformat()}. "
+            "Record a new consent before sending a referral.",
+            code="consent_revoked",
+        )
+    raise ConsentProblem(
+        f"The member's consent expired on {latest.expires_on.isoformat()}. "
+        "Record a new consent before sending a referral.",
+        code="consent_expired",
+    )
+
+
+def member_view(member: Member, viewer: User, today: date | None = None) -> dict:
+    """The member as `viewer` may see them: in full for their own organization and admins;
+    for an agency, only the fields the consent in force allows (none once it is revoked)."""
+    if viewer.is_admin or is_own_member(viewer, member):
+        shared = list(SHAREABLE_MEMBER_FIELDS)
+        restricted = False
+    elif can_view_member(viewer, member):
+        consent = consent_in_force(member, today)
+        allowed = set(consent.scope or []) if consent is not None else set()
+        shared = [name for name in SHAREABLE_MEMBER_FIELDS if name in allowed]
+        restricted = True
+    else:
+        raise NotFound("No such member.", code="member_not_found")
+    return {
+        "id": member.id,
+        "restricted": restricted,
+        "shared_fields": shared,
+        "fields": {name: getattr(member, name) for name in shared},
+    }
+
+
+# -- members ---------------------------------------------------------------------------------
+
+
+def _member_fields(checks: _Checks, values: dict, today: date) -> dict:
+    fields = {
+        "first_name": checks.text(
+            "first_name", values.get("first_name"), max_len=100, required=True
+        ),
+        "last_name": checks.text("last_name", values.get("last_name"), max_len=100, required=True),
+        "phone": checks.text("phone", values.get("phone"), max_len=40),
+        "email": checks.text("email", values.get("email"), max_len=320),
+        "preferred_language": checks.text(
+            "preferred_language", values.get("preferred_language"), max_len=50
+        ),
+        "address": checks.text("address", values.get("address"), max_len=500),
+        "postal_code": checks.text("postal_code", values.get("postal_code"), max_len=20),
+        "needs": checks.text("needs", values.get("needs"), max_len=MAX_NOTE),
+    }
+    if fields["phone"] and (
+        not _PHONE.match(fields["phone"]) or sum(ch.isdigit() for ch in fields["phone"]) < 7
+    ):
+        checks.errors["phone"] = "Enter a phone number with at least 7 digits."
+    if fields["email"] and not _EMAIL.match(fields["email"]):
+        checks.errors["email"] = "Enter an email address like name@example.org."
+    if fields["postal_code"] and not _POSTAL_CODE.match(fields["postal_code"]):
+        checks.errors["postal_code"] = "Use letters, digits, spaces and dashes only."
+    birth_date = values.get("birth_date")
+    if birth_date is not None and not isinstance(birth_date, date):
+        checks.errors["birth_date"] = "Enter a date as YYYY-MM-DD."
+    elif birth_date is not None and not (EARLIEST_BIRTH_DATE <= birth_date <= today):
+        checks.errors["birth_date"] = (
+            f"Enter a birth date between {EARLIEST_BIRTH_DATE.isoformat()} and today."
+        )
+    fields["birth_date"] = birth_date
+    return fields
+
+
+def create_member(actor: User, now: datetime | None = None, **values) -> Member:
+    """Add a person to the coordinator's caseload (their organization's members)."""
+    now = now or utcnow()
+    if actor.role != Role.coordinator or actor.organization_id is None:
+        raise Forbidden("Only coordinators add members to a caseload.")
+    unknown = set(values) - set(SHAREABLE_MEMBER_FIELDS)
+    if unknown:
+        raise InvalidInput({name: "Unknown field." for name in unknown})
+    checks = _Checks()
+    fields = _member_fields(checks, values, local_today(now))
+    checks.done()
+    member = Member(
+        organization_id=actor.organization_id,
+        created_by_id=actor.id,
+        created_at=now,
+        updated_at=now,
+        **fields,
+    )
+    db.session.add(member)
+    db.session.flush()
+    audit.record(actor, AuditAction.create, AuditObject.member, member.id)
+    log.info("member %s created by %s", member.id, actor.id)
+    return member
+
+
+def record_consent(
+    actor: User,
+    member: Member,
+    *,
+    given_by: str | None,
+    method: str | None,
+    scope,
+    expires_on: date | None = None,
+    now: datetime | None = None,
+) -> Consent:
+    """Record the member's consent to share the named fields with agencies they are referred to."""
+    now = now or utcnow()
+    _require_own_member(actor, member, "record consent")
+    checks = _Checks()
+    given_by = checks.text("given_by", given_by, max_len=200, required=True)
+    method = checks.choice("method", method, ConsentMethod)
+    if not isinstance(scope, list | tuple | set | frozenset) or not scope:
+        checks.errors["scope"] = (
+            "List the fields the member allows agencies to see: "
+            f"{', '.join(SHAREABLE_MEMBER_FIELDS)}."
+        )
+        fields = []
+    else:
+        unknown = sorted(str(f) for f in scope if f not in SHAREABLE_MEMBER_FIELDS)
+        if unknown:
+            checks.errors["scope"] = (
+                f"Unknown field(s) {', '.join(unknown)}: use {', '.join(SHAREABLE_MEMBER_FIELDS)}."
+            )
+        fields = [f for f in SHAREABLE_MEMBER_FIELDS if f in set(scope)]
+    if expires_on is not None and not isinstance(expires_on, date):
+        checks.errors["expires_on"] = "Enter a date as YYYY-MM-DD."
+    elif expires_on is not None and expires_on < local_today(now):
+        checks.errors["expires_on"] = "The consent would already have expired: check the date."
+    checks.done()
+    consent = Consent(
+        member=member,
+        given_by=given_by,
+        method=str(method),
+        scope=fields,
+        given_at=now,
+        expires_on=expires_on,
+        recorded_by_id=actor.id,
+    )
+    db.session.add(consent)
+    db.session.flush()
+    audit.record(
+        actor,
+        AuditAction.create,
+        AuditObject.consent,
+        consent.id,
+        {"member_id": str(member.id), "scope": fields, "method": str(method)},
+    )
+    log.info("consent %s recorded for member %s by %s", consent.id, member.id, actor.id)
+    return consent
+
+
+def revoke_consent(actor: User, consent: Consent, now: datetime | None = None) -> Consent:
+    """Withdraw a consent: agencies stop seeing the member's details and no referral can be sent."""
+    now = now or utcnow()
+    _require_own_member(actor, consent.member, "revoke consent")
+    if consent.revoked_at is not None:
+        return consent
+    consent.revoked_at = now
+    consent.revoked_by_id = actor.id
+    db.session.flush()
+    audit.record(
+        actor,
+        AuditAction.revoke,
+        AuditObject.consent,
+        consent.id,
+        {"member_id": str(consent.member_id)},
+    )
+    log.info("consent %s revoked by %s", consent.id, actor.id)
+    return consent
+
+
+# -- referrals -------------------------------------------------------------------------------
+
+
+def agency_for_service(service: Service) -> NetworkOrganization | None:
+    """The network agency that receives referrals for `service` (its directory organization)."""
+    return db.session.scalar(
+        select(NetworkOrganization).where(
+            NetworkOrganization.directory_organization_id == service.organization_id,
+            NetworkOrganization.kind == OrgKind.agency,
+        )
+    )
+
+
+def _referrable_agency(service: Service | None) -> NetworkOrganization:
+    if service is None:
+        raise NotFound("No such service.", code="service_not_found")
+    if service.status != "active":
+        raise NotReferrable(
+            f"{service.name} is {service.status} and can't receive referrals.",
+            code="service_inactive",
+        )
+    agency = agency_for_service(service)
+    if agency is None:
+        raise NotReferrable(
+            f"{service.name} is not part of the referral network yet: contact the provider "
+            "directly.",
+            code="service_not_in_network",
+        )
+    if service.referral_capacity == ReferralCapacity.not_accepting:
+        raise NotReferrable(
+            f"{service.name} is not accepting new referrals right now.",
+            code="service_not_accepting",
+        )
+    return agency
+
+
+def open_duplicates(member: Member, service: Service) -> list[Referral]:
+    """Open referrals of the same member to the same service: a second is likely a mistake."""
+    return list(
+        db.session.scalars(
+            select(Referral)
+            .where(
+                Referral.member_id == member.id,
+                Referral.service_id == service.id,
+                Referral.status.in_([str(s) for s in OPEN_STATUSES]),
+            )
+            .order_by(Referral.sent_at.desc())
+        )
+    )
+
+
+def send_referral(
+    actor: User,
+    member: Member,
+    service: Service | None,
+    *,
+    need: str | None,
+    note: str | None = None,
+    urgency: str | None = None,
+    confirm_duplicate: bool = False,
+    now: datetime | None = None,
+) -> Referral:
+    """Refer a consenting member to a service; the agency is told and must answer in its window."""
+    now = now or utcnow()
+    _require_own_member(actor, member, "send referrals")
+    checks = _Checks()
+    need = checks.text("need", need, max_len=MAX_NEED, required=True)
+    note = checks.text("note", note, max_len=MAX_NOTE)
+    urgency = checks.choice("urgency", urgency or Urgency.routine, Urgency)
+    checks.done()
+    agency = _referrable_agency(service)
+    consent = require_consent(member, local_today(now))
+    if not confirm_duplicate:
+        duplicates = open_duplicates(member, service)
+        if duplicates:
+            existing = duplicates[0]
+            raise DuplicateReferral(
+                f"This member already has an open referral to {service.name} "
+                f"({existing.status} since {existing.sent_at.date().isoformat()}). "
+                "Send another only if that is what you mean.",
+                existing_referral_id=str(existing.id),
+            )
+    referral = Referral(
+        member=member,
+        service=service,
+        service_name=service.name,
+        receiving_org=agency,
+        sending_org_id=member.organization_id,
+        sending_user=actor,
+        consent=consent,
+        need=need,
+        note=note,
+        urgency=str(urgency),
+        created_at=now,
+        sent_at=now,
+        due_at=response_due(agency, now),
+    )
+    db.session.add(referral)
+    _transition(referral, Action.send, actor, Side.sending, now=now)
+    notifications.referral_sent(referral, actor, now)
+    audit.record(
+        actor,
+        AuditAction.send,
+        AuditObject.referral,
+        referral.id,
+        {"member_id": str(member.id), "service_id": str(service.id)},
+    )
+    return referral
+
+
+def _lock(referral: Referral) -> None:
+    # Re-read the row, locked on PostgreSQL (SELECT … FOR UPDATE): a concurrent change waits,
+    # then sees the new status. SQLite has no row locks; there the version check in `_transition`
+    # catches the loser.
+    db.session.refresh(referral, with_for_update=True)
+
+
+def _acting_side(actor: User, referral: Referral) -> Side:
+    side = side_of(actor, referral)
+    if side is not None:
+        return side
+    if can_view_referral(actor, referral):
+        raise Forbidden(
+            "Only the sending coordinator's organization and the receiving agency act on a "
+            "referral."
+        )
+    raise NotFound("No such referral.", code="referral_not_found")
+
+
+def _who(user: User | None) -> str:
+    return user.display_name if user is not None else "Wraparound"
+
+
+def _when(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _refusal(referral: Referral, action: Action, error: IllegalTransition) -> TransitionRefused:
+    """Say what happened already ("already accepted by X at T"), not only that it can't be done."""
+    current = Status(referral.status)
+    last = db.session.scalar(
+        select(ReferralEvent)
+        .where(
+            ReferralEvent.referral_id == referral.id,
+            ReferralEvent.to_status == current,
+            ReferralEvent.action != "overdue",
+        )
+        .order_by(ReferralEvent.at.desc())
+        .limit(1)
+    )
+    if last is None or last.action == Action.send:
+        message = str(error)
+        message = message[0].upper() + message[1:] + "."
+    else:
+        message = (
+            f"Cannot {action.value}: this referral was already {PAST_TENSE[Action(last.action)]} "
+            f"by {_who(last.actor)} at {_when(last.at)}."
+        )
+    return TransitionRefused(message, current_status=current.value)
+
+
+def _lost_race(referral_id: uuid.UUID, action: Action) -> ConcurrentUpdate:
+    # This session's transaction is spoiled; read what won on a connection of its own.
+    from accounts.models import User as Account
+
+    with db.engine.connect() as conn:
+        row = conn.execute(
+            select(ReferralEvent.action, ReferralEvent.at, Account.full_name, Account.email)
+            .outerjoin(Account, Account.id == ReferralEvent.actor_id)
+            .where(ReferralEvent.referral_id == referral_id, ReferralEvent.action != "overdue")
+            .order_by(ReferralEvent.at.desc())
+            .limit(1)
+        ).first()
+    if row is None or row.action == Action.send:
+        message = f"Cannot {action.value}: someone changed this referral at the same moment."
+    else:
+        who = row.full_name or row.email or "Wraparound"
+        message = (
+            f"Cannot {action.value}: this referral was already {PAST_TENSE[Action(row.action)]} "
+            f"by {who} at {_when(row.at)}."
+        )
+    return ConcurrentUpdate(message)
+
+
+def _transition(
+    referral: Referral,
+    action: Action,
+    actor: User | None,
+    side: Side | None,
+    *,
+    now: datetime,
+    reason: str | None = None,
+    note: str | None = None,
+    changes: dict | None = None,
+) -> ReferralEvent:
+    """The only place a referral's status changes: check the table, apply, write the event, flush.
+
+    Two people acting at once: exactly one flush succeeds; the other gets ConcurrentUpdate (the
+    version column, or the row lock taken by `_lock` on PostgreSQL).
+    """
+    current = Status(referral.status) if referral.status else None
+    try:
+        target = next_status(current, action, side)
+    except SideNotAllowed as exc:
+        raise Forbidden(str(exc)[0].upper() + str(exc)[1:] + ".") from exc
+    except IllegalTransition as exc:
+        raise _refusal(referral, action, exc) from exc
+    for name, value in (changes or {}).items():
+        setattr(referral, name, value)
+    referral.status = target.value
+    event = ReferralEvent(
+        referral=referral,
+        actor_id=actor.id if actor is not None else None,
+        at=now,
+        from_status=current.value if current else None,
+        to_status=target.value,
+        action=action.value,
+        reason=reason,
+        note=note,
+    )
+    db.session.add(event)
+    try:
+        db.session.flush()
+    except StaleDataError as exc:
+        raise _lost_race(referral.id, action) from exc
+    log.info(
+        "referral %s %s by %s", referral.id, PAST_TENSE[action], actor.id if actor else "system"
+    )
+    return event
+
+
+def accept(
+    referral: Referral, actor: User, *, note: str | None = None, now: datetime | None = None
+) -> Referral:
+    """The agency takes the referral on; the coordinator is told."""
+    now = now or utcnow()
+    side = _acting_side(actor, referral)
+    checks = _Checks()
+    note = checks.text("note", note, max_len=MAX_NOTE)
+    checks.done()
+    _lock(referral)
+    _transition(
+        referral, Action.accept, actor, side, now=now, note=note, changes={"responded_at": now}
+    )
+    notifications.referral_accepted(referral, actor, now)
+    audit.record(actor, AuditAction.accept, AuditObject.referral, referral.id)
+    return referral
+
+
+def decline(
+    referral: Referral,
+    actor: User,
+    *,
+    reason: str | None,
+    text: str | None = None,
+    now: datetime | None = None,
+) -> Referral:
+    """The agency says no, with a reason the coordinator can act on."""
+    now = now or utcnow()
+    side = _acting_side(actor, referral)
+    checks = _Checks()
+    reason = checks.choice("reason", reason, DeclineReason)
+    text = checks.reason_text("note", reason, text)
+    checks.done()
+    _lock(referral)
+    _transition(
+        referral,
+        Action.decline,
+        actor,
+        side,
+        now=now,
+        reason=reason.value,
+        note=text,
+        changes={
+            "decline_reason": reason.value,
+            "decline_text": text,
+            "responded_at": now,
+            "closed_at": now,
+        },
+    )
+    notifications.referral_declined(referral, actor, now)
+    audit.record(
+        actor, AuditAction.decline, AuditObject.referral, referral.id, {"reason": reason.value}
+    )
+    return referral
+
+
+def cancel(
+    referral: Referral,
+    actor: User,
+    *,
+    reason: str | None,
+    text: str | None = None,
+    now: datetime | None = None,
+) -> Referral:
+    """Stop a referral: the coordinator while it waits, either side once accepted."""
+    now = now or utcnow()
+    side = _acting_side(actor, referral)
+    checks = _Checks()
+    reason = checks.choice("reason", reason, CancelReason)
+    text = checks.reason_text("note", reason, text)
+    checks.done()
+    _lock(referral)
+    _transition(
+        referral,
+        Action.cancel,
+        actor,
+        side,
+        now=now,
+        reason=reason.value,
+        note=text,
+        changes={"cancel_reason": reason.value, "cancel_text": text, "closed_at": now},
+    )
+    notifications.referral_cancelled(referral, actor, side, now)
+    audit.record(
+        actor, AuditAction.cancel, AuditObject.referral, referral.id, {"reason": reason.value}
+    )
+    return referral
+
+
+def forward(
+    referral: Referral,
+    actor: User,
+    service: Service | None,
+    *,
+    note: str | None = None,
+    now: datetime | None = None,
+) -> Referral:
+    """The agency passes the referral to another service: this one closes, a linked one is sent.
+
+    Returns the new referral. The member's consent must still be in force, since another agency
+    will see their details.
+    """
+    now = now or utcnow()
+    side = _acting_side(actor, referral)
+    checks = _Checks()
+    note = checks.text("note", note, max_len=MAX_NOTE)
+    if service is not None and service.id == referral.service_id:
+        checks.errors["service_id"] = "Choose a service other than the one this referral is for."
+    checks.done()
+    agency = _referrable_agency(service)
+    _lock(referral)
+    _transition(
+        referral,
+        Action.forward,
+        actor,
+        side,
+        now=now,
+        note=note,
+        changes={"responded_at": now, "closed_at": now},
+    )
+    consent = require_consent(referral.member, local_today(now))
+    forwarded = Referral(
+        member_id=referral.member_id,
+        service=service,
+        service_name=service.name,
+        receiving_org=agency,
+        sending_org_id=referral.sending_org_id,
+        sending_user_id=referral.sending_user_id,
+        consent=consent,
+        need=referral.need,
+        note=referral.note,
+        urgency=referral.urgency,
+        forwarded_from_id=referral.id,
+        created_at=now,
+        sent_at=now,
+        due_at=response_due(agency, now),
+    )
+    db.session.add(forwarded)
+    # Sent on the coordinator's behalf by the forwarding agency: no side check for this step.
+    _transition(forwarded, Action.send, actor, None, now=now, note=note)
+    referral.forwarded_to_id = forwarded.id
+    db.session.flush()
+    notifications.referral_forwarded(referral, forwarded, actor, now)
+    audit.record(
+        actor,
+        AuditAction.forward,
+        AuditObject.referral,
+        referral.id,
+        {"forwarded_to": str(forwarded.id), "service_id": str(service.id)},
+    )
+    return forwarded
+
+
+def complete(
+    referral: Referral,
+    actor: User,
+    *,
+    outcome: str | None,
+    text: str | None = None,
+    now: datetime | None = None,
+) -> Referral:
+    """The agency records what happened: the loop is closed, and the coordinator is told."""
+    now = now or utcnow()
+    side = _acting_side(actor, referral)
+    checks = _Checks()
+    outcome = checks.choice("outcome", outcome, Outcome)
+    text = checks.reason_text("note", outcome, text)
+    checks.done()
+    _lock(referral)
+    _transition(
+        referral,
+        Action.complete,
+        actor,
+        side,
+        now=now,
+        reason=outcome.value,
+        note=text,
+        changes={"outcome": outcome.value, "outcome_text": text, "closed_at": now},
+    )
+    notifications.referral_completed(referral, actor, now)
+    audit.record(
+        actor, AuditAction.complete, AuditObject.referral, referral.id, {"outcome": outcome.value}
+    )
+    return referral
+
+
+def post_message(
+    referral: Referral, author: User, body: str | None, now: datetime | None = None
+) -> ReferralMessage:
+    """Write in the thread between the two sides; the other side is told."""
+    now = now or utcnow()
+    side = _acting_side(author, referral)
+    checks = _Checks()
+    body = checks.text("body", body, max_len=MAX_MESSAGE, required=True)
+    checks.done()
+    message = ReferralMessage(referral=referral, author_id=author.id, body=body, created_at=now)
+    db.session.add(message)
+    db.session.flush()
+    notifications.new_message(referral, author, side, now)
+    audit.record(
+        author,
+        AuditAction.message,
+        AuditObject.referral,
+        referral.id,
+        {"message_id": str(message.id)},
+    )
+    log.info("referral %s message %s by %s", referral.id, message.id, author.id)
+    return message
+
+
+def mark_notifications_read(
+    user: User, ids: list[uuid.UUID] | None = None, now: datetime | None = None
+) -> int:
+    """Mark the user's notices read (all unread ones when `ids` is None); returns how many."""
+    return notifications.mark_read(user, ids, now)
+
+
+def can_manage_service(user: User | None, service: Service) -> bool:
+    """The agency that offers the service (any of its staff) and network admins."""
+    if user is None:
+        return False
+    if user.is_admin:
+        return True
+    if not user.is_agency_user or user.organization is None:
+        return False
+    return user.organization.directory_organization_id == service.organization_id
+
+
+def set_service_capacity(actor: User, service: Service, capacity: str | None) -> Service:
+    """Switch whether a service takes new referrals (accepting, waitlist, not accepting)."""
+    checks = _Checks()
+    capacity = checks.choice("referral_capacity", capacity, ReferralCapacity)
+    checks.done()
+    if not can_manage_service(actor, service):
+        raise Forbidden("Only the agency offering this service can change its referral capacity.")
+    before = service.referral_capacity
+    service.referral_capacity = capacity.value
+    db.session.flush()
+    if before != capacity.value:
+        audit.record(
+            actor,
+            AuditAction.update,
+            AuditObject.service,
+            service.id,
+            {"referral_capacity": [before, capacity.value]},
+        )
+        log.info(
+            "service %s referral capacity %s -> %s by %s",
+            service.id,
+            before,
+            capacity.value,
+            actor.id,
+        )
+    return service
+
+
+def sweep_overdue(now: datetime | None = None) -> list[uuid.UUID]:
+    """Flag referrals past their response window and queue reminders to both sides, once each.
+
+    Safe to run from cron on several hosts at once: each referral is claimed by a conditional
+    UPDATE (…WHERE overdue_notified_at IS NULL); on PostgreSQL a second host waits for the first
+    one's row lock, then matches nothing. The flag is not a status: the referral stays actionable.
+    """
+    now = now or utcnow()
+    candidates = db.session.scalars(
+        select(Referral.id)
+        .where(
+            Referral.status == Status.sent,
+            Referral.due_at <= now,
+            Referral.overdue_notified_at.is_(None),
+        )
+        .order_by(Referral.due_at)
+    ).all()
+    flagged = []
+    for referral_id in candidates:
+        claimed = db.session.execute(
+            update(Referral)
+            .where(
+                Referral.id == referral_id,
+                Referral.status == Status.sent,
+                Referral.overdue_notified_at.is_(None),
+            )
+            .values(overdue=True, overdue_notified_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount != 1:
+            continue
+        referral = db.session.get(Referral, referral_id, populate_existing=True)
+        db.session.add(
+            ReferralEvent(
+                referral_id=referral_id,
+                actor_id=None,
+                at=now,
+                from_status=Status.sent.value,
+                to_status=Status.sent.value,
+                action="overdue",
+            )
+        )
+        notifications.referral_overdue(referral, now)
+        log.info("referral %s overdue (was due %s)", referral_id, referral.due_at.isoformat())
+        flagged.append(referral_id)
+    db.session.flush()
+    return flagged

@@ -1,0 +1,153 @@
+"""Consent: no referral without one in force, and agencies see only the fields it allows."""
+
+from datetime import date, timedelta
+
+from sqlalchemy import func, select
+
+from referrals.models import Consent, Referral
+
+
+def _refer(api, network, member, service=None):
+    return api.post(
+        "/api/v1/referrals",
+        network.coordinator_a,
+        {
+            "member_id": str(member.id),
+            "service_id": str((service or network.service_a).id),
+            "need": "Rent help",
+        },
+    )
+
+
+def _referral_count(db) -> int:
+    return db.session.scalar(select(func.count()).select_from(Referral))
+
+
+def test_missing_consent_is_refused_with_422(api, network, create_member, db):
+    member = create_member(consent=False)
+    response = _refer(api, network, member)
+    assert response.status_code == 422
+    error = response.get_json()["error"]
+    assert error["code"] == "consent_missing"
+    assert "Record the member's consent" in error["message"]
+    assert _referral_count(db) == 0
+
+
+def test_expired_consent_is_refused_with_422(api, network, create_member, db):
+    member = create_member()
+    consent = db.session.scalars(select(Consent).where(Consent.member_id == member.id)).one()
+    consent.expires_on = date.today() - timedelta(days=3)
+    db.session.commit()
+    response = _refer(api, network, member)
+    assert response.status_code == 422
+    error = response.get_json()["error"]
+    assert error["code"] == "consent_expired"
+    assert consent.expires_on.isoformat() in error["message"]
+    assert _referral_count(db) == 0
+
+
+def test_revoked_consent_is_refused_then_a_new_one_works(api, network, create_member, db):
+    member = create_member()
+    consent_id = db.session.scalar(select(Consent.id).where(Consent.member_id == member.id))
+    revoked = api.post(
+        f"/api/v1/members/{member.id}/consents/{consent_id}/revoke", network.coordinator_a
+    )
+    assert revoked.status_code == 200
+    assert revoked.get_json()["in_force"] is False
+    response = _refer(api, network, member)
+    assert response.status_code == 422
+    assert response.get_json()["error"]["code"] == "consent_revoked"
+
+    renewed = api.post(
+        f"/api/v1/members/{member.id}/consents",
+        network.coordinator_a,
+        {"given_by": "Maria Lopez", "method": "verbal", "scope": ["first_name", "phone"]},
+    )
+    assert renewed.status_code == 201, renewed.get_json()
+    assert renewed.get_json()["in_force"] is True
+    assert _refer(api, network, member).status_code == 201
+
+
+def test_consent_is_checked_again_when_a_referral_is_forwarded(api, network, create_member, db):
+    member = create_member()
+    rid = _refer(api, network, member).get_json()["id"]
+    consent_id = db.session.scalar(select(Consent.id).where(Consent.member_id == member.id))
+    api.post(f"/api/v1/members/{member.id}/consents/{consent_id}/revoke", network.coordinator_a)
+    forwarded = api.post(
+        f"/api/v1/referrals/{rid}/forward",
+        network.staff_a,
+        {"service_id": str(network.service_b.id)},
+    )
+    assert forwarded.status_code == 422
+    assert forwarded.get_json()["error"]["code"] == "consent_revoked"
+    # Nothing half-done: the original is still waiting, and no new referral exists.
+    assert api.get(f"/api/v1/referrals/{rid}", network.coordinator_a).get_json()["status"] == "sent"
+    assert _referral_count(db) == 1
+
+
+def test_agency_sees_only_the_fields_the_consent_allows(api, network, create_member):
+    member = create_member(scope=["first_name", "preferred_language", "phone"])
+    rid = _refer(api, network, member).get_json()["id"]
+
+    as_agency = api.get(f"/api/v1/referrals/{rid}", network.staff_a).get_json()["member"]
+    assert as_agency["restricted"] is True
+    assert as_agency["shared_fields"] == ["first_name", "phone", "preferred_language"]
+    assert as_agency["first_name"] == "Maria" and as_agency["phone"] == "(315) 555-0142"
+    for hidden in ("last_name", "birth_date", "email", "address", "postal_code", "needs"):
+        assert hidden not in as_agency
+    assert "consent" not in as_agency and "organization_id" not in as_agency
+
+    member_page = api.get(f"/api/v1/members/{member.id}", network.staff_a).get_json()
+    assert set(member_page) == {
+        "id",
+        "restricted",
+        "shared_fields",
+        "first_name",
+        "phone",
+        "preferred_language",
+    }
+    listed = api.get("/api/v1/members", network.agency_admin_a).get_json()["items"]
+    assert listed == [member_page]
+
+    # The coordinator's own organization sees everything, and the consent.
+    as_owner = api.get(f"/api/v1/members/{member.id}", network.coordinator_a2).get_json()
+    assert as_owner["restricted"] is False
+    assert as_owner["needs"] == "Food insecurity; HIV care follow-up"
+    assert as_owner["birth_date"] == "1979-04-02"
+    assert as_owner["consent"]["scope"] == ["first_name", "phone", "preferred_language"]
+
+
+def test_revoking_consent_hides_the_member_from_the_agency_at_once(api, network, create_member, db):
+    member = create_member(scope=["first_name", "last_name", "phone"])
+    rid = _refer(api, network, member).get_json()["id"]
+    consent_id = db.session.scalar(select(Consent.id).where(Consent.member_id == member.id))
+    api.post(f"/api/v1/members/{member.id}/consents/{consent_id}/revoke", network.coordinator_a)
+    seen = api.get(f"/api/v1/referrals/{rid}", network.staff_a).get_json()["member"]
+    assert seen == {"id": str(member.id), "restricted": True, "shared_fields": []}
+
+
+def test_consent_input_is_checked(api, network, create_member):
+    member = create_member(consent=False)
+    path = f"/api/v1/members/{member.id}/consents"
+    bad = api.post(
+        path,
+        network.coordinator_a,
+        {"given_by": "", "method": "telepathy", "scope": ["ssn"], "expires_on": "2020-13-01"},
+    )
+    assert bad.status_code == 400
+    fields = bad.get_json()["error"]["fields"]
+    assert set(fields) == {"expires_on"}  # type errors first, then the domain's checks
+    bad = api.post(
+        path,
+        network.coordinator_a,
+        {"given_by": "", "method": "telepathy", "scope": ["ssn"], "expires_on": "2020-01-01"},
+    )
+    fields = bad.get_json()["error"]["fields"]
+    assert set(fields) == {"given_by", "method", "scope", "expires_on"}
+    assert "ssn" in fields["scope"]
+    assert "already have expired" in fields["expires_on"]
+    empty_scope = api.post(
+        path, network.coordinator_a, {"given_by": "Maria", "method": "verbal", "scope": []}
+    )
+    assert empty_scope.status_code == 400
+    assert api.post(path, network.staff_a, {"given_by": "x"}).status_code == 404
