@@ -33,12 +33,19 @@ def directory(db):
     lawyer = make_taxonomy_term(db, taxonomy=legal_taxonomy, name="Free Lawyer", code="L")
 
     north = make_organization(db, name="Northside Center")
-    pantry_service = make_service(db, organization=north, name="Food Pantry", term=pantry)
+    pantry_service = make_service(
+        db,
+        organization=north,
+        name="Food Pantry",
+        term=pantry,
+        description="Groceries to take home every week.",
+    )
     rent = make_service(
         db,
         organization=north,
         name="Rent Help",
         term=housing,
+        description="Money toward rent and utility bills.",
         location=pantry_service.service_at_locations[0].location,
     )
     legal_org = make_organization(db, name="Mohawk Legal Aid")
@@ -47,6 +54,7 @@ def directory(db):
         organization=legal_org,
         name="Legal Clinic",
         term=lawyer,
+        description="Free lawyers for eviction and benefits cases.",
         latitude=UTICA[0],
         longitude=UTICA[1],
         postal_code="13501",
@@ -57,6 +65,7 @@ def directory(db):
         organization=outreach_org,
         name="Mobile Outreach",
         term=food,
+        description="A van that brings hot meals and blankets.",
         location=make_location(
             db,
             organization=outreach_org,
@@ -409,3 +418,31 @@ def test_ndjson_streams_every_row_without_paging(client, directory):
     assert [
         json.loads(line)["service"]["name"] for line in sites.get_data(as_text=True).splitlines()
     ] == ["Legal Clinic"]
+
+
+# ------------------------------------------------------------------ full-text search
+
+
+def test_search_ranks_services_and_ands_with_filters(client, directory):
+    assert _names(_get(client, "/hsds/services?search=legal clinic"))[0] == "Legal Clinic"
+    assert _names(_get(client, "/hsds/services?search=groceries"))[0] == "Food Pantry"
+    lawyers = _get(
+        client, "/hsds/services?search=lawyer&organization_id={north}".format(**directory)
+    )
+    assert lawyers["empty"] and lawyers["total_items"] == 0
+    sites = _get(client, "/hsds/service_at_locations?search=eviction&postcode=13202&proximity=5000")
+    assert sites["empty"]
+    sites = _get(client, "/hsds/service_at_locations?search=eviction&postcode=13501")
+    assert _service_names(sites) == ["Legal Clinic"]
+    assert _get(client, "/hsds/services?search=zzzqqq")["total_items"] == 0
+
+
+def test_search_pages_keep_the_relevance_order(client, directory):
+    everything = _get(client, "/hsds/services?search=food")
+    assert everything["total_items"] >= 2
+    pages = [
+        _get(client, f"/hsds/services?search=food&per_page=1&page={n}")
+        for n in range(1, everything["total_items"] + 1)
+    ]
+    assert [_names(p)[0] for p in pages] == _names(everything)
+    assert pages[-1]["last_page"] and not pages[0]["last_page"]
