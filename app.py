@@ -2,6 +2,7 @@
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask, jsonify, render_template, request
@@ -43,6 +44,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=int(os.environ.get("SESSION_HOURS", "12"))),
         REMEMBER_COOKIE_HTTPONLY=True,
         WTF_CSRF_TIME_LIMIT=None,
         RATELIMIT_STORAGE_URI=os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
@@ -84,6 +86,7 @@ def _register_blueprints(app: Flask) -> None:
     import accounts.models  # noqa: F401  (every model is known to metadata and migrations)
     import directory.models  # noqa: F401
     import referrals.models  # noqa: F401
+    from accounts import api as accounts_api
     from accounts import views as accounts_views
     from directory import api as directory_api
     from directory import hsds_api
@@ -95,9 +98,10 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(directory_api.bp)
     app.register_blueprint(hsds_api.bp)
     app.register_blueprint(accounts_views.bp)
+    app.register_blueprint(accounts_api.bp)
     app.register_blueprint(referrals_views.bp)
     app.register_blueprint(referrals_api.bp)
-    for bp in (directory_api.bp, hsds_api.bp, referrals_api.bp):
+    for bp in (directory_api.bp, hsds_api.bp, referrals_api.bp, accounts_api.bp):
         csrf.exempt(bp)
 
 

@@ -1,5 +1,366 @@
-"""Sign-in, sign-out and password reset."""
+"""Sign-in, sign-out, password reset, the user's own account and agency staff management."""
 
-from flask import Blueprint
+import uuid
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from accounts import mail
+from accounts.auth import (
+    end_session,
+    landing_url,
+    login_required_roles,
+    nav_links,
+    refresh_session,
+    safe_next_path,
+    start_session,
+)
+from accounts.forms import (
+    ChangePasswordForm,
+    ForgotPasswordForm,
+    LoginForm,
+    ResetPasswordForm,
+    StaffForm,
+)
+from accounts.limits import (
+    mark_failed_sign_in,
+    reset_per_email,
+    reset_per_ip,
+    sign_in_per_email,
+    sign_in_per_ip,
+)
+from accounts.models import NetworkOrganization, Role, User
+from accounts.services import (
+    ROLE_LABELS,
+    AccountError,
+    AccountInactive,
+    authenticate,
+    can_manage_organization,
+    can_manage_user,
+    change_password,
+    check_reset_token,
+    invite_user,
+    request_password_reset,
+    reset_password,
+    roles_for_organization,
+    send_invitation,
+    set_user_active,
+    validate_email,
+)
+from extensions import db, htmx
 
 bp = Blueprint("accounts", __name__, cli_group="accounts")
+
+WRONG_CREDENTIALS = "Email or password is incorrect."
+
+
+@bp.before_app_request
+def _forget_previous_request() -> None:
+    # `g` lives on the app context, which a caller (a test, a script) may share across requests:
+    # who is signed in, and what happened in the last request, must never carry over.
+    for key in ("_login_user", "api_user", "sign_in_failed", "mail_failures"):
+        g.pop(key, None)
+
+
+@bp.app_context_processor
+def _navigation():
+    return {"nav_links": nav_links, "role_label": lambda role: ROLE_LABELS.get(role, role)}
+
+
+def _commit(conflict_message: str) -> None:
+    """Commit the unit of work; a unique-constraint race becomes a clear AccountError."""
+    try:
+        db.session.commit()
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise AccountError(conflict_message) from exc
+
+
+def _form_error(form, exc: AccountError) -> None:
+    target = getattr(form, exc.field, None) if exc.field else None
+    if target is not None and hasattr(target, "errors"):
+        target.errors = [*target.errors, exc.message]
+    else:
+        form.form_errors.append(exc.message)
+
+
+# -- sign in and out -------------------------------------------------------------------------
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@sign_in_per_ip
+@sign_in_per_email
+def login():
+    """Sign in with email and password, then go back to the page that asked for it."""
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = safe_next_path(request.args.get("next")) or ""
+        if current_user.is_authenticated:
+            return redirect(form.next.data or landing_url(current_user))
+    error = None
+    if form.validate_on_submit():
+        try:
+            user = authenticate(form.email.data, form.password.data)
+        except AccountInactive as exc:
+            user, error = None, exc.message
+        if user is not None:
+            db.session.commit()
+            start_session(user)
+            flash(f"Signed in as {user.display_name}.", "success")
+            return redirect(safe_next_path(form.next.data) or landing_url(user), code=303)
+        db.session.rollback()
+        error = error or WRONG_CREDENTIALS
+    if request.method == "POST":
+        mark_failed_sign_in()
+    return render_template("accounts/login.html", form=form, error=error)
+
+
+@bp.post("/logout")
+def logout():
+    """Sign out (a POST with a CSRF token, so no other site can sign people out)."""
+    end_session()
+    flash("You're signed out.", "success")
+    return redirect(url_for("accounts.login"), code=303)
+
+
+@bp.errorhandler(429)
+def too_many_requests(exc):
+    """Say plainly that the limit was hit, on the same form, so people know what to do."""
+    if request.endpoint == "accounts.login":
+        form = LoginForm()
+        return render_template("accounts/login.html", form=form, error=exc.description), 429
+    if request.endpoint == "accounts.forgot_password":
+        form = ForgotPasswordForm()
+        return render_template("accounts/forgot.html", form=form, error=exc.description), 429
+    return render_template("error.html", error=exc), 429
+
+
+# -- passwords -------------------------------------------------------------------------------
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@reset_per_ip
+@reset_per_email
+def forgot_password():
+    """Ask for a reset link by email; the answer is the same whether the account exists or not."""
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        try:
+            email = validate_email(form.email.data)
+        except AccountError as exc:
+            _form_error(form, exc)
+        else:
+            request_password_reset(email)
+            db.session.commit()
+            return render_template("accounts/forgot_sent.html", email=email)
+    return render_template("accounts/forgot.html", form=form, error=None)
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"], endpoint="reset_password")
+def reset_password_page(token: str):
+    """Choose a new password through a single-use link from an email."""
+    try:
+        record = check_reset_token(token)
+    except AccountError as exc:
+        response = render_template("accounts/reset_invalid.html", message=exc.message)
+        return response, 410, {"Referrer-Policy": "no-referrer"}
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            reset_password(token, form.password.data)
+            _commit("This link has already been used. Ask for a new one if you need it.")
+        except AccountError as exc:
+            db.session.rollback()
+            if exc.field is None:
+                response = render_template("accounts/reset_invalid.html", message=exc.message)
+                return response, 410, {"Referrer-Policy": "no-referrer"}
+            _form_error(form, exc)
+        else:
+            end_session()
+            flash("Your password is saved. Sign in with it now.", "success")
+            return redirect(url_for("accounts.login"), code=303)
+    page = render_template("accounts/reset.html", form=form, email=record.user.email)
+    return page, 200, {"Referrer-Policy": "no-referrer"}
+
+
+# -- the user's own account ------------------------------------------------------------------
+
+
+@bp.get("/account")
+@login_required_roles()
+def account():
+    """The signed-in user's own details, and a form to change their password."""
+    return render_template("accounts/account.html", form=ChangePasswordForm())
+
+
+@bp.post("/account/password")
+@login_required_roles()
+def account_password():
+    """Change one's own password; other sessions and API tokens of this user end."""
+    form = ChangePasswordForm()
+    user = current_user._get_current_object()
+    if form.validate_on_submit():
+        try:
+            change_password(user, form.current_password.data, form.password.data)
+            db.session.commit()
+        except AccountError as exc:
+            db.session.rollback()
+            _form_error(form, exc)
+        else:
+            refresh_session(user)
+            flash("Your password is changed.", "success")
+            return redirect(url_for("accounts.account"), code=303)
+    return render_template("accounts/account.html", form=form), 422
+
+
+# -- staff management ------------------------------------------------------------------------
+
+
+def _organization_to_manage() -> NetworkOrganization | None:
+    """The organization named by ?org= that the current user may manage (404 otherwise)."""
+    org_param = request.values.get("org")
+    if org_param:
+        try:
+            organization = db.session.get(NetworkOrganization, uuid.UUID(org_param))
+        except ValueError:
+            abort(404)
+    elif current_user.organization_id is not None:
+        organization = current_user.organization
+    else:
+        return None
+    if organization is None or not can_manage_organization(current_user, organization):
+        abort(404)
+    return organization
+
+
+def _staff_form(organization: NetworkOrganization) -> StaffForm:
+    form = StaffForm()
+    form.role.choices = [
+        (str(role), ROLE_LABELS[role].capitalize()) for role in roles_for_organization(organization)
+    ]
+    return form
+
+
+@bp.route("/account/staff", methods=["GET", "POST"])
+@login_required_roles(Role.agency_admin, Role.admin)
+def staff():
+    """List an organization's people, add one (they get an invitation), deactivate others."""
+    organization = _organization_to_manage()
+    if organization is None:
+        organizations = db.session.scalars(
+            select(NetworkOrganization).order_by(NetworkOrganization.name)
+        ).all()
+        return render_template("accounts/staff_pick.html", organizations=organizations)
+    form = _staff_form(organization)
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = invite_user(
+                form.email.data,
+                form.role.data,
+                organization.id,
+                full_name=form.full_name.data or "",
+                invited_by=current_user._get_current_object(),
+            )
+            _commit("An account with that email already exists.")
+        except AccountError as exc:
+            db.session.rollback()
+            _form_error(form, exc)
+        else:
+            _flash_invitation(user)
+            return redirect(url_for("accounts.staff", org=organization.id), code=303)
+    if form.errors or form.form_errors:
+        status = 422
+    members = db.session.scalars(
+        select(User)
+        .where(User.organization_id == organization.id)
+        .order_by(User.active.desc(), User.full_name, User.email)
+    ).all()
+    return (
+        render_template(
+            "accounts/staff.html",
+            organization=organization,
+            members=members,
+            form=form,
+        ),
+        status,
+    )
+
+
+def _flash_invitation(user: User) -> None:
+    if mail.delivery_failures():
+        flash(
+            f"{user.email} is saved, but the email with their link could not be sent. "
+            "Try “Send invitation again” in a few minutes.",
+            "error",
+        )
+    else:
+        flash(f"We emailed {user.email} a link to choose their password.", "success")
+
+
+def _managed_user(user_id: uuid.UUID) -> User:
+    user = db.session.get(User, user_id)
+    # Someone else's staff are "not found", not "forbidden": their existence isn't ours to show.
+    if user is None or not can_manage_user(current_user, user):
+        abort(404)
+    return user
+
+
+def _row_response(user: User, error: str | None = None):
+    if htmx and not htmx.history_restore_request:
+        page = render_template("accounts/_staff_row.html", member=user, error=error)
+        return page, 422 if error else 200
+    if error:
+        flash(error, "error")
+    return redirect(url_for("accounts.staff", org=user.organization_id), code=303)
+
+
+def _change_active(user_id: uuid.UUID, active: bool):
+    user = _managed_user(user_id)
+    try:
+        set_user_active(current_user._get_current_object(), user, active)
+        db.session.commit()
+    except AccountError as exc:
+        db.session.rollback()
+        return _row_response(user, exc.message)
+    if not (htmx and not htmx.history_restore_request):
+        verb = "reactivated" if active else "deactivated"
+        flash(f"{user.display_name}'s account is {verb}.", "success")
+    return _row_response(user)
+
+
+@bp.post("/account/staff/<uuid:user_id>/deactivate")
+@login_required_roles(Role.agency_admin, Role.admin)
+def deactivate_staff(user_id: uuid.UUID):
+    """Stop someone signing in (they left, or their account is compromised)."""
+    return _change_active(user_id, active=False)
+
+
+@bp.post("/account/staff/<uuid:user_id>/activate")
+@login_required_roles(Role.agency_admin, Role.admin)
+def activate_staff(user_id: uuid.UUID):
+    """Let a deactivated person sign in again."""
+    return _change_active(user_id, active=True)
+
+
+@bp.post("/account/staff/<uuid:user_id>/invite")
+@login_required_roles(Role.agency_admin, Role.admin)
+def reinvite_staff(user_id: uuid.UUID):
+    """Send a new 'choose your password' link (the last one expired or got lost)."""
+    user = _managed_user(user_id)
+    try:
+        send_invitation(user, current_user._get_current_object())
+        db.session.commit()
+    except AccountError as exc:
+        db.session.rollback()
+        return _row_response(user, exc.message)
+    if mail.delivery_failures():
+        return _row_response(user, f"The email to {user.email} could not be sent. Try again later.")
+    if not (htmx and not htmx.history_restore_request):
+        flash(f"We emailed {user.email} a new link.", "success")
+    return _row_response(user)
+
+
+from accounts import cli  # noqa: E402,F401  (registers the `flask accounts ...` commands)

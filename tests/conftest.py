@@ -21,6 +21,8 @@ POSTGRES_ADMIN_URL = os.environ.get(
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
+pytest_plugins = ["tests.fixtures_accounts"]
+
 BASE_CONFIG = {
     "TESTING": True,
     "SECRET_KEY": "test-secret-key",

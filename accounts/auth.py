@@ -1,0 +1,298 @@
+"""Who is asking: session sign-in for pages, bearer tokens for the API, role checks, navigation."""
+
+import hashlib
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import wraps
+from urllib.parse import urlsplit
+
+from flask import abort, current_app, g, redirect, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+from werkzeug.routing import BuildError
+
+from accounts.models import Role, User
+from accounts.services import user_for_api_token
+from extensions import db, login_manager
+
+SESSION_FINGERPRINT_KEY = "auth_fp"
+
+login_manager.login_view = "accounts.login"
+login_manager.login_message = "Sign in to see that page."
+login_manager.login_message_category = "info"
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    """The signed-in user for this session, unless deactivated or their password changed since."""
+    try:
+        user = db.session.get(User, uuid.UUID(user_id))
+    except (ValueError, TypeError):
+        return None
+    if user is None or not user.active:
+        return None
+    if session.get(SESSION_FINGERPRINT_KEY) != _fingerprint(user):
+        return None
+    return user
+
+
+@login_manager.unauthorized_handler
+def _unauthorized():
+    """Anonymous visitors of a protected page go to sign-in and come back; API callers get 401."""
+    from app import wants_json
+
+    if wants_json():
+        return unauthorized_json()
+    return _redirect_to_login()
+
+
+def start_session(user: User) -> None:
+    """Sign `user` in on a fresh session (no value from before sign-in survives)."""
+    session.clear()
+    login_user(user)
+    session.permanent = True
+    session[SESSION_FINGERPRINT_KEY] = _fingerprint(user)
+
+
+def refresh_session(user: User) -> None:
+    """Keep this session signed in after the user changed their own password."""
+    session[SESSION_FINGERPRINT_KEY] = _fingerprint(user)
+
+
+def end_session() -> None:
+    """Sign out and forget everything in the session."""
+    logout_user()
+    session.clear()
+
+
+def _fingerprint(user: User) -> str:
+    # Sessions carry a digest of the password hash: a password change signs out other sessions.
+    digest = hashlib.sha256(f"{user.id}:{user.password_hash or ''}".encode()).hexdigest()
+    return digest[:32]
+
+
+def safe_next_path(target: str | None) -> str | None:
+    """`target` if it is a path on this site (never a redirect to elsewhere), else None."""
+    if not target:
+        return None
+    target = target.strip()
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    if any(ord(char) < 32 or ord(char) == 127 for char in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+def _current_path() -> str:
+    path = request.full_path if request.query_string else request.path
+    return path
+
+
+def _redirect_to_login():
+    target = url_for("accounts.login", next=_current_path())
+    if request.headers.get("HX-Request") == "true":
+        # htmx would swap the sign-in page into a fragment; ask it to load the page instead.
+        return "", 401, {"HX-Redirect": target}
+    return redirect(target)
+
+
+def _role_names(roles: Iterable[str]) -> set[str]:
+    names = {str(role) for role in roles}
+    unknown = names - set(Role)
+    if unknown:
+        raise ValueError(f"unknown roles {sorted(unknown)}")
+    return names
+
+
+def _role_label(role: str) -> str:
+    return role.replace("_", " ")
+
+
+def login_required_roles(*roles: str) -> Callable:
+    """Page decorator: anonymous → sign-in page (then back); signed in with another role → 403."""
+    allowed = _role_names(roles)
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return _redirect_to_login()
+            if allowed and current_user.role not in allowed:
+                abort(
+                    403,
+                    description=(
+                        f"Your account ({_role_label(current_user.role)}) can't open this page."
+                    ),
+                )
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def unauthorized_json(invalid: bool = False):
+    """The API's 401: a JSON error and a WWW-Authenticate challenge."""
+    from app import json_error
+
+    if invalid:
+        message = "This token is not valid or has expired. Get a new one: POST /api/v1/auth/token."
+        challenge = 'Bearer realm="wraparound", error="invalid_token"'
+    else:
+        message = "Send a token in the header 'Authorization: Bearer <token>'."
+        challenge = 'Bearer realm="wraparound"'
+    response, status = json_error(401, "unauthorized", message)
+    response.headers["WWW-Authenticate"] = challenge
+    return response, status
+
+
+def bearer_token() -> str | None:
+    """The token of an `Authorization: Bearer …` header, if any."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def api_auth_required(*roles: str) -> Callable:
+    """JSON endpoint decorator: a valid bearer token sets `g.api_user`; else 401, wrong role 403."""
+    allowed = _role_names(roles)
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            from app import json_error
+
+            raw = bearer_token()
+            if raw is None:
+                return unauthorized_json()
+            user = user_for_api_token(raw)
+            if user is None:
+                return unauthorized_json(invalid=True)
+            if allowed and user.role not in allowed:
+                return json_error(
+                    403,
+                    "forbidden",
+                    f"Your account ({_role_label(user.role)}) can't use this endpoint.",
+                )
+            g.api_user = user
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def current_actor() -> User | None:
+    """The user behind this request: the API token's holder, else the signed-in user, else None."""
+    api_user = g.get("api_user")
+    if api_user is not None:
+        return api_user
+    if current_user and current_user.is_authenticated:
+        return current_user._get_current_object()
+    return None
+
+
+def user_org_id(user: User | None) -> uuid.UUID | None:
+    """The network organization whose data `user` works with (None: anonymous or an org-less admin).
+
+    Scope queries with it: `select(Referral).where(Referral.agency_id == user_org_id(actor))`.
+    """
+    if user is None:
+        return None
+    return user.organization_id
+
+
+# -- navigation ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NavLink:
+    label: str
+    url: str
+    current: bool = False
+
+
+@dataclass
+class _NavEntry:
+    label: str
+    endpoints: tuple[str, ...]
+    roles: frozenset[str] | None
+    order: int
+    url_values: dict = field(default_factory=dict)
+
+
+_nav_entries: list[_NavEntry] = []
+
+
+def register_nav_link(
+    label: str,
+    endpoints: str | Iterable[str],
+    roles: Iterable[str] | None = None,
+    order: int = 50,
+) -> None:
+    """Add a link for signed-in users to the main navigation (shown only if its endpoint exists).
+
+    `endpoints` may list several candidate endpoint names: the first one the app has is used.
+    `roles` limits the link to those roles; `order` sorts links (lower first).
+    """
+    names = (endpoints,) if isinstance(endpoints, str) else tuple(endpoints)
+    role_set = frozenset(_role_names(roles)) if roles else None
+    for entry in _nav_entries:
+        if entry.label == label and entry.roles == role_set:
+            entry.endpoints, entry.order = names, order
+            return
+    _nav_entries.append(_NavEntry(label, names, role_set, order))
+
+
+def nav_links() -> list[NavLink]:
+    """The main navigation links for whoever is signed in (empty for the public)."""
+    if not current_user or not current_user.is_authenticated:
+        return []
+    links = []
+    for entry in sorted(_nav_entries, key=lambda e: e.order):
+        if entry.roles is not None and current_user.role not in entry.roles:
+            continue
+        endpoint = next((e for e in entry.endpoints if e in current_app.view_functions), None)
+        if endpoint is None:
+            continue
+        try:
+            url = url_for(endpoint, **entry.url_values)
+        except BuildError:
+            continue
+        links.append(NavLink(entry.label, url, current=request.endpoint == endpoint))
+    return links
+
+
+register_nav_link("Directory", ("directory.index", "directory.search"), order=10)
+register_nav_link(
+    "My referrals",
+    ("referrals.my_referrals", "referrals.index", "referrals.list_referrals"),
+    roles=(Role.coordinator,),
+    order=20,
+)
+register_nav_link(
+    "Inbox",
+    ("referrals.inbox", "referrals.index"),
+    roles=(Role.agency_staff, Role.agency_admin),
+    order=20,
+)
+register_nav_link("Staff", "accounts.staff", roles=(Role.agency_admin, Role.admin), order=80)
+register_nav_link("My account", "accounts.account", order=90)
+
+
+def landing_url(user: User) -> str:
+    """Where `user` lands after signing in: their role's own screen if any, else the directory."""
+    for entry in sorted(_nav_entries, key=lambda e: e.order):
+        if entry.roles is None or user.role not in entry.roles:
+            continue
+        endpoint = next((e for e in entry.endpoints if e in current_app.view_functions), None)
+        if endpoint is not None and endpoint != "accounts.staff":
+            return url_for(endpoint, **entry.url_values)
+    if "directory.index" in current_app.view_functions:
+        return url_for("directory.index")
+    return "/"

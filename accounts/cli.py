@@ -1,0 +1,120 @@
+"""`flask accounts ...` commands. Each is one unit of work: it commits once, or not at all."""
+
+import sys
+
+import click
+from flask import current_app, url_for
+from sqlalchemy.exc import IntegrityError
+
+from accounts.models import OrgKind, Role
+from accounts.services import (
+    RESPONSE_WINDOW_RANGE,
+    AccountError,
+    create_organization,
+    create_user,
+    purge_expired_tokens,
+)
+from accounts.views import bp
+from extensions import db
+
+
+def _commit_or_fail(conflict: str) -> None:
+    try:
+        db.session.commit()
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise click.ClickException(conflict) from exc
+
+
+@bp.cli.command("create-org")
+@click.argument("name")
+@click.option("--kind", type=click.Choice([k.value for k in OrgKind]), required=True)
+@click.option(
+    "--directory-org",
+    "directory_org",
+    metavar="ID",
+    help="Link an agency to this directory organization (default: the one with exactly this name).",
+)
+@click.option(
+    "--response-window",
+    type=click.IntRange(*RESPONSE_WINDOW_RANGE),
+    default=2,
+    show_default=True,
+    help="Business days an agency has to answer a referral.",
+)
+def create_org_command(
+    name: str, kind: str, directory_org: str | None, response_window: int
+) -> None:
+    """Add an organization to the referral network and print its id."""
+    try:
+        organization = create_organization(
+            name,
+            kind,
+            directory_organization_id=directory_org,
+            response_window_business_days=response_window,
+        )
+    except AccountError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from exc
+    _commit_or_fail(f"An organization like {name!r} was added at the same time; check the list.")
+    if organization.directory_organization_id:
+        click.echo(
+            f"linked to directory organization {organization.directory_organization_id}", err=True
+        )
+    click.echo(str(organization.id))
+
+
+@bp.cli.command("create-user")
+@click.argument("email")
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option(
+    "--org", "org_id", metavar="ORG_ID", help="Network organization id (admins: optional)."
+)
+@click.option("--name", "full_name", default="", help="The person's full name.")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from the first line of standard input.",
+)
+def create_user_command(
+    email: str, role: str, org_id: str | None, full_name: str, password_stdin: bool
+) -> None:
+    """Add a user and print their id; without a password they sign in through a reset link."""
+    stdin = sys.stdin
+    if password_stdin:
+        password = stdin.readline().rstrip("\r\n")
+        if not password:
+            raise click.ClickException("--password-stdin was given but standard input is empty.")
+    elif stdin.isatty():
+        password = click.prompt(
+            "Password (at least 12 characters)", hide_input=True, confirmation_prompt=True
+        )
+    else:
+        password = None
+    try:
+        user = create_user(email, role, org_id, password=password, full_name=full_name)
+    except AccountError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from exc
+    _commit_or_fail(f"An account with the email {email} already exists.")
+    if password is None:
+        click.echo(
+            f"No password set for {user.email}: they need a reset link "
+            f"({_forgot_url()}) before they can sign in.",
+            err=True,
+        )
+    click.echo(str(user.id))
+
+
+@bp.cli.command("purge-tokens")
+def purge_tokens_command() -> None:
+    """Delete expired API and reset tokens."""
+    count = purge_expired_tokens()
+    db.session.commit()
+    click.echo(f"{count} expired tokens deleted")
+
+
+def _forgot_url() -> str:
+    with current_app.test_request_context():
+        path = url_for("accounts.forgot_password")
+    return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + path

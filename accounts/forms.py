@@ -1,0 +1,49 @@
+"""Sign-in, password and staff forms (CSRF through Flask-WTF; the rules live in services)."""
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringField, SubmitField
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(
+        "Email", validators=[DataRequired("Enter your email address."), Length(max=320)]
+    )
+    password = PasswordField("Password", validators=[InputRequired("Enter your password.")])
+    next = HiddenField()
+    submit = SubmitField("Sign in")
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField(
+        "Email", validators=[DataRequired("Enter your email address."), Length(max=320)]
+    )
+    submit = SubmitField("Email me a link")
+
+
+class ResetPasswordForm(FlaskForm):
+    password = PasswordField("New password", validators=[InputRequired("Enter a new password.")])
+    confirm = PasswordField(
+        "New password again",
+        validators=[
+            InputRequired("Enter the new password again."),
+            EqualTo("password", "The two passwords are not the same."),
+        ],
+    )
+    submit = SubmitField("Save my password")
+
+
+class ChangePasswordForm(ResetPasswordForm):
+    current_password = PasswordField(
+        "Current password", validators=[InputRequired("Enter your current password.")]
+    )
+    submit = SubmitField("Change my password")
+
+
+class StaffForm(FlaskForm):
+    email = EmailField(
+        "Email", validators=[DataRequired("Enter their email address."), Length(max=320)]
+    )
+    full_name = StringField("Full name", validators=[Length(max=200)])
+    role = SelectField("Role", validate_choice=True)
+    submit = SubmitField("Add and send an invitation")

@@ -1,0 +1,64 @@
+"""Rate limits on signing in and on reset emails, per client address and per account email."""
+
+from flask import current_app, g, request
+from flask_limiter.util import get_remote_address
+
+from accounts.models import normalize_email
+from extensions import limiter
+
+TOO_MANY_SIGN_INS = "Too many sign-in attempts. Try again in a minute."
+TOO_MANY_RESETS = "Too many password reset requests. Try again later."
+
+
+def _setting(name: str, default: str):
+    return lambda: current_app.config.get(name, default)
+
+
+def submitted_email() -> str:
+    """The email a sign-in or reset request is about (form or JSON), as the rate-limit key."""
+    email = request.form.get("email")
+    if email is None and request.is_json:
+        body = request.get_json(silent=True)
+        if isinstance(body, dict) and isinstance(body.get("email"), str):
+            email = body["email"]
+    return "email:" + (normalize_email(email or "") or "(none)")
+
+
+def mark_failed_sign_in() -> None:
+    """Count this request against the sign-in limits (successful sign-ins don't count)."""
+    g.sign_in_failed = True
+
+
+def _sign_in_failed(_response) -> bool:
+    return bool(g.get("sign_in_failed"))
+
+
+# Shared scopes: the sign-in page and the token API draw on the same counters.
+sign_in_per_ip = limiter.shared_limit(
+    _setting("LOGIN_RATE_LIMIT_PER_IP", "20 per minute"),
+    scope="sign-in-ip",
+    key_func=get_remote_address,
+    methods=["POST"],
+    error_message=TOO_MANY_SIGN_INS,
+    deduct_when=_sign_in_failed,
+)
+sign_in_per_email = limiter.shared_limit(
+    _setting("LOGIN_RATE_LIMIT_PER_EMAIL", "5 per minute"),
+    scope="sign-in-email",
+    key_func=submitted_email,
+    methods=["POST"],
+    error_message=TOO_MANY_SIGN_INS,
+    deduct_when=_sign_in_failed,
+)
+reset_per_ip = limiter.limit(
+    _setting("RESET_RATE_LIMIT_PER_IP", "10 per hour"),
+    key_func=get_remote_address,
+    methods=["POST"],
+    error_message=TOO_MANY_RESETS,
+)
+reset_per_email = limiter.limit(
+    _setting("RESET_RATE_LIMIT_PER_EMAIL", "3 per hour"),
+    key_func=submitted_email,
+    methods=["POST"],
+    error_message=TOO_MANY_RESETS,
+)
