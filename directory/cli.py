@@ -36,8 +36,56 @@ def export_hsds(directory: str) -> None:
 
 @bp.cli.command("seed-demo")
 def seed_demo() -> None:
-    """Load the demo network."""
-    raise click.ClickException("not implemented yet")
+    """Load the demo network (Syracuse, NY) and its demo accounts; safe to run again."""
+    import importlib.util
+
+    from directory import search
+    from directory.demo import seed_demo_directory
+    from extensions import db
+
+    try:
+        summary = seed_demo_directory()
+        accounts = None
+        if importlib.util.find_spec("accounts.demo") is not None:
+            from accounts.demo import seed_demo_accounts
+
+            accounts = seed_demo_accounts()
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    click.echo(f"Loaded the {summary}")
+    if accounts is not None:
+        click.echo(f"Demo accounts: {len(accounts)}")
+    if hasattr(search, "reindex"):
+        count = search.reindex()
+        click.echo(f"Search index rebuilt: {count} services")
+
+
+@bp.cli.command("load-taxonomy")
+@click.argument("path", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.option("--name", help="The taxonomy's name (default: from the file name).")
+def load_taxonomy(path: str | None, name: str | None) -> None:
+    """Load Open Eligibility, or the taxonomy CSV at PATH (columns id, name, parent_id)."""
+    from directory.taxonomy import (
+        TaxonomyFileError,
+        count_terms,
+        load_open_eligibility,
+        load_taxonomy_file,
+    )
+    from extensions import db
+
+    try:
+        taxonomy = load_taxonomy_file(path, name) if path else load_open_eligibility()
+        terms = count_terms(taxonomy.id)
+        db.session.commit()
+    except TaxonomyFileError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from None
+    except Exception:
+        db.session.rollback()
+        raise
+    click.echo(f"Loaded the taxonomy {taxonomy.name!r}: {terms} terms")
 
 
 @bp.cli.command("reindex")
