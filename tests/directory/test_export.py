@@ -6,9 +6,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from directory import hsds_json
-from directory.hsds_export import export_package
+from directory.hsds_export import TABLE_MODELS, export_package
+from directory.hsds_import import import_path
 from directory.models import ChangeRecord, Location, Service
-from tests.directory.factories import make_location, make_organization, make_service
+from tests.directory.factories import (
+    make_every_hsds_table,
+    make_location,
+    make_organization,
+    make_service,
+)
 from tests.directory.hsds_schemas import assert_valid
 
 SPEC_DATAPACKAGE = Path(__file__).resolve().parents[3] / "shared/hsds/spec-3.0/datapackage.json"
@@ -176,3 +182,98 @@ def test_cli_refuses_a_file_as_the_target_and_writes_nothing(db, runner, tmp_pat
     assert result.exit_code != 0
     assert "not-a-folder" in result.output
     assert target.read_text() == "keep me"
+
+
+# ------------------------------------------------------------------ round trip
+
+
+def _empty_the_directory(db) -> None:
+    """Delete every directory row, children first: an empty directory to import into."""
+    tables = {model.__table__.name for model in TABLE_MODELS.values() if model is not None}
+    for table in reversed(db.metadata.sorted_tables):
+        if table.name in tables:
+            db.session.execute(table.delete())
+    db.session.commit()
+    assert db.session.query(Service).count() == 0
+
+
+def _assert_same_files(first: Path, second: Path) -> None:
+    names = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
+    assert names == sorted(p.relative_to(second) for p in second.rglob("*") if p.is_file())
+    for name in names:
+        before, after = (first / name).read_text(), (second / name).read_text()
+        if before != after:
+            for line_before, line_after in zip(
+                before.splitlines(), after.splitlines(), strict=False
+            ):
+                assert line_before == line_after, f"{name} differs"
+            assert before == after, f"{name} differs in length"
+
+
+def _every_table_and_more(db) -> None:
+    make_every_hsds_table(db)
+    make_service(db, name="Second pantry")
+    make_location(db, organization=make_organization(db), name="A site with no service")
+    db.session.commit()
+
+
+def test_json_export_import_export_gives_the_same_records(db, tmp_path):
+    _every_table_and_more(db)
+    first = export_package(tmp_path / "first")
+    empty_tables = [name for name, count in first.counts.items() if count == 0]
+    assert empty_tables == ["csv/meta_table_descriptions.csv"]
+    folder = tmp_path / "first" / "json"
+    assert_valid(
+        "compiled/service_package.json", json.loads((folder / "services.json").read_text())
+    )
+    organizations = json.loads((folder / "organizations.json").read_text())
+    assert_valid("compiled/organization_package.json", organizations)
+
+    _empty_the_directory(db)
+    report = import_path(tmp_path / "first" / "json")
+    db.session.commit()
+    assert [str(issue) for issue in report.rejected] == []
+    assert [str(issue) for issue in report.warnings] == []
+    export_package(tmp_path / "second")
+
+    _assert_same_files(tmp_path / "first", tmp_path / "second")
+
+
+def _history_dates_only(path: Path) -> list:
+    """The nested objects with every metadata last_action_date cut to its date."""
+
+    def cut(node):
+        if isinstance(node, dict):
+            return {
+                key: value.split("T")[0] if key == "last_action_date" else cut(value)
+                for key, value in node.items()
+            }
+        if isinstance(node, list):
+            return [cut(item) for item in node]
+        return node
+
+    return cut(json.loads(path.read_text()))
+
+
+def test_csv_export_import_export_gives_the_same_records_but_history_times(db, tmp_path):
+    """HSDS's descriptor types metadata.last_action_date as a date, so CSV keeps no time."""
+    _every_table_and_more(db)
+    export_package(tmp_path / "first")
+
+    _empty_the_directory(db)
+    report = import_path(tmp_path / "first" / "csv")
+    db.session.commit()
+    assert [str(issue) for issue in report.rejected] == []
+    assert [str(issue) for issue in report.warnings] == []
+    export_package(tmp_path / "second")
+
+    _assert_same_files(tmp_path / "first" / "csv", tmp_path / "second" / "csv")
+    for name in ("taxonomies.json", "taxonomy_terms.json"):
+        first_text = (tmp_path / "first" / "json" / name).read_text()
+        assert first_text == (tmp_path / "second" / "json" / name).read_text(), name
+    for name in ("services.json", "organizations.json"):
+        before = _history_dates_only(tmp_path / "first" / "json" / name)
+        assert before == _history_dates_only(tmp_path / "second" / "json" / name), name
+    second = json.loads((tmp_path / "second" / "json" / "services.json").read_text())
+    dates = [m["last_action_date"] for s in second for m in s.get("metadata", [])]
+    assert dates == ["2024-03-01T00:00:00Z"]
