@@ -5,6 +5,7 @@ import re
 
 import pytest
 from flask import Blueprint
+from flask_login import login_required
 
 from accounts.auth import login_required_roles
 from tests.fixtures_accounts import TEST_PASSWORD
@@ -254,6 +255,11 @@ def role_pages(app):
     def anyone():
         return "for anyone signed in"
 
+    @pages.get("/test/flask-login")
+    @login_required
+    def plain_flask_login():
+        return "plain flask-login"
+
     app.register_blueprint(pages)
     return app
 
@@ -274,6 +280,12 @@ def test_anonymous_visitors_are_sent_to_sign_in_and_back(role_pages, client, dum
     )
     assert signed_in.headers["Location"] == "/test/coordinators?member=42"
     assert _page(client.get("/test/coordinators?member=42")) == "for coordinators"
+
+
+def test_flask_login_required_also_sends_people_to_sign_in(role_pages, client):
+    response = client.get("/test/flask-login")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/login?next=/test/flask-login"
 
 
 def test_htmx_requests_from_anonymous_visitors_get_a_redirect_header(role_pages, htmx_client):
