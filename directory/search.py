@@ -1,7 +1,1604 @@
-"""Full-text + geo search. The only module that imports whoosh."""
+"""Directory search: words, place and filters in; ranked, faceted, highlighted services out.
 
-from flask import Flask
+The only module that imports whoosh. Layers, top to bottom:
+
+1. `query_from_args()` turns request parameters into a `SearchQuery` (or a `SearchQueryError`
+   with a message a person can act on); views and the JSON API share it.
+2. `search()` expands lay words into concepts (`directory.synonyms`, shared by any backend),
+   finds the services near the place with spatial SQL (`geo.sql`: locations within the radius,
+   plus service areas covering the point), asks the engine for text matches among them,
+   retries with "any word" and then with corrected spellings when little is found, ranks
+   (`directory.ranking`) and loads the page of services with everything a card shows.
+3. A `SearchEngine` does text matching, filters and facet counts. `WhooshEngine` keeps an
+   on-disk index under SEARCH_INDEX_DIR; a database-native engine can replace it without
+   touching the layers above.
+
+The index follows every committed change of a service and what it shows (organization,
+locations, addresses, schedules, languages, categories...): session events collect the changed
+service ids at each flush and apply them in one writer pass after the commit. Rolled-back work
+never reaches the index, because it is always rebuilt from committed rows.
+"""
+
+import json
+import logging
+import os
+import re
+import shutil
+import threading
+import uuid
+from collections.abc import Callable, Collection, Iterable, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Protocol
+
+import numpy as np
+from flask import Flask, current_app, has_app_context
+from sqlalchemy import Uuid, event, func, inspect, select, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, selectinload
+from whoosh import columns, fields, highlight, index, scoring
+from whoosh import query as wq
+from whoosh.analysis import (
+    CharsetFilter,
+    LowercaseFilter,
+    RegexTokenizer,
+    StemFilter,
+    StopFilter,
+)
+from whoosh.support.charset import accent_map
+from whoosh.writing import LockError
+
+from directory import hours, ranking, synonyms
+from directory.models import (
+    Accessibility,
+    Address,
+    Attribute,
+    CostOption,
+    Language,
+    Location,
+    Organization,
+    Schedule,
+    Service,
+    ServiceAtLocation,
+    TaxonomyTerm,
+)
+from directory.query import MAX_PER_PAGE, Facet, Place, SearchHit, SearchQuery, SearchResults
+from extensions import db
+from geo import places
+from geo import sql as geo_sql
+
+log = logging.getLogger(__name__)
+
+INDEX_VERSION = 1  # bump when documents change shape: a stale version is rebuilt at start-up
+INDEXED_STATUSES = ("active", "temporarily closed")  # inactive and defunct services aren't found
+DEFAULT_RADIUS_KM = 40.0
+MAX_RADIUS_KM = 500.0
+MAX_TEXT_LENGTH = 200
+ALL_WORDS_ENOUGH = 5  # fewer matches of every word than this: any word may match
+TYPO_RETRY_BELOW = 5  # fewer matches than this (or an unknown word): try corrected spellings
+TOP_TEXT_MATCHES = 500  # without a place, rank this many best text matches (open-now boost)
+SYNC_REBUILD_LIMIT = 5000  # a stale index this small is rebuilt while the app starts
+INDEX_CHUNK = 500
+FIELD_WEIGHTS = {  # BM25F field boosts: a word in the name counts most
+    "name": 3.0,
+    "categories": 2.0,
+    "organization": 1.5,
+    "description": 1.0,
+    "eligibility": 0.6,
+    "languages": 0.8,
+    "city": 1.0,
+}
+SYNONYM_WEIGHT = 0.8  # a formal term found for a lay phrase weighs a little less than the words
+CORRECTION_WEIGHT = 0.7
+TRUE_WORDS = {"1", "true", "yes", "on", "y"}
+FALSE_WORDS = {"0", "false", "no", "off", "n", ""}
+
+# Canonical language values (ISO 639-1 where there is one), their names and other spellings.
+LANGUAGES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "en": ("English", ("eng", "english", "ingles")),
+    "es": ("Spanish", ("spa", "spanish", "espanol", "castellano")),
+    "zh": ("Chinese", ("chi", "zho", "chinese", "mandarin", "cantonese", "zh-cn", "zh-tw")),
+    "vi": ("Vietnamese", ("vie", "vietnamese", "tieng viet")),
+    "ru": ("Russian", ("rus", "russian")),
+    "ar": ("Arabic", ("ara", "arabic")),
+    "fr": ("French", ("fre", "fra", "french", "francais")),
+    "ht": ("Haitian Creole", ("hat", "haitian creole", "haitian", "kreyol", "creole")),
+    "ko": ("Korean", ("kor", "korean")),
+    "pt": ("Portuguese", ("por", "portuguese", "portugues")),
+    "tl": ("Tagalog", ("tgl", "fil", "tagalog", "filipino")),
+    "pl": ("Polish", ("pol", "polish", "polski")),
+    "it": ("Italian", ("ita", "italian", "italiano")),
+    "de": ("German", ("ger", "deu", "german", "deutsch")),
+    "so": ("Somali", ("som", "somali")),
+    "bn": ("Bengali", ("ben", "bengali", "bangla")),
+    "hi": ("Hindi", ("hin", "hindi")),
+    "ur": ("Urdu", ("urd", "urdu")),
+    "ne": ("Nepali", ("nep", "nepali")),
+    "my": ("Burmese", ("bur", "mya", "burmese")),
+    "sw": ("Swahili", ("swa", "swahili")),
+    "fa": ("Persian", ("per", "fas", "persian", "farsi", "dari")),
+    "ja": ("Japanese", ("jpn", "japanese")),
+    "uk": ("Ukrainian", ("ukr", "ukrainian")),
+    "am": ("Amharic", ("amh", "amharic")),
+    "yi": ("Yiddish", ("yid", "yiddish")),
+    "ps": ("Pashto", ("pus", "pashto")),
+    "ti": ("Tigrinya", ("tir", "tigrinya")),
+    "km": ("Khmer", ("khm", "khmer", "cambodian")),
+    "hmn": ("Hmong", ("hmong",)),
+    "lo": ("Lao", ("lao",)),
+    "el": ("Greek", ("gre", "ell", "greek")),
+    "sq": ("Albanian", ("alb", "sqi", "albanian")),
+    "ase": ("American Sign Language", ("asl", "american sign language", "sign language")),
+}
+_LANGUAGE_ALIASES = {
+    alias: code
+    for code, (name, aliases) in LANGUAGES.items()
+    for alias in (code, name.lower(), *aliases)
+}
+_WHEELCHAIR = re.compile(r"wheel\s*chair|silla de ruedas", re.IGNORECASE)
+_NOT_WHEELCHAIR = re.compile(
+    r"\b(not|no|isn'?t|non|without)\b[\w\s-]{0,20}(wheel\s*chair|accessib)|inaccessible",
+    re.IGNORECASE,
+)
+
+
+# --- Errors and query parsing ---------------------------------------------------------------
+
+
+class SearchQueryError(ValueError):
+    """A search parameter that can't be used; `message` says why, `field` which one."""
+
+    code = "invalid_parameter"
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class UnknownPlaceError(SearchQueryError):
+    code = "unknown_place"
+
+
+class UnknownCategoryError(SearchQueryError):
+    code = "unknown_category"
+
+
+def _get_list(args: Mapping, name: str) -> list[str]:
+    values = args.getlist(name) if hasattr(args, "getlist") else args.get(name) or []
+    if isinstance(values, str):
+        values = [values]
+    return [str(v).strip() for v in values if str(v).strip()]
+
+
+def _flag(args: Mapping, name: str) -> bool:
+    raw = str(args.get(name) or "").strip().lower()
+    if raw in TRUE_WORDS:
+        return True
+    if raw in FALSE_WORDS:
+        return False
+    raise SearchQueryError(f"{name} must be true or false, not {raw!r}.", name)
+
+
+def _number(args: Mapping, name: str, kind: type = float):
+    raw = str(args.get(name)).strip()
+    try:
+        value = kind(raw)
+    except ValueError:
+        noun = "a whole number" if kind is int else "a number"
+        raise SearchQueryError(f"{name} must be {noun}, not {raw!r}.", name) from None
+    if kind is float and not np.isfinite(value):
+        raise SearchQueryError(f"{name} must be a finite number.", name)
+    return value
+
+
+def query_from_args(args: Mapping, *, default_per_page: int = 20) -> SearchQuery:
+    """A SearchQuery from request parameters (q, near or lat+lon, radius_km or radius_mi,
+    category, language, free, open_now, wheelchair, page, per_page); SearchQueryError if bad."""
+    text = str(args.get("q") or "").strip()
+    if len(text) > MAX_TEXT_LENGTH:
+        raise SearchQueryError(f"q is too long (at most {MAX_TEXT_LENGTH} characters).", "q")
+
+    place: Place | None = None
+    lat, lon = args.get("lat"), args.get("lon")
+    if lat not in (None, "") or lon not in (None, ""):
+        if lat in (None, "") or lon in (None, ""):
+            raise SearchQueryError("lat and lon must be given together.", "lat")
+        try:
+            place = places.place_from_latlon(lat, lon, "browser")
+        except places.UnknownPlace as exc:
+            raise UnknownPlaceError(str(exc), "lat") from None
+    elif near := str(args.get("near") or "").strip():
+        try:
+            place = places.resolve_place(near)
+        except places.UnknownPlace as exc:
+            raise UnknownPlaceError(str(exc), "near") from None
+
+    radius_km = None
+    for name, to_km in (("radius_km", 1.0), ("radius_mi", geo_sql.KM_PER_MILE)):
+        if args.get(name) not in (None, ""):
+            radius = _number(args, name)
+            if radius <= 0:
+                raise SearchQueryError(f"{name} must be more than 0.", name)
+            radius_km = radius * to_km
+            if radius_km > MAX_RADIUS_KM:
+                raise SearchQueryError(f"{name} must be at most {MAX_RADIUS_KM / to_km:g}.", name)
+            break
+
+    page = _number(args, "page", int) if args.get("page") not in (None, "") else 1
+    if page < 1:
+        raise SearchQueryError("page must be 1 or more.", "page")
+    per_page = default_per_page
+    if args.get("per_page") not in (None, ""):
+        per_page = _number(args, "per_page", int)
+        if not 1 <= per_page <= MAX_PER_PAGE:
+            raise SearchQueryError(f"per_page must be between 1 and {MAX_PER_PAGE}.", "per_page")
+
+    languages = [v.strip() for raw in _get_list(args, "language") for v in raw.split(",")]
+    return SearchQuery(
+        text=text,
+        place=place,
+        radius_km=radius_km,
+        categories=tuple(_get_list(args, "category")),
+        languages=tuple(v for v in languages if v),
+        free_only=_flag(args, "free"),
+        open_now=_flag(args, "open_now"),
+        wheelchair=_flag(args, "wheelchair"),
+        page=page,
+        per_page=per_page,
+    )
+
+
+def canonical_language(value: str) -> tuple[str, str]:
+    """(value, label) for a language name or code: "Español", "spa", "es" → ("es", "Spanish")."""
+    folded = synonyms.fold(value).strip()
+    code = _LANGUAGE_ALIASES.get(folded) or _LANGUAGE_ALIASES.get(folded.split("-")[0])
+    if code:
+        return code, LANGUAGES[code][0]
+    return folded, value.strip().title()
+
+
+# --- The engine seam ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EngineQuery:
+    """What an engine is asked: concepts (above-engine expansion done) and exact filters."""
+
+    concepts: tuple[synonyms.Concept, ...] = ()
+    require_all: bool = True  # every concept must match (else any concept may)
+    corrections: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # word → spellings
+    category_ids: tuple[uuid.UUID, ...] = ()  # any of these terms (descendants included)
+    languages: tuple[str, ...] = ()  # canonical values; any of them
+    free_only: bool = False
+    wheelchair: bool = False
+    open_now: bool = False
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    default_tz: str = "America/New_York"
+    top: int = TOP_TEXT_MATCHES  # without candidates: how many best matches to return
+
+
+@dataclass
+class EngineMatch:
+    service_id: uuid.UUID
+    score: float  # text relevance (0 when there are no words)
+    open_now: bool | None
+    name: str
+    coverage: float = 1.0  # share of the concepts matched (below 1 only when any may match)
+
+
+@dataclass
+class EngineResult:
+    total: int
+    matches: list[EngineMatch]  # best first; every match when candidates were given
+    facets: dict[str, list[Facet]]
+    best_score: float = 0.0
+
+
+class SearchEngine(Protocol):
+    """A full-text backend. Candidate ids (from the place) restrict the search when given."""
+
+    def search(
+        self, request: EngineQuery, candidate_ids: Collection[uuid.UUID] | None
+    ) -> EngineResult: ...
+
+    def unknown_words(self, words: Iterable[str]) -> set[str]: ...
+
+    def spellings(self, word: str, maxdist: int) -> list[tuple[str, int, int]]: ...
+
+    def snippet(self, text: str, request: EngineQuery) -> str | None: ...
+
+    def index(self, service_ids: Collection[uuid.UUID]) -> None: ...
+
+    def delete(self, service_ids: Collection[uuid.UUID]) -> None: ...
+
+    def rebuild(self, progress: Callable[[int, int], None] | None = None) -> int: ...
+
+
+# --- Documents: what is indexed for a service --------------------------------------------------
+
+_LOAD_FOR_INDEX = (
+    selectinload(Service.organization),
+    selectinload(Service.attributes),
+    selectinload(Service.languages),
+    selectinload(Service.cost_options),
+    selectinload(Service.schedules),
+    selectinload(Service.service_at_locations).selectinload(ServiceAtLocation.schedules),
+    selectinload(Service.service_at_locations)
+    .selectinload(ServiceAtLocation.location)
+    .options(
+        selectinload(Location.addresses),
+        selectinload(Location.accessibility),
+        selectinload(Location.languages),
+        selectinload(Location.schedules),
+    ),
+)
+
+LOAD_FOR_DISPLAY = (
+    *_LOAD_FOR_INDEX,
+    selectinload(Service.phones),
+    selectinload(Service.service_at_locations)
+    .selectinload(ServiceAtLocation.location)
+    .selectinload(Location.phones),
+)
+"""Loader options for a result card: organization, locations and addresses, phones, hours,
+languages, cost options and categories, in a fixed number of queries."""
+
+
+def _locations(service: Service) -> list[Location]:
+    return [sal.location for sal in service.service_at_locations if sal.location is not None]
+
+
+def is_wheelchair_accessible(service: Service) -> bool:
+    """True when an accessibility note of one of its locations mentions wheelchairs (and does
+    not say "not wheelchair accessible")."""
+    for location in _locations(service):
+        for note in location.accessibility:
+            words = " ".join(filter(None, (note.description, note.details)))
+            if _WHEELCHAIR.search(words) and not _NOT_WHEELCHAIR.search(words):
+                return True
+    return False
+
+
+def service_languages(service: Service) -> dict[str, str]:
+    """{canonical value: label} of the languages spoken, at the service or its locations."""
+    found: dict[str, str] = {}
+    rows = list(service.languages)
+    for location in _locations(service):
+        rows.extend(location.languages)
+    for row in rows:
+        for raw in (row.code, row.name):
+            if raw and raw.strip():
+                value, label = canonical_language(raw)
+                if value in LANGUAGES or raw is row.name:
+                    found.setdefault(value, label)
+                    break
+    return found
+
+
+def service_timezone(service: Service) -> str | None:
+    """The IANA zone of the service's first located address (by its ZIP), for hours kept
+    without a zone; None when unknown (callers then use DEFAULT_TIMEZONE)."""
+    for location in _locations(service):
+        for address in location.addresses:
+            if zone := places.timezone_for_zip(address.postal_code):
+                return zone
+    return None
+
+
+_SCHEDULE_FIELDS = (
+    "freq", "byday", "opens_at", "closes_at", "valid_from", "valid_to", "dtstart", "interval",
+    "tz_name", "timezone", "bymonthday", "until", "count", "wkst",
+)  # fmt: skip
+
+
+def _hours_pattern(schedules: list[Schedule], zone: str | None) -> str:
+    """The hours as canonical JSON: identical hours share one pattern (evaluated once)."""
+    rows = []
+    for schedule in schedules:
+        row = {}
+        for name in _SCHEDULE_FIELDS:
+            value = getattr(schedule, name)
+            if isinstance(value, date | Decimal):
+                value = str(value)
+            row[name] = value
+        rows.append(row)
+    rows.sort(key=lambda r: json.dumps(r, sort_keys=True))
+    return json.dumps({"s": rows, "z": zone}, sort_keys=True, separators=(",", ":"))
+
+
+def _schedules_from_pattern(pattern: str) -> tuple[list[SimpleNamespace], str | None]:
+    data = json.loads(pattern)
+    schedules = []
+    for row in data["s"]:
+        values = dict(row)
+        for name in ("valid_from", "valid_to", "dtstart", "until"):
+            if values.get(name):
+                values[name] = date.fromisoformat(values[name])
+        if values.get("timezone") is not None:
+            values["timezone"] = Decimal(values["timezone"])
+        schedules.append(SimpleNamespace(**values))
+    return schedules, data.get("z")
+
+
+@lru_cache(maxsize=65536)
+def _pattern_open(pattern: str, minute: datetime, default_tz: str) -> bool | None:
+    schedules, zone = _schedules_from_pattern(pattern)
+    if not schedules:
+        return None
+    return hours.is_open(schedules, minute, zone or default_tz)
+
+
+def _term_chains(session: Session, term_ids: set[uuid.UUID]) -> dict[uuid.UUID, list]:
+    """{term id: [term, parent, grandparent, ... root]} as (id, name) pairs, level by level."""
+    known: dict[uuid.UUID, tuple[str, uuid.UUID | None]] = {}
+    wanted = set(term_ids)
+    while wanted:
+        rows = session.execute(
+            select(TaxonomyTerm.id, TaxonomyTerm.name, TaxonomyTerm.parent_id).where(
+                TaxonomyTerm.id.in_(wanted)
+            )
+        ).all()
+        for term_id, name, parent_id in rows:
+            known[term_id] = (name, parent_id)
+        wanted = {p for _, _, p in rows if p is not None and p not in known}
+    chains = {}
+    for term_id in term_ids:
+        chain, current, seen = [], term_id, set()
+        while current in known and current not in seen:
+            seen.add(current)
+            name, parent = known[current]
+            chain.append((current, name))
+            current = parent
+        chains[term_id] = chain
+    return chains
+
+
+def _document(service: Service, chains: dict[uuid.UUID, list]) -> dict[str, Any]:
+    """The Whoosh fields of one service."""
+    org = service.organization
+    locations = _locations(service)
+    addresses = [a for loc in locations for a in loc.addresses]
+    term_names, cat_ids, roots = [], set(), {}
+    for attribute in service.attributes:
+        chain = chains.get(attribute.taxonomy_term_id) or []
+        for term_id, name in chain:
+            term_names.append(name)
+            cat_ids.add(term_id.hex)
+        if chain:
+            roots[chain[-1][0].hex] = chain[-1][1]
+    languages = service_languages(service)
+    language_words = [label for label in languages.values()]
+    language_words += [" ".join(LANGUAGES[v][1]) for v in languages if v in LANGUAGES]
+    flags = []
+    if service.is_free:
+        flags.append("free")
+    if is_wheelchair_accessible(service):
+        flags.append("wheelchair")
+    zone = service_timezone(service)
+    name_text = " ".join(filter(None, (service.name, service.alternate_name)))
+    org_text = " ".join(filter(None, (org.name, org.alternate_name))) if org else ""
+    description = service.description or ""
+    eligibility = " ".join(filter(None, (service.eligibility_description,)))
+    categories = " ".join(dict.fromkeys(term_names))
+    cities = " ".join(dict.fromkeys(a.city for a in addresses if a.city))
+    zips = " ".join(dict.fromkeys(a.postal_code[:5] for a in addresses if a.postal_code))
+    meta = {
+        "n": (service.name or "").casefold(),
+        "r": sorted(roots.items()),
+        "l": sorted(languages.items()),
+        "f": flags,
+        "h": _hours_pattern(hours.schedules_for(service), zone),
+    }
+    return {
+        "id": service.id.hex,
+        "sid": service.id.bytes,
+        "meta": json.dumps(meta, separators=(",", ":")).encode(),
+        "name": name_text,
+        "organization": org_text,
+        "description": description,
+        "categories": categories,
+        "eligibility": eligibility,
+        "languages": " ".join(language_words),
+        "city": cities,
+        "zip": zips,
+        "cat": " ".join(sorted(cat_ids)),
+        "lang": " ".join(sorted(languages)),
+        "flag": " ".join(flags),
+        "words": " ".join(
+            (name_text, org_text, description, categories, eligibility, cities, *language_words)
+        ),
+    }
+
+
+def _load_services(session: Session, ids: Collection[uuid.UUID]) -> list[Service]:
+    return list(
+        session.scalars(
+            select(Service)
+            .where(Service.id.in_(list(ids)), Service.status.in_(INDEXED_STATUSES))
+            .options(*_LOAD_FOR_INDEX)
+        )
+    )
+
+
+def _documents(session: Session, ids: Collection[uuid.UUID]) -> tuple[list[dict], set]:
+    """Documents for the indexable services among `ids`, and the ids that have none."""
+    services = _load_services(session, ids)
+    term_ids = {a.taxonomy_term_id for s in services for a in s.attributes}
+    chains = _term_chains(session, term_ids) if term_ids else {}
+    docs = [_document(s, chains) for s in services]
+    return docs, set(ids) - {s.id for s in services}
+
+
+# --- The Whoosh engine ------------------------------------------------------------------------
+
+
+def _analyzer():
+    return (
+        RegexTokenizer()
+        | LowercaseFilter()
+        | CharsetFilter(accent_map)
+        | StopFilter()
+        | StemFilter(cachesize=50000)
+    )
+
+
+def _word_analyzer():
+    return RegexTokenizer() | LowercaseFilter() | CharsetFilter(accent_map) | StopFilter(minsize=3)
+
+
+def _schema() -> fields.Schema:
+    analyzer = _analyzer()
+    return fields.Schema(
+        id=fields.ID(unique=True),
+        sid=fields.COLUMN(columns.FixedBytesColumn(16)),
+        meta=fields.COLUMN(columns.VarBytesColumn()),
+        name=fields.TEXT(analyzer=analyzer),
+        organization=fields.TEXT(analyzer=analyzer),
+        description=fields.TEXT(analyzer=analyzer),
+        categories=fields.TEXT(analyzer=analyzer),
+        eligibility=fields.TEXT(analyzer=analyzer),
+        languages=fields.TEXT(analyzer=analyzer),
+        city=fields.TEXT(analyzer=analyzer),
+        zip=fields.KEYWORD(),
+        cat=fields.KEYWORD(),
+        lang=fields.KEYWORD(),
+        flag=fields.KEYWORD(),
+        words=fields.TEXT(analyzer=_word_analyzer(), phrase=False),
+    )
+
+
+class _MarkFormatter(highlight.HtmlFormatter):
+    """Escaped text with matched words in <mark>."""
+
+    template = "<%(tag)s>%(t)s</%(tag)s>"
+
+    def __init__(self):
+        super().__init__(tagname="mark", between=" … ")
+
+
+class _Segment:
+    """One segment's per-document columns, decoded once (segments never change, only their
+    deletions do)."""
+
+    def __init__(self, reader):
+        count = reader.doc_count_all()
+        sid_column = reader.column_reader("sid", translate=False)
+        meta_column = reader.column_reader("meta", translate=False)
+        self.count = count
+        self.sids: list[bytes] = [sid_column[i] for i in range(count)]
+        self.names: list[str] = []
+        pattern_ids: dict[str, int] = {}
+        self.patterns: list[str] = []
+        pattern_of = np.zeros(count, dtype=np.int32)
+        values: dict[tuple[str, str], list[int]] = {}
+        self.labels: dict[tuple[str, str], str] = {}
+        for i in range(count):
+            raw = meta_column[i]
+            meta = json.loads(raw) if raw else {"n": "", "r": [], "l": [], "f": [], "h": "{}"}
+            self.names.append(meta["n"])
+            pattern = meta["h"]
+            if pattern not in pattern_ids:
+                pattern_ids[pattern] = len(self.patterns)
+                self.patterns.append(pattern)
+            pattern_of[i] = pattern_ids[pattern]
+            for facet, pairs in (("category", meta["r"]), ("language", meta["l"])):
+                for value, label in pairs:
+                    values.setdefault((facet, value), []).append(i)
+                    self.labels[(facet, value)] = label
+            for flag in meta["f"]:
+                values.setdefault((flag, "true"), []).append(i)
+        self.pattern_of = pattern_of
+        self.masks: dict[tuple[str, str], np.ndarray] = {}
+        for key, docs in values.items():
+            mask = np.zeros(count, dtype=bool)
+            mask[docs] = True
+            self.masks[key] = mask
+
+
+class _View:
+    """Every live document of one index generation: id ↔ docnum, names, facets, hours."""
+
+    def __init__(self, searcher, segments: dict[str, _Segment]):
+        self.parts: list[tuple[_Segment, int]] = []
+        self.docnum: dict[bytes, int] = {}
+        live = []
+        for reader, offset in searcher.reader().leaf_readers():
+            segment_id = reader.segment().segment_id()
+            if segment_id not in segments:
+                segments[segment_id] = _Segment(reader)
+            segment = segments[segment_id]
+            self.parts.append((segment, offset))
+            deleted = reader.has_deletions()
+            for i, sid in enumerate(segment.sids):
+                if deleted and reader.is_deleted(i):
+                    continue
+                self.docnum[sid] = offset + i
+                live.append(offset + i)
+        self.live = np.array(sorted(live), dtype=np.int64)
+        self.offsets = np.array([offset for _, offset in self.parts], dtype=np.int64)
+
+    def _split(self, docnums: np.ndarray):
+        """(segment, local docnums, positions in `docnums`) for each segment."""
+        if not len(docnums):
+            return
+        order = np.argsort(docnums, kind="stable")
+        ordered = docnums[order]
+        bounds = np.searchsorted(ordered, [*self.offsets[1:].tolist(), ordered[-1] + 1])
+        start = 0
+        for (segment, offset), end in zip(self.parts, bounds, strict=True):
+            if end > start:
+                yield segment, ordered[start:end] - offset, order[start:end]
+            start = end
+
+    def name(self, docnum: int) -> str:
+        segment, local = self._locate(docnum)
+        return segment.names[local]
+
+    def sid(self, docnum: int) -> uuid.UUID:
+        segment, local = self._locate(docnum)
+        return uuid.UUID(bytes=segment.sids[local])
+
+    def _locate(self, docnum: int) -> tuple[_Segment, int]:
+        index = int(np.searchsorted(self.offsets, docnum, side="right")) - 1
+        segment, offset = self.parts[index]
+        return segment, docnum - offset
+
+    def has(self, docnums: np.ndarray, facet: str, value: str = "true") -> np.ndarray:
+        """Which of these documents have the facet value (e.g. ("free", "true"))."""
+        out = np.zeros(len(docnums), dtype=bool)
+        for segment, local, positions in self._split(docnums):
+            mask = segment.masks.get((facet, value))
+            if mask is not None:
+                out[positions] = mask[local]
+        return out
+
+    def open_now(self, docnums: np.ndarray, now: datetime, default_tz: str) -> list:
+        """Open at `now` (True/False/None for no hours), one per document."""
+        minute = now.astimezone(UTC).replace(second=0, microsecond=0)
+        out: list = [None] * len(docnums)
+        for segment, local, positions in self._split(docnums):
+            pattern_of = segment.pattern_of[local]
+            answers = {
+                int(p): _pattern_open(segment.patterns[p], minute, default_tz)
+                for p in np.unique(pattern_of)
+            }
+            for position, pattern in zip(positions.tolist(), pattern_of.tolist(), strict=True):
+                out[position] = answers[pattern]
+        return out
+
+    def facet_counts(self, docnums: np.ndarray, open_flags: list) -> dict[str, list[Facet]]:
+        counts: dict[tuple[str, str], int] = {}
+        labels: dict[tuple[str, str], str] = {}
+        for segment, local, _positions in self._split(docnums):
+            for key, mask in segment.masks.items():
+                n = int(mask[local].sum())
+                if n:
+                    counts[key] = counts.get(key, 0) + n
+                    labels.setdefault(key, segment.labels.get(key, ""))
+        facets: dict[str, list[Facet]] = {"category": [], "language": []}
+        for (facet, value), n in counts.items():
+            if facet in facets:
+                facets[facet].append(Facet(value, labels[(facet, value)], n))
+        for facet in facets.values():
+            facet.sort(key=lambda f: (-f.count, f.label.casefold()))
+        facets["free"] = [Facet("true", "Free of cost", counts.get(("free", "true"), 0))]
+        facets["wheelchair"] = [
+            Facet("true", "Wheelchair accessible", counts.get(("wheelchair", "true"), 0))
+        ]
+        facets["open_now"] = [Facet("true", "Open now", sum(1 for o in open_flags if o))]
+        return facets
+
+
+class WhooshEngine:
+    """A Whoosh index on disk (BM25F, stemming, columns for facets and hours)."""
+
+    FINGERPRINT_FILE = "wraparound.json"
+
+    def __init__(self, directory: str | Path):
+        self.directory = Path(directory)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._segments: dict[str, _Segment] = {}
+        self._views: dict[tuple, _View] = {}
+
+    # -- opening --
+
+    def _open(self):
+        if not index.exists_in(str(self.directory)):
+            self.directory.mkdir(parents=True, exist_ok=True)
+            try:
+                return index.create_in(str(self.directory), _schema())
+            except FileExistsError:
+                pass
+        return index.open_dir(str(self.directory))
+
+    def _identity(self) -> tuple:
+        try:
+            stat = os.stat(self.directory)
+        except FileNotFoundError:
+            return (None,)
+        return (stat.st_ino,)
+
+    def searcher(self):
+        """This thread's searcher, reopened when the index changed or was rebuilt."""
+        identity = self._identity()
+        cached = getattr(self._local, "searcher", None)
+        if cached is not None and cached[0] == identity:
+            searcher = cached[1]
+            if searcher.up_to_date():
+                return searcher
+            searcher = searcher.refresh()
+        else:
+            if cached is not None:
+                cached[1].close()
+            searcher = self._open().searcher(weighting=scoring.BM25F())
+            identity = self._identity()
+        self._local.searcher = (identity, searcher)
+        return searcher
+
+    def _view(self, searcher) -> _View:
+        key = tuple(
+            (reader.segment().segment_id(), reader.segment().deleted_count())
+            for reader, _ in searcher.reader().leaf_readers()
+        )
+        view = self._views.get(key)
+        if view is None:
+            with self._lock:
+                view = self._views.get(key)
+                if view is None:
+                    view = _View(searcher, self._segments)
+                    self._views = {key: view}  # only the current generation is kept
+                    live = {k[0] for k in key}
+                    self._segments = {k: v for k, v in self._segments.items() if k in live}
+        return view
+
+    # -- queries --
+
+    def _stems(self, text: str) -> list[str]:
+        return [t.text for t in _analyzer()(text)]
+
+    def _words_query(self, text: str, weight: float) -> wq.Query | None:
+        stems = self._stems(text)
+        if not stems:
+            return None
+        parts: list[wq.Query] = []
+        for name, boost in FIELD_WEIGHTS.items():
+            if len(stems) == 1:
+                parts.append(wq.Term(name, stems[0], boost=boost * weight))
+            else:
+                parts.append(wq.Phrase(name, stems, boost=boost * weight))
+        if re.fullmatch(r"\d{5}", text.strip()):
+            parts.append(wq.Term("zip", text.strip(), boost=weight))
+        return wq.Or(parts)
+
+    def _concept_query(self, concept, corrections) -> wq.Query | None:
+        parts = []
+        texts = [(concept.text, 1.0)]
+        texts += [(alt, SYNONYM_WEIGHT) for alt in concept.alternatives]
+        texts += [(alt, CORRECTION_WEIGHT) for alt in corrections.get(concept.text, ())]
+        for text_, weight in texts:
+            q = self._words_query(text_, weight)
+            if q is not None:
+                parts.append(q)
+        return wq.Or(parts) if parts else None
+
+    def concept_queries(self, request: EngineQuery) -> list[wq.Query]:
+        """One Whoosh query per concept (its words, formal terms and spellings)."""
+        parts = [self._concept_query(c, request.corrections) for c in request.concepts]
+        return [p for p in parts if p is not None]
+
+    def text_query(self, request: EngineQuery) -> wq.Query | None:
+        """The Whoosh query for the concepts: all of them, or any of them."""
+        parts = self.concept_queries(request)
+        if not parts:
+            return None
+        return wq.And(parts) if request.require_all else wq.Or(parts)
+
+    def _filter_query(self, request: EngineQuery) -> wq.Query | None:
+        parts = []
+        if request.category_ids:
+            parts.append(wq.Or([wq.Term("cat", c.hex) for c in request.category_ids]))
+        if request.languages:
+            parts.append(wq.Or([wq.Term("lang", v) for v in request.languages]))
+        if request.free_only:
+            parts.append(wq.Term("flag", "free"))
+        if request.wheelchair:
+            parts.append(wq.Term("flag", "wheelchair"))
+        return wq.And(parts) if parts else None
+
+    def search(
+        self, request: EngineQuery, candidate_ids: Collection[uuid.UUID] | None
+    ) -> EngineResult:
+        """Matches among the candidates (or the whole index), with facet counts."""
+        searcher = self.searcher()
+        view = self._view(searcher)
+        has_concepts = bool(request.concepts)
+        text_q = self.text_query(request)
+        if has_concepts and text_q is None:
+            return EngineResult(0, [], view.facet_counts(np.array([], dtype=np.int64), []))
+        filter_q = self._filter_query(request)
+
+        # 1. The documents allowed: the candidates, narrowed by the exact filters.
+        allowed: np.ndarray | None = None
+        if candidate_ids is not None:
+            found = [view.docnum.get(c.bytes) for c in candidate_ids]
+            allowed = np.array(sorted(d for d in found if d is not None), dtype=np.int64)
+        if filter_q is not None:
+            filtered = np.fromiter(searcher.docs_for_query(filter_q), dtype=np.int64)
+            allowed = filtered if allowed is None else np.intersect1d(allowed, filtered)
+
+        # 2. The documents matching the words, among the allowed ones.
+        if text_q is None:
+            matched = view.live if allowed is None else allowed
+        else:
+            words = np.fromiter(searcher.docs_for_query(text_q), dtype=np.int64)
+            matched = words if allowed is None else np.intersect1d(words, allowed)
+        matched = np.unique(matched)
+
+        # 3. Open now: needed for the filter, the facet and the boost.
+        open_flags = view.open_now(matched, request.now, request.default_tz)
+        if request.open_now:
+            keep = np.array([bool(o) for o in open_flags], dtype=bool)
+            matched = matched[keep] if len(matched) else matched
+            open_flags = [o for o in open_flags if o]
+        facets = view.facet_counts(matched, open_flags)
+        open_of = dict(zip(matched.tolist(), open_flags, strict=True))
+        total = len(matched)
+        if not total:
+            return EngineResult(0, [], facets)
+
+        # 4. Scores: every match when a place limits them (distance re-ranks), else the best.
+        everything = candidate_ids is not None
+        if text_q is None:
+            docs = matched.tolist()
+            if not everything and len(docs) > request.top:
+                docs = sorted(docs, key=view.name)[: request.top]
+            scored = [(d, 0.0) for d in docs]
+        else:
+            narrowing = (
+                None if (allowed is None and not request.open_now) else set(matched.tolist())
+            )
+            limit = None if everything else request.top
+            results = searcher.search(text_q, filter=narrowing, limit=limit, terms=False)
+            scored = [(hit.docnum, float(hit.score)) for hit in results]
+        coverage = self._coverage(searcher, request, [d for d, _ in scored])
+        matches = [
+            EngineMatch(view.sid(d), s, open_of.get(d), view.name(d), c)
+            for (d, s), c in zip(scored, coverage, strict=True)
+        ]
+        best = max((m.score for m in matches), default=0.0)
+        return EngineResult(total, matches, facets, best)
+
+    def _coverage(self, searcher, request: EngineQuery, docnums: list[int]) -> list[float]:
+        """For each document, the share of the concepts it matches (1 when all must match)."""
+        queries = self.concept_queries(request)
+        if request.require_all or len(queries) < 2 or not docnums:
+            return [1.0] * len(docnums)
+        docs = np.array(docnums, dtype=np.int64)
+        hits = np.zeros(len(docs), dtype=np.int64)
+        for q in queries:
+            hits += np.isin(docs, np.fromiter(searcher.docs_for_query(q), dtype=np.int64))
+        return (hits / len(queries)).tolist()
+
+    def unknown_words(self, words: Iterable[str]) -> set[str]:
+        """The words no indexed service contains."""
+        reader = self.searcher().reader()
+        return {w for w in words if not reader.doc_frequency("words", w)}
+
+    def spellings(self, word: str, maxdist: int) -> list[tuple[str, int, int]]:
+        """(indexed word, edits, services containing it) within `maxdist` edits of `word`,
+        sharing its first letter; nearest, then most common, first."""
+        reader = self.searcher().reader()
+        found: dict[str, int] = {}
+        for distance in range(1, maxdist + 1):
+            for candidate in reader.terms_within("words", word, distance, prefix=1):
+                if candidate != word:
+                    found.setdefault(candidate, distance)
+        ranked = [(w, d, reader.doc_frequency("words", w)) for w, d in found.items()]
+        return sorted(ranked, key=lambda r: (r[1], -r[2], r[0]))
+
+    def snippet(self, text_: str, request: EngineQuery) -> str | None:
+        """Escaped HTML of the best passage of `text_`, matched words and phrases in <mark>."""
+        if not text_ or not request.concepts:
+            return None
+        singles: set[str] = set()
+        phrases: set[tuple[str, ...]] = set()
+        for concept in request.concepts:
+            extra = request.corrections.get(concept.text, ())
+            for alt in (concept.text, *concept.alternatives, *extra):
+                stems = tuple(self._stems(alt))
+                if len(stems) == 1:
+                    singles.add(stems[0])
+                elif stems:
+                    phrases.add(stems)
+        tokens = [t.copy() for t in _analyzer()(text_, chars=True, positions=True)]
+        for token in tokens:
+            token.matched = token.text in singles
+        for phrase in phrases:
+            size = len(phrase)
+            for i in range(len(tokens) - size + 1):
+                if all(tokens[i + k].text == phrase[k] for k in range(size)):
+                    for k in range(size):
+                        tokens[i + k].matched = True
+        if not any(t.matched for t in tokens):
+            return None
+        fragmenter = highlight.ContextFragmenter(maxchars=160, surround=40)
+        fragments = fragmenter.fragment_tokens(text_, iter(tokens))
+        best = highlight.top_fragments(
+            fragments, 2, highlight.BasicFragmentScorer(), highlight.FIRST, minscore=1
+        )
+        return _MarkFormatter().format(best) or None
+
+    # -- writing --
+
+    @contextmanager
+    def _writer(self, ix=None):
+        ix = ix or self._open()
+        writer = ix.writer(timeout=30.0, delay=0.05)
+        try:
+            yield writer
+        except BaseException:
+            writer.cancel()
+            raise
+        writer.commit()
+
+    def index(self, service_ids: Collection[uuid.UUID]) -> None:
+        """Re-read these services from the database and replace (or drop) their documents."""
+        ids = list(dict.fromkeys(service_ids))
+        if not ids:
+            return
+        self._note_pending(ids)
+        with Session(db.engine) as session, self._writer() as writer:
+            for start in range(0, len(ids), INDEX_CHUNK):
+                chunk = ids[start : start + INDEX_CHUNK]
+                docs, gone = _documents(session, chunk)
+                for doc in docs:
+                    writer.update_document(**doc)
+                for service_id in gone:
+                    writer.delete_by_term("id", service_id.hex)
+                session.expunge_all()
+            fingerprint = _db_fingerprint(session.connection())
+        self._write_fingerprint(fingerprint)
+
+    def delete(self, service_ids: Collection[uuid.UUID]) -> None:
+        """Drop these services' documents."""
+        with self._writer() as writer:
+            for service_id in service_ids:
+                writer.delete_by_term("id", service_id.hex)
+
+    def rebuild(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Index every service into a fresh directory, then swap it in; returns the count.
+
+        Changes committed meanwhile are noted in a pending file and applied after the swap.
+        """
+        self.directory.parent.mkdir(parents=True, exist_ok=True)
+        building = self.directory.with_name(f"{self.directory.name}.building-{uuid.uuid4().hex}")
+        pending = self._pending_path()
+        pending.write_text("")
+        try:
+            building.mkdir()
+            ix = index.create_in(str(building), _schema())
+            with Session(db.engine) as session:
+                fingerprint = _db_fingerprint(session.connection())
+                ids = list(
+                    session.scalars(
+                        select(Service.id)
+                        .where(Service.status.in_(INDEXED_STATUSES))
+                        .order_by(Service.id)
+                    )
+                )
+                writer = ix.writer(limitmb=256)
+                try:
+                    for start in range(0, len(ids), INDEX_CHUNK):
+                        docs, _gone = _documents(session, ids[start : start + INDEX_CHUNK])
+                        for doc in docs:
+                            writer.add_document(**doc)
+                        session.expunge_all()
+                        if progress:
+                            progress(min(start + INDEX_CHUNK, len(ids)), len(ids))
+                except BaseException:
+                    writer.cancel()
+                    raise
+                writer.commit(optimize=True)
+            (building / self.FINGERPRINT_FILE).write_text(json.dumps(fingerprint))
+            self._swap(building)
+        finally:
+            shutil.rmtree(building, ignore_errors=True)
+            changed = self._take_pending()
+        if changed:
+            self.index(changed)
+        if progress and not ids:
+            progress(0, 0)
+        return len(ids)
+
+    def _swap(self, building: Path) -> None:
+        old = self.directory.with_name(f"{self.directory.name}.old-{uuid.uuid4().hex}")
+        if self.directory.exists():
+            os.rename(self.directory, old)
+        os.rename(building, self.directory)
+        shutil.rmtree(old, ignore_errors=True)
+
+    def _pending_path(self) -> Path:
+        return self.directory.with_name(f"{self.directory.name}.pending")
+
+    def _note_pending(self, ids: Iterable[uuid.UUID]) -> None:
+        """While a rebuild runs, remember changed ids so the new index gets them too."""
+        path = self._pending_path()
+        if path.exists():
+            with path.open("a") as handle:
+                handle.write("".join(f"{i.hex}\n" for i in ids))
+
+    def _take_pending(self) -> list[uuid.UUID]:
+        path = self._pending_path()
+        try:
+            lines = path.read_text().split()
+            path.unlink()
+        except FileNotFoundError:
+            return []
+        return [uuid.UUID(hex=line) for line in dict.fromkeys(lines)]
+
+    # -- freshness --
+
+    def stored_fingerprint(self) -> dict | None:
+        try:
+            return json.loads((self.directory / self.FINGERPRINT_FILE).read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+
+    def _write_fingerprint(self, fingerprint: dict) -> None:
+        if not self.directory.is_dir():
+            return
+        path = self.directory / self.FINGERPRINT_FILE
+        scratch = path.with_name(f"{path.name}.{uuid.uuid4().hex}")
+        scratch.write_text(json.dumps(fingerprint))
+        os.replace(scratch, path)
+
+    def is_fresh(self, fingerprint: dict) -> bool:
+        return index.exists_in(str(self.directory)) and self.stored_fingerprint() == fingerprint
+
+
+def _db_fingerprint(connection) -> dict:
+    """What the index was built from: counts and latest edits of the indexed tables."""
+    row = connection.execute(
+        text(
+            "SELECT (SELECT count(*) FROM service), (SELECT max(last_modified) FROM service), "
+            "(SELECT max(last_modified) FROM organization), "
+            "(SELECT max(last_modified) FROM location), "
+            "(SELECT count(*) FROM attribute WHERE link_entity = 'service')"
+        )
+    ).one()
+    services, service_at, org_at, location_at, attributes = row
+    return {
+        "version": INDEX_VERSION,
+        "services": services,
+        "service_modified": str(service_at),
+        "organization_modified": str(org_at),
+        "location_modified": str(location_at),
+        "attributes": attributes,
+    }
+
+
+# --- Keeping the index in step with commits ---------------------------------------------------
+
+_PENDING_KEY = "directory_search_pending"
+_hooks_installed = False
+
+
+def _services_at_locations(connection, location_ids: set) -> set[uuid.UUID]:
+    if not location_ids:
+        return set()
+    return set(
+        connection.scalars(
+            select(ServiceAtLocation.service_id).where(
+                ServiceAtLocation.location_id.in_(location_ids)
+            )
+        )
+    )
+
+
+def _affected_service_ids(connection, objects: Iterable) -> set[uuid.UUID]:
+    """The services whose documents change when these objects change."""
+    services: set[uuid.UUID] = set()
+    locations: set[uuid.UUID] = set()
+    sal_ids: set[uuid.UUID] = set()
+    organizations: set[uuid.UUID] = set()
+    terms: set[uuid.UUID] = set()
+    for obj in objects:
+        if isinstance(obj, Service):
+            services.add(obj.id)
+        elif isinstance(obj, Organization):
+            organizations.add(obj.id)
+        elif isinstance(obj, Location):
+            locations.add(obj.id)
+        elif isinstance(obj, ServiceAtLocation):
+            services.add(obj.service_id)
+        elif isinstance(obj, Schedule | Language):
+            services.add(obj.service_id)
+            locations.add(obj.location_id)
+            if isinstance(obj, Schedule):
+                sal_ids.add(obj.service_at_location_id)
+        elif isinstance(obj, Address | Accessibility):
+            locations.add(obj.location_id)
+        elif isinstance(obj, CostOption):
+            services.add(obj.service_id)
+        elif isinstance(obj, Attribute):
+            if obj.link_entity == "service":
+                services.add(obj.link_id)
+        elif isinstance(obj, TaxonomyTerm):
+            terms.add(obj.id)
+    services.discard(None)
+    locations.discard(None)
+    sal_ids.discard(None)
+    organizations.discard(None)
+    terms.discard(None)
+    if organizations:
+        services |= set(
+            connection.scalars(select(Service.id).where(Service.organization_id.in_(organizations)))
+        )
+    if sal_ids:
+        services |= set(
+            connection.scalars(
+                select(ServiceAtLocation.service_id).where(ServiceAtLocation.id.in_(sal_ids))
+            )
+        )
+    services |= _services_at_locations(connection, locations)
+    if terms:
+        tree = select(TaxonomyTerm.id).where(TaxonomyTerm.id.in_(terms)).cte(recursive=True)
+        tree = tree.union(select(TaxonomyTerm.id).where(TaxonomyTerm.parent_id == tree.c.id))
+        services |= set(
+            connection.scalars(
+                select(Attribute.link_id).where(
+                    Attribute.link_entity == "service",
+                    Attribute.taxonomy_term_id.in_(select(tree.c.id)),
+                )
+            )
+        )
+    return services
+
+
+_TRACKED = (
+    Service,
+    Organization,
+    Location,
+    ServiceAtLocation,
+    Schedule,
+    Language,
+    Address,
+    Accessibility,
+    CostOption,
+    Attribute,
+    TaxonomyTerm,
+)
+
+
+def _pending(session) -> set:
+    return session.info.setdefault(_PENDING_KEY, set())
+
+
+def _before_flush(session, _flush_context, _instances) -> None:
+    # Deleted rows: find their services while the links still exist.
+    gone = [o for o in session.deleted if isinstance(o, _TRACKED)]
+    if gone:
+        _pending(session).update(_affected_service_ids(session.connection(), gone))
+
+
+def _after_flush(session, _flush_context) -> None:
+    changed = [o for o in (*session.new, *session.dirty) if isinstance(o, _TRACKED)]
+    if changed:
+        _pending(session).update(_affected_service_ids(session.connection(), changed))
+
+
+def _after_commit(session) -> None:
+    ids = session.info.pop(_PENDING_KEY, None)
+    if not ids or not has_app_context():
+        return
+    if not current_app.config.get("SEARCH_SYNC", True):
+        return
+    try:
+        engine(current_app).index(ids)
+    except (LockError, OSError, SQLAlchemyError):
+        # The commit stands; the index is marked stale and rebuilt at the next start-up.
+        log.exception("search index update failed for %d services", len(ids))
+        _mark_stale(current_app)
+
+
+def _after_soft_rollback(session, previous_transaction) -> None:
+    if previous_transaction.parent is None and not previous_transaction.nested:
+        session.info.pop(_PENDING_KEY, None)
+
+
+def _install_session_hooks() -> None:
+    global _hooks_installed
+    if _hooks_installed:
+        return
+    event.listen(Session, "before_flush", _before_flush)
+    event.listen(Session, "after_flush", _after_flush)
+    event.listen(Session, "after_commit", _after_commit)
+    event.listen(Session, "after_soft_rollback", _after_soft_rollback)
+    _hooks_installed = True
+
+
+def _mark_stale(app: Flask) -> None:
+    try:
+        (Path(app.config["SEARCH_INDEX_DIR"]) / WhooshEngine.FINGERPRINT_FILE).unlink()
+    except FileNotFoundError:
+        pass
+
+
+# --- Start-up ---------------------------------------------------------------------------------
+
+
+def engine(app: Flask | None = None) -> WhooshEngine:
+    """The app's search engine."""
+    return (app or current_app).extensions["directory_search"]
 
 
 def init_app(app: Flask) -> None:
-    """Placeholder until the search engine lands."""
+    """Attach the engine and session hooks; rebuild a missing or stale index.
+
+    Cheap and safe when the tables don't exist yet (`flask db upgrade` on an empty database).
+    A small directory is rebuilt at once; a big one in a background thread, while the old
+    index (if any) keeps answering.
+    """
+    _install_session_hooks()
+    app.extensions["directory_search"] = WhooshEngine(app.config["SEARCH_INDEX_DIR"])
+    if app.config.get("SEARCH_CHECK_AT_STARTUP", True):
+        _check_index(app)
+
+
+def _check_index(app: Flask) -> None:
+    search_engine = engine(app)
+    try:
+        with app.app_context(), db.engine.connect() as connection:
+            if not inspect(connection).has_table("service"):
+                return
+            fingerprint = _db_fingerprint(connection)
+    except SQLAlchemyError as exc:
+        log.warning("search index not checked: the database is not ready (%s)", exc)
+        return
+    if search_engine.is_fresh(fingerprint):
+        return
+    limit = app.config.get("SEARCH_SYNC_REBUILD_LIMIT", SYNC_REBUILD_LIMIT)
+    if fingerprint["services"] <= limit:
+        with app.app_context():
+            count = search_engine.rebuild()
+        log.info("search index rebuilt at start-up: %d services", count)
+        return
+
+    def background() -> None:
+        with app.app_context():
+            try:
+                count = search_engine.rebuild()
+                log.info("search index rebuilt in the background: %d services", count)
+            except Exception:
+                log.exception("background search index rebuild failed")
+
+    log.warning(
+        "search index is stale: rebuilding %d services in the background", fingerprint["services"]
+    )
+    threading.Thread(target=background, name="search-reindex", daemon=True).start()
+
+
+def reindex(progress: Callable[[int, int], None] | None = None) -> int:
+    """Rebuild the whole index from the database (the `flask directory reindex` command)."""
+    return engine().rebuild(progress)
+
+
+# --- Searching --------------------------------------------------------------------------------
+
+
+@dataclass
+class _Near:
+    distance_km: float | None = None
+    location_id: uuid.UUID | None = None
+    serves_area: bool = False
+
+
+def _to_uuid(value) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(hex=str(value))
+
+
+def _services_near(place: Place, radius_km: float) -> dict[uuid.UUID, _Near]:
+    """Services with a location within the radius, or a service area covering the place."""
+    session = db.session
+    dialect = session.get_bind().dialect.name
+    radius_m = radius_km * 1000
+    near: dict[uuid.UUID, _Near] = {}
+    within = geo_sql.within_radius(
+        dialect, "location", place.latitude, place.longitude, radius_m, types={"id": Uuid()}
+    ).subquery("w")
+    rows = session.execute(
+        select(
+            ServiceAtLocation.service_id, ServiceAtLocation.location_id, within.c.distance_m
+        ).join(within, within.c.id == ServiceAtLocation.location_id)
+    )
+    for service_id, location_id, distance_m in rows:
+        found = near.get(service_id)
+        if found is None or distance_m < found.distance_km * 1000:
+            near[service_id] = _Near(distance_m / 1000, location_id)
+    areas = geo_sql.covering(
+        dialect,
+        "service_area",
+        place.latitude,
+        place.longitude,
+        extra=("service_id",),
+        types={"id": Uuid(), "service_id": Uuid()},
+    ).subquery("a")
+    # Covered services, with the distance to each of their offices (none: a NULL location).
+    distance = geo_sql.distance_to(dialect, Location.geom, place.latitude, place.longitude)
+    rows = session.execute(
+        select(areas.c.service_id, Location.id, distance)
+        .select_from(areas)
+        .outerjoin(ServiceAtLocation, ServiceAtLocation.service_id == areas.c.service_id)
+        .outerjoin(
+            Location,
+            (Location.id == ServiceAtLocation.location_id) & Location.geom.is_not(None),
+        )
+        .where(areas.c.service_id.is_not(None))
+    )
+    for service_id, location_id, distance_m in rows:
+        found = near.setdefault(service_id, _Near())
+        found.serves_area = True
+        if distance_m is not None and (
+            found.distance_km is None or distance_m < found.distance_km * 1000
+        ):
+            found.distance_km, found.location_id = distance_m / 1000, location_id
+    return near
+
+
+def _resolve_categories(values: Iterable[str]) -> tuple[uuid.UUID, ...]:
+    """Term ids for category parameters given as ids, codes or names (any taxonomy)."""
+    ids: set[uuid.UUID] = set()
+    for value in values:
+        found: set[uuid.UUID] = set()
+        try:
+            as_id = uuid.UUID(value)
+        except ValueError:
+            as_id = None
+        if as_id is not None:
+            found |= set(
+                db.session.scalars(select(TaxonomyTerm.id).where(TaxonomyTerm.id == as_id))
+            )
+        if not found:
+            found |= set(
+                db.session.scalars(
+                    select(TaxonomyTerm.id).where(
+                        (TaxonomyTerm.code == value)
+                        | (func.lower(TaxonomyTerm.name) == value.lower())
+                    )
+                )
+            )
+        if not found:
+            raise UnknownCategoryError(f"There is no category {value!r}.", "category")
+        ids |= found
+    return tuple(sorted(ids))
+
+
+def _edit_distance(a: str, b: str, limit: int) -> int:
+    """Damerau-Levenshtein distance (adjacent swaps count one), or limit + 1 when larger."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, start=1):
+        current = [i] + [0] * len(b)
+        for j, cb in enumerate(b, start=1):
+            cost = 0 if ca == cb else 1
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        if min(current) > limit:
+            return limit + 1
+        previous2, previous = previous, current
+    return previous[-1]
+
+
+def max_edits(word: str) -> int:
+    """Typing mistakes forgiven in a word: none under 3 letters, one up to 6, else two."""
+    if len(word) < 3:
+        return 0
+    return 1 if len(word) <= 6 else 2
+
+
+def _spellings(search_engine: SearchEngine, lexicon: synonyms.Synonyms, word: str) -> list[str]:
+    """Likely intended words, from the index's own vocabulary and the synonyms file."""
+    limit = max_edits(word)
+    if not limit:
+        return []
+    ranked = [(w, d, f) for w, d, f in search_engine.spellings(word, limit)]
+    indexed = {w for w, _, _ in ranked}
+    for candidate in lexicon.vocabulary:
+        if candidate[:1] != word[:1] or candidate in indexed or candidate == word:
+            continue
+        distance = _edit_distance(word, candidate, limit)
+        if distance <= limit:
+            ranked.append((candidate, distance, 0))
+    ranked.sort(key=lambda r: (r[1], -r[2], r[0]))
+    return [w for w, _, _ in ranked]
+
+
+def _synonyms() -> synonyms.Synonyms:
+    return synonyms.load(current_app.config.get("SEARCH_SYNONYMS_FILE"))
+
+
+def _typed_words(concepts: Iterable[synonyms.Concept]) -> list[str]:
+    """Words typed outside any known lay phrase (the ones that may be misspelled)."""
+    return [c.text for c in concepts if not c.alternatives and not c.is_phrase]
+
+
+@dataclass
+class _Match:
+    request: EngineQuery
+    result: EngineResult
+    suggestion: str | None = None
+
+
+def _run(search_engine: SearchEngine, request: EngineQuery, candidates) -> _Match:
+    """Every word first; if that finds little, any word."""
+    result = search_engine.search(request, candidates)
+    if len(request.concepts) > 1 and result.total < ALL_WORDS_ENOUGH:
+        relaxed = replace(request, require_all=False)
+        more = search_engine.search(relaxed, candidates)
+        if more.total > result.total:
+            return _Match(relaxed, more)
+    return _Match(request, result)
+
+
+def _match(search_engine: SearchEngine, text_: str, request: EngineQuery, candidates) -> _Match:
+    """Search the words; when some are unknown and little is found, search likely spellings
+    too and offer the corrected text as "did you mean"."""
+    found = _run(search_engine, request, candidates)
+    if not request.concepts:
+        return found
+    lexicon = _synonyms()
+    typed = [w for w in _typed_words(request.concepts) if not lexicon.knows(w)]
+    unknown = search_engine.unknown_words(typed) if typed else set()
+    if not unknown:
+        return found
+    corrections = {}
+    for word in unknown:
+        options = _spellings(search_engine, lexicon, word)
+        if options:
+            corrections[word] = options
+    if not corrections:
+        return found
+    words = [corrections[w][0] if w in corrections else w for w in synonyms.tokens(text_)]
+    corrected_text = " ".join(words)
+    concepts = tuple(lexicon.expand(corrected_text))
+    extra = {options[0]: tuple(options[1:3]) for options in corrections.values()}
+    fuzzy = _run(search_engine, replace(request, concepts=concepts, corrections=extra), candidates)
+    if fuzzy.result.total > found.result.total or found.result.total < TYPO_RETRY_BELOW:
+        fuzzy.suggestion = corrected_text
+        return fuzzy if fuzzy.result.total >= found.result.total else found
+    return found
+
+
+def _empty_facets() -> dict[str, list[Facet]]:
+    return {
+        "category": [],
+        "language": [],
+        "free": [Facet("true", "Free of cost", 0)],
+        "wheelchair": [Facet("true", "Wheelchair accessible", 0)],
+        "open_now": [Facet("true", "Open now", 0)],
+    }
+
+
+def _engine_query(query: SearchQuery, now: datetime) -> EngineQuery:
+    return EngineQuery(
+        concepts=tuple(_synonyms().expand(query.text)),
+        category_ids=_resolve_categories(query.categories),
+        languages=tuple(dict.fromkeys(canonical_language(v)[0] for v in query.languages)),
+        free_only=query.free_only,
+        wheelchair=query.wheelchair,
+        open_now=query.open_now,
+        now=now,
+        default_tz=current_app.config.get("DEFAULT_TIMEZONE", "America/New_York"),
+        top=max(TOP_TEXT_MATCHES, query.page * query.per_page),
+    )
+
+
+def search(query: SearchQuery) -> SearchResults:
+    """Services for a search: matching the words (lay words and typos forgiven), near the
+    place (within the radius, or serving it), passing the filters, best first, one page.
+
+    Raises UnknownCategoryError for a category that doesn't exist.
+    """
+    now = query.now or datetime.now(UTC)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    request = _engine_query(query, now)
+    search_engine = engine()
+    near: dict[uuid.UUID, _Near] | None = None
+    if query.place is not None:
+        near = _services_near(query.place, query.radius_km or DEFAULT_RADIUS_KM)
+        if not near:  # an empty candidate set must not reach the engine (it would mean "all")
+            return SearchResults(query, 0, [], _empty_facets())
+    found = _match(search_engine, query.text, request, near.keys() if near is not None else None)
+    result, request = found.result, found.request
+
+    has_text = bool(request.concepts)
+    candidates = []
+    for match in result.matches:
+        place_info = near.get(match.service_id) if near is not None else None
+        candidates.append(
+            ranking.Candidate(
+                key=match.service_id,
+                relevance=ranking.relevance(match.score, result.best_score) if has_text else None,
+                coverage=match.coverage,
+                distance_km=place_info.distance_km if place_info else None,
+                serves_area=place_info.serves_area if place_info else False,
+                open_now=match.open_now,
+                name=match.name,
+            )
+        )
+    ranked = ranking.rank(candidates, has_place=near is not None)
+    start = (query.page - 1) * query.per_page
+    page = ranked[start : start + query.per_page]
+    services = {
+        s.id: s
+        for s in db.session.scalars(
+            select(Service).where(Service.id.in_([r.key for r in page])).options(*LOAD_FOR_DISPLAY)
+        )
+    }
+    hits = []
+    for item in page:
+        service = services.get(item.key)
+        if service is None:  # deleted since the index was read
+            continue
+        place_info = near.get(item.key) if near is not None else None
+        hits.append(
+            SearchHit(
+                service_id=item.key,
+                score=item.score,
+                distance_km=item.distance_km,
+                nearest_location_id=place_info.location_id if place_info else None,
+                serves_area=item.serves_area,
+                open_now=item.open_now,
+                snippet=search_engine.snippet(service.description or "", request)
+                if has_text
+                else None,
+                service=service,
+            )
+        )
+    return SearchResults(query, result.total, hits, result.facets, found.suggestion)
+
+
+def service_ids_matching(text_: str, limit: int = 10000) -> list[uuid.UUID]:
+    """Ids of the services matching the words, most relevant first (for the HSDS API `search`);
+    empty when the text has no searchable words."""
+    concepts = tuple(_synonyms().expand(text_))
+    if not concepts:
+        return []
+    request = EngineQuery(
+        concepts=concepts,
+        default_tz=current_app.config.get("DEFAULT_TIMEZONE", "America/New_York"),
+        top=limit,
+    )
+    found = _match(engine(), text_, request, None)
+    return [m.service_id for m in found.result.matches[:limit]]

@@ -1,0 +1,152 @@
+"""Turning what a person types ("13202", "Utica, NY", "43.05,-76.15") into a point, offline.
+
+US ZIP code centroids come from the `zipcodes` package (no network, no geocoding service); a city
+is the centroid of its ZIP codes. Browser location arrives as latitude/longitude parameters.
+"""
+
+import re
+import unicodedata
+from collections import defaultdict
+from functools import cache
+from statistics import fmean
+
+import zipcodes
+
+from directory.query import Place
+from geo import shapes
+
+US_STATES = {
+    "alabama": "AL", "alaska": "AK", "arizona": "AZ", "arkansas": "AR", "california": "CA",
+    "colorado": "CO", "connecticut": "CT", "delaware": "DE", "district of columbia": "DC",
+    "florida": "FL", "georgia": "GA", "hawaii": "HI", "idaho": "ID", "illinois": "IL",
+    "indiana": "IN", "iowa": "IA", "kansas": "KS", "kentucky": "KY", "louisiana": "LA",
+    "maine": "ME", "maryland": "MD", "massachusetts": "MA", "michigan": "MI", "minnesota": "MN",
+    "mississippi": "MS", "missouri": "MO", "montana": "MT", "nebraska": "NE", "nevada": "NV",
+    "new hampshire": "NH", "new jersey": "NJ", "new mexico": "NM", "new york": "NY",
+    "north carolina": "NC", "north dakota": "ND", "ohio": "OH", "oklahoma": "OK", "oregon": "OR",
+    "pennsylvania": "PA", "rhode island": "RI", "south carolina": "SC", "south dakota": "SD",
+    "tennessee": "TN", "texas": "TX", "utah": "UT", "vermont": "VT", "virginia": "VA",
+    "washington": "WA", "west virginia": "WV", "wisconsin": "WI", "wyoming": "WY",
+    "puerto rico": "PR", "guam": "GU", "virgin islands": "VI", "us virgin islands": "VI",
+    "american samoa": "AS", "northern mariana islands": "MP",
+}  # fmt: skip
+
+_ZIP = re.compile(r"^(\d{5})(?:-\d{4})?$")
+_ZIP_AT_END = re.compile(r"(?:^|[\s,])(\d{5})(?:-\d{4})?$")
+_LATLON = re.compile(r"^\s*([-+]?\d{1,3}(?:\.\d+)?)\s*[,;\s]\s*([-+]?\d{1,3}(?:\.\d+)?)\s*$")
+_CITY_ABBREVIATIONS = {"st": "saint", "ste": "sainte", "ft": "fort", "mt": "mount"}
+
+
+class UnknownPlace(ValueError):
+    """The text names no place we can find; the message says what to type instead."""
+
+
+def _fold(text: str) -> str:
+    """Lower case, no accents, no punctuation: how city names are compared."""
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    words = re.sub(r"[^a-z0-9 ]+", " ", text.lower().replace("'", "")).split()
+    return " ".join(_CITY_ABBREVIATIONS.get(w, w) for w in words)
+
+
+@cache
+def _zip_table() -> tuple[dict, dict]:
+    """{zip: (lat, lon, city, state, tz)}, {(folded city, state): [(lat, lon, zip)]}; built once."""
+    by_zip: dict[str, tuple[float, float, str, str, str | None]] = {}
+    by_city: dict[tuple[str, str], list[tuple[float, float, str]]] = defaultdict(list)
+    for row in zipcodes.list_all():
+        try:
+            lat, lon = float(row["lat"]), float(row["long"])
+        except (TypeError, ValueError):
+            continue
+        if lat == 0 and lon == 0:
+            continue
+        by_zip[row["zip_code"]] = (lat, lon, row["city"], row["state"], row.get("timezone"))
+        if not row.get("active", True):
+            continue
+        for city in [row["city"], *row.get("acceptable_cities", [])]:
+            by_city[(_fold(city), row["state"])].append((lat, lon, row["zip_code"]))
+    return by_zip, dict(by_city)
+
+
+def _state_code(text: str) -> str | None:
+    folded = _fold(text)
+    if len(folded) == 2 and folded.upper() in US_STATES.values():
+        return folded.upper()
+    return US_STATES.get(folded)
+
+
+def place_from_zip(code: str) -> Place:
+    """The centroid of a US ZIP code."""
+    found = _zip_table()[0].get(code)
+    if found is None:
+        raise UnknownPlace(f"{code} is not a US ZIP code we know.")
+    lat, lon, city, state, _tz = found
+    return Place(lat, lon, f"{code} ({city.title()}, {state})", "zip")
+
+
+def place_from_city(city: str, state: str) -> Place:
+    """The centroid of a city's ZIP codes, e.g. ("Utica", "NY")."""
+    code = _state_code(state)
+    if code is None:
+        raise UnknownPlace(f"{state.strip()!r} is not a US state; use e.g. NY or New York.")
+    points = _zip_table()[1].get((_fold(city), code))
+    if not points:
+        raise UnknownPlace(f"We can't find {city.strip()}, {code}. Try its ZIP code.")
+    label = f"{city.strip().title()}, {code}"
+    return Place(fmean(p[0] for p in points), fmean(p[1] for p in points), label, "city")
+
+
+def place_from_latlon(latitude, longitude, kind: str = "latlon") -> Place:
+    """A point given as numbers (typed "lat,lon", or the browser's location)."""
+    try:
+        lat, lon = shapes.validate_point(latitude, longitude)
+    except shapes.InvalidGeometry as exc:
+        raise UnknownPlace(f"That location can't be used: {exc}.") from None
+    label = "your location" if kind == "browser" else f"{lat:.5f}, {lon:.5f}"
+    return Place(lat, lon, label, kind)
+
+
+def _city_without_state(text: str) -> Place:
+    folded = _fold(text)
+    states = sorted({state for (city, state) in _zip_table()[1] if city == folded})
+    if len(states) == 1:
+        return place_from_city(text, states[0])
+    if states:
+        examples = ", ".join(f"{text.strip().title()}, {s}" for s in states[:3])
+        raise UnknownPlace(
+            f"Several places are called {text.strip().title()}: add the state ({examples})."
+        )
+    raise UnknownPlace(
+        f"We can't find {text.strip()!r}. Enter a ZIP code, a city and state (Utica, NY) "
+        "or latitude,longitude."
+    )
+
+
+def resolve_place(text: str) -> Place:
+    """A Place from a ZIP code, "lat,lon", "City, ST", "City, State" or "City ST 12345"."""
+    raw = (text or "").strip()
+    if not raw:
+        raise UnknownPlace("Enter a ZIP code, a city and state (Utica, NY) or latitude,longitude.")
+    if match := _ZIP.match(raw):
+        return place_from_zip(match[1])
+    if match := _LATLON.match(raw):
+        return place_from_latlon(match[1], match[2])
+    if match := _ZIP_AT_END.search(raw):
+        return place_from_zip(match[1])
+    if "," in raw:
+        city, _, state = raw.rpartition(",")
+        if city.strip():
+            return place_from_city(city, state)
+    words = raw.split()
+    for size in (3, 2, 1):  # "Santa Fe New Mexico", "Utica New York", "Utica NY"
+        if len(words) > size and _state_code(" ".join(words[-size:])):
+            return place_from_city(" ".join(words[:-size]), " ".join(words[-size:]))
+    return _city_without_state(raw)
+
+
+def timezone_for_zip(code: str | None) -> str | None:
+    """The IANA time zone of a US ZIP code ("America/Chicago"), for hours kept without one."""
+    if not code:
+        return None
+    found = _zip_table()[0].get(code.strip()[:5])
+    return found[4] if found else None

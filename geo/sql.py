@@ -1,0 +1,258 @@
+"""Spatial SQL for both databases: points within a radius, nearest points, areas covering a point.
+
+Every query goes through a spatial index, never a scan of all rows:
+- SpatiaLite: the R*Tree virtual table `idx_<table>_<geom>` is read first (CROSS JOIN fixes the
+  join order) on a bounding box, then
+  the exact great-circle distance on the WGS84 ellipsoid (`ST_Distance(a, b, 1)`, metres) or
+  `ST_Covers` is checked on the few rows left.
+- PostGIS: `ST_DWithin` on geography through the `(geom::geography)` expression index, distances
+  on the spheroid, KNN `<->` for nearest; `ST_Covers` on geometry through the GiST index.
+
+The functions return SQLAlchemy selectables with bound parameters (so callers can join them to
+their own tables) or run them on a connection. Table and column names are identifiers checked here.
+"""
+
+import math
+import re
+from collections.abc import Sequence
+
+from sqlalchemy import Float, String, func, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.selectable import TextualSelect
+from sqlalchemy.types import TypeEngine
+
+from geo import SRID
+
+KM_PER_MILE = 1.609344
+METRES_PER_DEGREE_LAT = 110_574.0  # the shortest degree of latitude (at the equator)
+METRES_PER_DEGREE_LON_EQUATOR = 111_320.0
+MAX_RADIUS_M = 2_000_000.0
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def km_to_miles(km: float) -> float:
+    """Kilometres to statute miles."""
+    return km / KM_PER_MILE
+
+
+def miles_to_km(miles: float) -> float:
+    """Statute miles to kilometres."""
+    return miles * KM_PER_MILE
+
+
+def _name(identifier: str) -> str:
+    if not _IDENTIFIER.match(identifier):
+        raise ValueError(f"{identifier!r} is not a plain SQL identifier")
+    return identifier
+
+
+def bounding_box(latitude: float, longitude: float, radius_m: float) -> tuple[float, ...]:
+    """(min_lon, min_lat, max_lon, max_lat) enclosing every point within radius_m of the point.
+
+    Slightly generous (shortest degree of latitude, a 1 % margin); near the poles it widens to
+    every longitude. Points across the antimeridian are not found (no US place needs it).
+    """
+    radius_m = min(float(radius_m), MAX_RADIUS_M) * 1.01
+    dlat = radius_m / METRES_PER_DEGREE_LAT
+    min_lat, max_lat = max(-90.0, latitude - dlat), min(90.0, latitude + dlat)
+    widest = max(abs(min_lat), abs(max_lat))
+    cos = math.cos(math.radians(widest))
+    if widest >= 89.0 or cos * METRES_PER_DEGREE_LON_EQUATOR * 180 <= radius_m:
+        return (-180.0, min_lat, 180.0, max_lat)
+    dlon = radius_m / (METRES_PER_DEGREE_LON_EQUATOR * cos)
+    return (max(-180.0, longitude - dlon), min_lat, min(180.0, longitude + dlon), max_lat)
+
+
+def _point_sql(dialect: str, prefix: str) -> str:
+    if dialect == "sqlite":
+        return f"MakePoint(:{prefix}_lon, :{prefix}_lat, {SRID})"
+    return f"ST_SetSRID(ST_MakePoint(:{prefix}_lon, :{prefix}_lat), {SRID})"
+
+
+def distance_sql(dialect: str, geom: str, prefix: str = "d") -> str:
+    """SQL for the great-circle distance in metres from `geom` to the point (:<prefix>_lat/lon)."""
+    point = _point_sql(dialect, prefix)
+    if dialect == "sqlite":
+        return f"ST_Distance({geom}, {point}, 1)"
+    return f"ST_Distance(({geom})::geography, ({point})::geography)"
+
+
+def distance_to(dialect: str, geom_column, latitude: float, longitude: float):
+    """A column expression: metres from a geometry column to the point, on the ellipsoid."""
+    if dialect == "sqlite":
+        return func.ST_Distance(geom_column, func.MakePoint(longitude, latitude, SRID), 1)
+    point = func.ST_SetSRID(func.ST_MakePoint(longitude, latitude), SRID)
+    return func.ST_Distance(func.geography(geom_column), func.geography(point))
+
+
+def _columns(key: str, extra: Sequence[str]) -> str:
+    return ", ".join(f"t.{_name(c)} AS {c}" for c in (key, *extra))
+
+
+def within_radius(
+    dialect: str,
+    table: str,
+    latitude: float,
+    longitude: float,
+    radius_m: float,
+    *,
+    key: str = "id",
+    geom: str = "geom",
+    extra: Sequence[str] = (),
+    types: dict[str, TypeEngine] | None = None,
+    limit: int | None = None,
+) -> TextualSelect:
+    """Rows of `table` whose point lies within radius_m metres: columns key, *extra, distance_m.
+
+    With `limit`, the nearest first. The parameters are prefixed `w_` so the select can be
+    combined with `covering()` in one statement.
+    """
+    table, geom = _name(table), _name(geom)
+    params = {"w_lat": latitude, "w_lon": longitude, "w_r": float(radius_m)}
+    distance = distance_sql(dialect, f"t.{geom}", "w")
+    if dialect == "sqlite":
+        params.update(
+            zip(
+                ("w_minx", "w_miny", "w_maxx", "w_maxy"),
+                bounding_box(latitude, longitude, radius_m),
+                strict=True,
+            )
+        )
+        sql = (
+            f"SELECT {_columns(key, extra)}, {distance} AS distance_m "  # noqa: S608  (identifiers checked)
+            f"FROM idx_{table}_{geom} AS r CROSS JOIN {table} AS t "
+            "WHERE t.rowid = r.pkid AND r.xmin <= :w_maxx AND r.xmax >= :w_minx "
+            "AND r.ymin <= :w_maxy AND r.ymax >= :w_miny "
+            f"AND {distance} <= :w_r"
+        )
+    else:
+        point = _point_sql(dialect, "w")
+        sql = (
+            f"SELECT {_columns(key, extra)}, {distance} AS distance_m "  # noqa: S608  (identifiers checked)
+            f"FROM {table} AS t "
+            f"WHERE ST_DWithin((t.{geom})::geography, ({point})::geography, :w_r)"
+        )
+    if limit is not None:
+        if dialect == "sqlite":
+            sql += " ORDER BY distance_m"
+        else:
+            sql += f" ORDER BY (t.{geom})::geography <-> ({_point_sql(dialect, 'w')})::geography"
+        sql += " LIMIT :w_limit"
+        params["w_limit"] = int(limit)
+    column_types = {key: String(), **{c: String() for c in extra}, **(types or {})}
+    return text(sql).bindparams(**params).columns(**column_types, distance_m=Float())
+
+
+def covering(
+    dialect: str,
+    table: str,
+    latitude: float,
+    longitude: float,
+    *,
+    key: str = "id",
+    geom: str = "geom",
+    extra: Sequence[str] = (),
+    types: dict[str, TypeEngine] | None = None,
+) -> TextualSelect:
+    """Rows of `table` whose (multi)polygon covers the point (its boundary included)."""
+    table, geom = _name(table), _name(geom)
+    params = {"c_lat": latitude, "c_lon": longitude}
+    point = _point_sql(dialect, "c")
+    if dialect == "sqlite":
+        sql = (
+            f"SELECT {_columns(key, extra)} "  # noqa: S608  (identifiers checked)
+            f"FROM idx_{table}_{geom} AS r CROSS JOIN {table} AS t "
+            "WHERE t.rowid = r.pkid AND r.xmin <= :c_lon AND r.xmax >= :c_lon "
+            "AND r.ymin <= :c_lat AND r.ymax >= :c_lat "
+            f"AND ST_Covers(t.{geom}, {point}) = 1"
+        )
+    else:
+        sql = f"SELECT {_columns(key, extra)} FROM {table} AS t WHERE ST_Covers(t.{geom}, {point})"  # noqa: S608
+    column_types = {key: String(), **{c: String() for c in extra}, **(types or {})}
+    return text(sql).bindparams(**params).columns(**column_types)
+
+
+def _dialect(bind: Connection | Session) -> str:
+    """The dialect name of a connection, a session or a scoped session."""
+    if isinstance(bind, Connection):
+        return bind.dialect.name
+    return bind.get_bind().dialect.name
+
+
+def points_within(
+    bind: Connection | Session,
+    table: str,
+    latitude: float,
+    longitude: float,
+    radius_m: float,
+    *,
+    key: str = "id",
+    geom: str = "geom",
+) -> list[tuple]:
+    """[(key, distance_m)] of every point within radius_m metres, nearest first."""
+    select = within_radius(_dialect(bind), table, latitude, longitude, radius_m, key=key, geom=geom)
+    rows = bind.execute(select).all()
+    return sorted(((row[0], row[1]) for row in rows), key=lambda r: r[1])
+
+
+def nearest(
+    bind: Connection | Session,
+    table: str,
+    latitude: float,
+    longitude: float,
+    count: int,
+    *,
+    max_m: float = 100_000.0,
+    key: str = "id",
+    geom: str = "geom",
+) -> list[tuple]:
+    """[(key, distance_m)] of the `count` nearest points within max_m metres, nearest first.
+
+    PostGIS orders by the geography KNN operator; SpatiaLite widens a box search from 1 km
+    until enough points are found (each step is an R*Tree lookup).
+    """
+    dialect = _dialect(bind)
+    if dialect != "sqlite":
+        select = within_radius(
+            dialect, table, latitude, longitude, max_m, key=key, geom=geom, limit=count
+        )
+        return [(row[0], row[1]) for row in bind.execute(select).all()]
+    radius = min(1_000.0, max_m)
+    while True:
+        select = within_radius(
+            dialect, table, latitude, longitude, radius, key=key, geom=geom, limit=count
+        )
+        rows = [(row[0], row[1]) for row in bind.execute(select).all()]
+        if len(rows) >= count or radius >= max_m:
+            return rows
+        radius = min(radius * 4, max_m)
+
+
+def areas_covering(
+    bind: Connection | Session,
+    table: str,
+    latitude: float,
+    longitude: float,
+    *,
+    key: str = "id",
+    geom: str = "geom",
+) -> list:
+    """Keys of the areas that contain the point."""
+    select = covering(_dialect(bind), table, latitude, longitude, key=key, geom=geom)
+    return [row[0] for row in bind.execute(select).all()]
+
+
+__all__ = [
+    "KM_PER_MILE",
+    "areas_covering",
+    "bounding_box",
+    "covering",
+    "distance_sql",
+    "distance_to",
+    "km_to_miles",
+    "miles_to_km",
+    "nearest",
+    "points_within",
+    "within_radius",
+]
