@@ -226,3 +226,22 @@ def test_create_user_prompts_twice_for_a_hidden_password_in_a_terminal(app, data
     with app.app_context():
         assert authenticate("typed@example.org", "typed in a terminal") is not None
         db.session.rollback()
+
+
+def test_purge_tokens_deletes_only_expired_ones(app, runner, create_user, api_token):
+    from datetime import timedelta
+
+    from accounts.models import AuthToken
+    from extensions import db, utcnow
+
+    user = create_user()
+    api_token(user)
+    api_token(user)
+    with app.app_context():
+        first = db.session.scalars(select(AuthToken)).first()
+        first.expires_at = utcnow() - timedelta(minutes=1)
+        db.session.commit()
+    result = runner.invoke(args=["accounts", "purge-tokens"])
+    assert result.exit_code == 0
+    assert "1 expired tokens deleted" in result.output
+    assert _count(app, AuthToken) == 1
