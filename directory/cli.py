@@ -7,9 +7,45 @@ from directory.views import bp
 
 @bp.cli.command("import-hsds")
 @click.argument("path", type=click.Path(exists=True))
-def import_hsds(path: str) -> None:
-    """Import an HSDS 3.0 JSON/CSV package or a legacy HSDS 1.x CSV package."""
-    raise click.ClickException("not implemented yet")
+@click.option(
+    "--dataset",
+    help="A stable name for the source (default: the datapackage's name, else the folder's). "
+    "Non-UUID ids are made unique per dataset: import a source under the same name each time.",
+)
+def import_hsds(path: str, dataset: str | None) -> None:
+    """Import an HSDS 3.0 JSON/CSV package or a legacy HSDS 1.x CSV package (folder or .zip).
+
+    All or nothing: the import commits once at the end, or changes nothing.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from directory import search
+    from directory.hsds_import import ImportFailed, import_path
+    from extensions import db
+
+    def show(message: str) -> None:
+        click.echo(f"  {message}", err=True)
+
+    try:
+        report = import_path(path, dataset=dataset, progress=show)
+        db.session.commit()
+    except ImportFailed as exc:
+        db.session.rollback()
+        raise click.ClickException(f"{exc}. Nothing was imported.") from None
+    except SQLAlchemyError as exc:
+        db.session.rollback()
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise click.ClickException(
+            f"the database refused the import ({reason}). Nothing was imported."
+        ) from None
+    except Exception:
+        db.session.rollback()
+        raise
+    for line in report.lines():
+        click.echo(line)
+    if report.changed() and hasattr(search, "reindex"):
+        count = search.reindex()
+        click.echo(f"Search index rebuilt: {count} services")
 
 
 @bp.cli.command("export-hsds")

@@ -1,0 +1,621 @@
+"""HSDS 1.x CSV packages, as 211 systems still export them, turned into HSDS 3.0 records.
+
+What changes on the way (HSDS 3.0 changelog): physical_ and postal_addresses become addresses;
+regular_schedules (one weekday a row) become weekly schedules (freq WEEKLY, byday "MO", times
+"09:00"); holiday_schedules become dated exceptions (valid_from/valid_to, no opening time when
+closed); taxonomy + services_taxonomy become taxonomy terms (with the vocabulary as taxonomy) and
+service attributes; accessibility_for_disabilities becomes accessibility; a phone's "en, es"
+becomes language rows. HSDS 3.0 dropped eligibility and payment_accepted: eligibility values go
+into the service's eligibility_description and accepted payments into its fees_description.
+"""
+
+import uuid
+from collections import defaultdict
+from typing import Any
+
+from directory.hours import DAY_NAMES
+from directory.hsds_import_package import (
+    OWNER_LINKS,
+    REQUIRED_LINKS,
+    Context,
+    Origin,
+    Record,
+    entity_table,
+)
+from directory.hsds_import_read import CsvTable
+from directory.hsds_import_values import (
+    ALL_DAY,
+    BadValue,
+    as_uuid,
+    blank,
+    byday_text,
+    clean_text,
+    is_all_day,
+    is_closed_word,
+    language_fields,
+    normalize_time,
+    parse_bool,
+    parse_date,
+    parse_weekdays,
+    source_id_text,
+    split_languages,
+    split_time_range,
+)
+
+# File stems and datapackage resource names -> the 1.x table they hold (None: ignored).
+LEGACY_FILES: dict[str, str | None] = {
+    "organizations": "organization",
+    "organization": "organization",
+    "programs": "program",
+    "program": "program",
+    "services": "service",
+    "service": "service",
+    "services_taxonomy": "service_taxonomy",
+    "service_taxonomy": "service_taxonomy",
+    "services_at_location": "service_at_location",
+    "service_at_location": "service_at_location",
+    "services_at_locations": "service_at_location",
+    "locations": "location",
+    "location": "location",
+    "phones": "phone",
+    "phone": "phone",
+    "contacts": "contact",
+    "contact": "contact",
+    "physical_addresses": "physical_address",
+    "physical_address": "physical_address",
+    "postal_addresses": "postal_address",
+    "postal_address": "postal_address",
+    "regular_schedules": "regular_schedule",
+    "regular_schedule": "regular_schedule",
+    "holiday_schedules": "holiday_schedule",
+    "holiday_schedule": "holiday_schedule",
+    "funding": "funding",
+    "eligibility": "eligibility",
+    "service_areas": "service_area",
+    "service_area": "service_area",
+    "required_documents": "required_document",
+    "required_document": "required_document",
+    "payments_accepted": "payment_accepted",
+    "payment_accepted": "payment_accepted",
+    "languages": "language",
+    "language": "language",
+    "accessibility_for_disabilities": "accessibility_for_disabilities",
+    "taxonomy": "taxonomy",
+    "metadata": "metadata",
+    "meta_table_description": None,
+    "meta_table_descriptions": None,
+}
+
+# Files that only HSDS 1.x packages have (3.0 renamed or dropped them).
+LEGACY_ONLY = {
+    "services_taxonomy",
+    "service_taxonomy",
+    "services_at_location",
+    "physical_addresses",
+    "postal_addresses",
+    "regular_schedules",
+    "holiday_schedules",
+    "eligibility",
+    "payments_accepted",
+    "accessibility_for_disabilities",
+    "taxonomy",
+}
+
+LEGACY_REQUIRED_COLUMNS = {
+    "organization": ("id", "name"),
+    "program": ("id", "name", "organization_id"),
+    "service": ("id", "name", "organization_id"),
+    "location": ("id",),
+    "service_at_location": ("service_id", "location_id"),
+    "phone": ("number",),
+    "physical_address": ("location_id",),
+    "postal_address": ("location_id",),
+    "regular_schedule": ("weekday",),
+    "holiday_schedule": ("start_date",),
+    "service_taxonomy": ("service_id", "taxonomy_id"),
+    "taxonomy": ("id", "name"),
+    "eligibility": ("service_id", "eligibility"),
+    "payment_accepted": ("service_id", "payment"),
+    "accessibility_for_disabilities": ("location_id",),
+    "language": ("language",),
+    "service_area": ("service_id",),
+    "required_document": ("service_id",),
+    "metadata": ("resource_id",),
+}
+
+# Columns copied as they are into the 3.0 table, when a 1.x file has them.
+_COPIED = {
+    "organization": ("name", "alternate_name", "description", "email", "website", "url",
+                     "year_incorporated", "legal_status", "logo", "uri", "parent_organization_id"),
+    "program": ("organization_id", "name", "alternate_name", "description"),
+    "service": ("organization_id", "program_id", "name", "alternate_name", "description", "url",
+                "email", "status", "interpretation_services", "application_process",
+                "wait_time", "fees", "fees_description", "accreditations", "licenses",
+                "eligibility_description", "minimum_age", "maximum_age", "alert",
+                "assured_date", "assurer_email", "last_modified"),
+    "location": ("organization_id", "name", "alternate_name", "description", "transportation",
+                 "latitude", "longitude", "location_type", "url", "external_identifier",
+                 "external_identifier_type"),
+    "service_at_location": ("service_id", "location_id", "description"),
+    "phone": ("location_id", "service_id", "organization_id", "contact_id",
+              "service_at_location_id", "number", "extension", "type", "description"),
+    "contact": ("organization_id", "service_id", "service_at_location_id", "location_id", "name",
+                "title", "department", "email"),
+    "address": ("location_id", "attention", "address_1", "address_2", "city", "region",
+                "state_province", "postal_code", "country"),
+    "funding": ("organization_id", "service_id", "source"),
+    "service_area": ("service_id", "name", "description", "extent", "extent_type", "uri"),
+    "required_document": ("service_id", "document", "uri"),
+    "accessibility": ("location_id", "description", "details", "url"),
+    "metadata": ("resource_id", "resource_type", "last_action_date", "last_action_type",
+                 "field_name", "previous_value", "replacement_value", "updated_by"),
+}  # fmt: skip
+
+# Looser column names seen in exports.
+_RENAMED = {
+    "location": {"lat": "latitude", "lng": "longitude", "lon": "longitude", "long": "longitude"},
+    "service": {"fees": "fees_description"},
+    "organization": {"url": "website"},
+    "service_area": {"service_area": "name"},
+    "accessibility": {"accessibility": "description"},
+}
+
+_LINK_TABLES = {
+    "organization_id": "organization",
+    "parent_organization_id": "organization",
+    "program_id": "program",
+    "service_id": "service",
+    "location_id": "location",
+    "service_at_location_id": "service_at_location",
+    "contact_id": "contact",
+}
+
+
+class LegacyReader:
+    """Turns the CSV tables of a 1.x package into HSDS 3.0 records in `ctx.package`."""
+
+    def __init__(self, ctx: Context, tables: dict[str, CsvTable]):
+        self.ctx = ctx
+        self.package = ctx.package
+        self.tables = tables
+        self._used: dict[str, dict[uuid.UUID, str]] = {}
+
+    def read(self) -> None:
+        """Map every table; the order makes references between them resolvable by id alone."""
+        self._taxonomy()
+        eligibility = self._grouped("eligibility", "eligibility")
+        payments = self._grouped("payment_accepted", "payment")
+        self._simple("organization", "organization")
+        self._tax_ids()
+        self._simple("program", "program")
+        self._services(eligibility, payments)
+        self._service_taxonomy()
+        self._simple("location", "location")
+        self._simple("service_at_location", "service_at_location")
+        self._simple("contact", "contact")
+        self._phones()
+        self._addresses("physical_address", "physical")
+        self._addresses("postal_address", "postal")
+        self._regular_schedules()
+        self._holiday_schedules()
+        self._simple("service_area", "service_area")
+        self._languages()
+        self._simple("accessibility_for_disabilities", "accessibility")
+        self._simple("required_document", "required_document")
+        self._simple("funding", "funding")
+        self._metadata()
+
+    # --- helpers ---------------------------------------------------------------------------------
+
+    def _rows(self, legacy: str):
+        table = self.tables.get(legacy)
+        if table is None:
+            return
+        for line, row in table.rows:
+            raw_id = source_id_text(row.get("id"))
+            yield table.file, line, row, Origin(table.file, f"row {line}", raw_id)
+
+    def _values(self, table: str, row: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+        """The 3.0 fields of a 1.x row, with its links turned into our ids."""
+        renamed = _RENAMED.get(table, {})
+        values: dict[str, Any] = {}
+        refs: dict[str, str] = {}
+        for column, value in row.items():
+            name = renamed.get(column, column)
+            if name not in _COPIED.get(table, ()) and column not in _COPIED.get(table, ()):
+                continue
+            if name in values and not blank(values[name]):
+                continue  # the proper column wins over a looser alias
+            values[name] = value
+        for field, target in _LINK_TABLES.items():
+            if field in values:
+                text = source_id_text(values[field])
+                values[field] = self.ctx.ref(target, text) if text else None
+                if text:
+                    refs[field] = text
+        return values, refs
+
+    def _id(self, id_table: str, table: str, origin: Origin, values: dict) -> uuid.UUID:
+        if origin.source_id:
+            record_id = self.ctx.ids.of(id_table, origin.source_id)
+            if (
+                record_id in self._used.setdefault(table, {})
+                and self._used[table][record_id] != id_table
+            ):
+                # 1.x ids are unique per file: a regular and a holiday schedule may share one.
+                record_id = self.ctx.ids.derived(id_table, origin.source_id)
+            self._used[table][record_id] = id_table
+            return record_id
+        parents = {k: str(v) for k, v in values.items() if isinstance(v, uuid.UUID)}
+        return self.ctx.content_id(id_table, parents, values)
+
+    def _claim(self, table: str) -> None:
+        for link in (*REQUIRED_LINKS.get(table, ()), *OWNER_LINKS.get(table, ())):
+            self.package.claim(table, link)
+
+    def _simple(self, legacy: str, table: str) -> None:
+        if legacy not in self.tables:
+            return
+        for _, _, row, origin in self._rows(legacy):
+            values, refs = self._values(table, row)
+            if table in ("organization", "program", "service", "location") and not origin.source_id:
+                self.package.reject(table, origin, "the row has no id")
+                continue
+            record_id = self._id(table, table, origin, values)
+            self.package.add(Record(table, record_id, values, origin, refs=refs))
+        self._claim(table)
+
+    def _grouped(self, legacy: str, column: str) -> dict[uuid.UUID, list[str]] | None:
+        """Values of a per-service list file (eligibility, payments) by service; None if absent."""
+        if legacy not in self.tables:
+            return None
+        grouped: dict[uuid.UUID, list[str]] = defaultdict(list)
+        for _, _, row, origin in self._rows(legacy):
+            service = self.ctx.ref("service", row.get("service_id"))
+            value = clean_text(row.get(column))
+            if service is None or value is None:
+                self.package.warn("service", origin, f"ignored: no service_id or no {column}")
+                continue
+            if value not in grouped[service]:
+                grouped[service].append(value)
+        return grouped
+
+    # --- tables ----------------------------------------------------------------------------------
+
+    def _tax_ids(self) -> None:
+        """A 1.x tax_id is an organization identifier in 3.0."""
+        for _, _, row, origin in self._rows("organization"):
+            tax_id = clean_text(row.get("tax_id"))
+            organization = self.ctx.ref("organization", origin.source_id)
+            if not tax_id or organization is None:
+                continue
+            record_id = self.ctx.ids.derived("organization_tax_id", origin.source_id or "")
+            values = {
+                "organization_id": organization,
+                "identifier_type": "Tax ID",
+                "identifier": tax_id,
+            }
+            self.package.add(Record("organization_identifier", record_id, values, origin))
+
+    def _services(self, eligibility, payments) -> None:
+        if "service" not in self.tables:
+            return
+        columns = self.tables["service"].columns
+        for _, _, row, origin in self._rows("service"):
+            values, refs = self._values("service", row)
+            if not origin.source_id:
+                self.package.reject("service", origin, "the row has no id")
+                continue
+            record_id = self.ctx.ids.of("service", origin.source_id)
+            if eligibility is not None and "eligibility_description" not in columns:
+                found = eligibility.get(record_id)
+                values["eligibility_description"] = ", ".join(found) if found else None
+            if payments is not None:
+                found = payments.get(record_id)
+                fees = clean_text(values.get("fees_description"))
+                accepted = f"Payment accepted: {', '.join(found)}." if found else None
+                values["fees_description"] = "\n".join(p for p in (fees, accepted) if p) or None
+            self.package.add(Record("service", record_id, values, origin, refs=refs))
+            self._taxonomy_ids(row, record_id, origin)
+        self._claim("service")
+        if "taxonomy_ids" in columns:
+            self.package.claim("attribute", "link:service")
+
+    def _taxonomy_ids(self, row: dict, service: uuid.UUID, origin: Origin) -> None:
+        """services.csv `taxonomy_ids` ("12, 15"): one attribute per term."""
+        for code in [c.strip() for c in (row.get("taxonomy_ids") or "").split(",") if c.strip()]:
+            term = self.ctx.ref("taxonomy_term", code)
+            if term is None:
+                continue
+            record_id = self.ctx.ids.derived("service_taxonomy", f"{origin.source_id}:{code}")
+            values = {"link_id": service, "link_entity": "service", "taxonomy_term_id": term}
+            self.package.add(
+                Record(
+                    "attribute",
+                    record_id,
+                    values,
+                    origin,
+                    mergeable=True,
+                    refs={"taxonomy_term_id": code},
+                )  # fmt: skip
+            )
+
+    def _service_taxonomy(self) -> None:
+        if "service_taxonomy" not in self.tables:
+            return
+        for _, _, row, origin in self._rows("service_taxonomy"):
+            service_text = source_id_text(row.get("service_id"))
+            term_text = source_id_text(row.get("taxonomy_id"))
+            if not service_text or not term_text:
+                self.package.reject("attribute", origin, "needs both service_id and taxonomy_id")
+                continue
+            values = {
+                "link_id": self.ctx.ref("service", service_text),
+                "link_entity": "service",
+                "taxonomy_term_id": self.ctx.ref("taxonomy_term", term_text),
+                "value": row.get("taxonomy_detail"),
+            }
+            # The same pair as services.csv taxonomy_ids gives is one attribute, not two.
+            key = f"{service_text}:{term_text}"
+            record_id = self.ctx.ids.derived("service_taxonomy", key)
+            refs = {"link_id": service_text, "taxonomy_term_id": term_text}
+            self.package.add(Record("attribute", record_id, values, origin, True, True, refs))
+        self.package.claim("attribute", "link:service")
+
+    def _taxonomy(self) -> None:
+        """1.x taxonomy rows are 3.0 taxonomy terms; the vocabulary ("AIRS") is their taxonomy."""
+        if "taxonomy" not in self.tables:
+            return
+        seen: set[str] = set()
+        parents: dict[str, tuple[str, uuid.UUID | None, Origin]] = {}
+        for _, _, row, origin in self._rows("taxonomy"):
+            code = origin.source_id
+            name = clean_text(row.get("name"))
+            if not code:
+                self.package.reject("taxonomy_term", origin, "the row has no id")
+                continue
+            vocabulary = clean_text(row.get("vocabulary")) or clean_text(row.get("taxonomy"))
+            taxonomy = self.ctx.taxonomy_named(vocabulary, origin) if vocabulary else None
+            parent_text = source_id_text(row.get("parent_id"))
+            values = {
+                "name": name,
+                "code": clean_text(row.get("code")) or _code_from_id(code),
+                "description": row.get("description"),
+                "taxonomy_id": taxonomy,
+                "parent_id": self.ctx.ref("taxonomy_term", parent_text) if parent_text else None,
+                "term_uri": row.get("term_uri"),
+            }
+            refs = {"parent_id": parent_text} if parent_text else {}
+            record_id = self.ctx.ids.of("taxonomy_term", code)
+            self.package.add(Record("taxonomy_term", record_id, values, origin, refs=refs))
+            seen.add(code)
+            parent_name = clean_text(row.get("parent_name"))
+            if parent_text and parent_name:
+                parents.setdefault(parent_text, (parent_name, taxonomy, origin))
+        # A parent named only by parent_id/parent_name still keeps the link: add it as a term.
+        for parent_text, (parent_name, taxonomy, origin) in parents.items():
+            if parent_text in seen:
+                continue
+            record_id = self.ctx.ids.of("taxonomy_term", parent_text)
+            values = {"name": parent_name, "code": _code_from_id(parent_text),
+                      "taxonomy_id": taxonomy}  # fmt: skip
+            self.package.add(
+                Record(
+                    "taxonomy_term",
+                    record_id,
+                    values,
+                    Origin(origin.file, origin.where, parent_text),
+                    mergeable=True,
+                )  # fmt: skip
+            )
+
+    def _phones(self) -> None:
+        if "phone" not in self.tables:
+            return
+        has_languages = "language" in self.tables["phone"].columns
+        for _, _, row, origin in self._rows("phone"):
+            values, refs = self._values("phone", row)
+            department = clean_text(row.get("department"))
+            if department and not clean_text(values.get("description")):
+                values["description"] = department
+            record_id = self._id("phone", "phone", origin, values)
+            self.package.add(Record("phone", record_id, values, origin, refs=refs))
+            for name in split_languages(row.get("language")):
+                fields = language_fields(name)
+                key = f"{record_id}:{(fields['code'] or fields['name'] or '').lower()}"
+                self.package.add(
+                    Record(
+                        "language",
+                        self.ctx.ids.derived("phone_language", key),
+                        {"phone_id": record_id, **fields},
+                        origin,
+                        mergeable=True,
+                    )  # fmt: skip
+                )
+        self._claim("phone")
+        if has_languages:
+            self.package.claim("language", "phone_id")
+
+    def _addresses(self, legacy: str, address_type: str) -> None:
+        if legacy not in self.tables:
+            return
+        for _, _, row, origin in self._rows(legacy):
+            values, refs = self._values("address", row)
+            extra = [clean_text(row.get(c)) for c in ("address_3", "address_4")]
+            lines = [clean_text(values.get("address_2")), *extra]
+            values["address_2"] = ", ".join(p for p in lines if p) or None
+            values["address_type"] = address_type
+            record_id = self._id(legacy, "address", origin, values)
+            self.package.add(Record("address", record_id, values, origin, refs=refs))
+        self._claim("address")
+
+    def _schedule_values(self, row: dict) -> tuple[dict[str, Any], dict[str, str]]:
+        values, refs = {}, {}
+        for field in ("service_id", "location_id", "service_at_location_id"):
+            text = source_id_text(row.get(field))
+            values[field] = self.ctx.ref(_LINK_TABLES[field], text) if text else None
+            if text:
+                refs[field] = text
+        for field in ("description", "notes", "timezone", "tz_name"):
+            if field in row:
+                values[field] = row[field]
+        return values, refs
+
+    def _regular_schedules(self) -> None:
+        if "regular_schedule" not in self.tables:
+            return
+        for _, _, row, origin in self._rows("regular_schedule"):
+            values, refs = self._schedule_values(row)
+            try:
+                days = parse_weekdays(row.get("weekday"))
+                hours = _hours(row.get("opens_at"), row.get("closes_at"))
+            except BadValue as exc:
+                self.package.reject("schedule", origin, str(exc))
+                continue
+            day_names = ", ".join(DAY_NAMES[d] for d in days)
+            if hours == "closed":
+                self.package.warn("schedule", origin, f"marked closed on {day_names}: no hours")
+                continue
+            if hours is None:
+                self.package.warn("schedule", origin, f"no opening times for {day_names}")
+                continue
+            values.update(freq="WEEKLY", byday=byday_text(days))
+            if isinstance(hours, str):
+                self.package.warn("schedule", origin, f"kept {hours!r} as a note, not as hours")
+                values["description"] = hours
+            else:
+                values["opens_at"], values["closes_at"] = hours
+            record_id = self._id("regular_schedule", "schedule", origin, values)
+            self.package.add(Record("schedule", record_id, values, origin, refs=refs))
+        self._claim("schedule")
+
+    def _holiday_schedules(self) -> None:
+        if "holiday_schedule" not in self.tables:
+            return
+        for _, _, row, origin in self._rows("holiday_schedule"):
+            values, refs = self._schedule_values(row)
+            try:
+                start = parse_date(row.get("start_date"))
+                end = parse_date(row["end_date"]) if not blank(row.get("end_date")) else start
+                opens, closes = clean_text(row.get("opens_at")), clean_text(row.get("closes_at"))
+                closed = parse_bool(row.get("closed")) if not blank(row.get("closed")) else None
+                hours = None if closed else _hours(opens, closes)
+            except BadValue as exc:
+                self.package.reject("schedule", origin, str(exc))
+                continue
+            if end < start:
+                start, end = end, start
+            values.update(valid_from=start, valid_to=end)
+            if isinstance(hours, tuple):
+                values["opens_at"], values["closes_at"] = hours
+            elif isinstance(hours, str):
+                values["description"] = hours
+            record_id = self._id("holiday_schedule", "schedule", origin, values)
+            self.package.add(Record("schedule", record_id, values, origin, refs=refs))
+        self._claim("schedule")
+
+    def _languages(self) -> None:
+        if "language" not in self.tables:
+            return
+        for _, _, row, origin in self._rows("language"):
+            base, refs = {}, {}
+            for field in ("service_id", "location_id", "phone_id"):
+                text = source_id_text(row.get(field))
+                target = "phone" if field == "phone_id" else _LINK_TABLES[field]
+                base[field] = self.ctx.ref(target, text) if text else None
+                if text:
+                    refs[field] = text
+            names = split_languages(row.get("language"))
+            if not names:
+                self.package.reject("language", origin, "no language given")
+                continue
+            for index, name in enumerate(names):
+                values = {**base, **language_fields(name)}
+                if origin.source_id:
+                    key = origin.source_id if index == 0 else f"{origin.source_id}:{index}"
+                    record_id = self.ctx.ids.derived("language", key)
+                    if index == 0 and as_uuid(origin.source_id):
+                        record_id = as_uuid(origin.source_id)
+                else:
+                    record_id = self.ctx.content_id("language", {}, values)
+                self.package.add(Record("language", record_id, values, origin, refs=refs))
+        self.package.claim("language", "service_id")
+        self.package.claim("language", "location_id")
+
+    def _metadata(self) -> None:
+        """1.x metadata has no resource_type: it is found from which table holds the id."""
+        if "metadata" not in self.tables:
+            return
+        where: dict[uuid.UUID, set[str]] = defaultdict(set)
+        for table in ("organization", "service", "location", "program", "service_at_location",
+                      "phone", "contact"):  # fmt: skip
+            for record in self.package.records.get(table, []):
+                where[record.id].add(table)
+        ignored: list[str] = []
+        for _, _, row, origin in self._rows("metadata"):
+            values, _ = self._values("metadata", row)
+            raw = source_id_text(row.get("resource_id"))
+            found = [
+                (table, self.ctx.ref(table, raw))
+                for table in (
+                    "organization",
+                    "service",
+                    "location",
+                    "program",
+                    "service_at_location",
+                    "phone",
+                    "contact",
+                )  # fmt: skip
+                if raw and table in where.get(self.ctx.ref(table, raw), set())  # type: ignore[arg-type]
+            ]
+            resource_type = entity_table(values.get("resource_type"))
+            if resource_type:
+                values["resource_id"] = self.ctx.ref(resource_type, raw)
+            elif len(found) == 1:
+                values["resource_type"], values["resource_id"] = found[0]
+            else:
+                ignored.append(origin.where)
+                continue
+            record_id = self._id("metadata", "metadata", origin, values)
+            self.package.add(Record("metadata", record_id, values, origin))
+        if ignored:
+            table = self.tables["metadata"]
+            self.package.warn(
+                "metadata",
+                Origin(table.file, f"{len(ignored)} rows ({', '.join(ignored[:3])}...)"),
+                "ignored: their resource_id is no record of this package, and 1.x metadata has "
+                "no resource_type to tell",
+            )
+
+
+def _code_from_id(source_id: str) -> str | None:
+    """A 1.x taxonomy id is often the term's code ("BD-1800.2000"); plain numbers and UUIDs
+    are row ids, not codes."""
+    if as_uuid(source_id) or source_id.isdigit():
+        return None
+    return source_id
+
+
+def _hours(opens: Any, closes: Any) -> tuple[str, str] | str | None:
+    """Opening and closing times "HH:MM" from what 1.x exports hold.
+
+    Returns "closed" when the day is marked closed, None when there are no times, a note (text)
+    when the times are words ("By appointment"), else (opens, closes). Raises BadValue for
+    times that can't be read.
+    """
+    opens, closes = clean_text(opens), clean_text(closes)
+    if opens and not closes:
+        split = split_time_range(opens)
+        if split:
+            opens, closes = split
+    if any(t and is_all_day(t) for t in (opens, closes)):
+        return ALL_DAY
+    if any(t and is_closed_word(t) for t in (opens, closes)):
+        return "closed"
+    if not opens and not closes:
+        return None
+    if opens and not closes and not any(ch.isdigit() for ch in opens):
+        return opens
+    if not opens or not closes:
+        raise BadValue(f"opens_at {opens!r} and closes_at {closes!r}: both times are needed")
+    return normalize_time(opens), normalize_time(closes)

@@ -1,0 +1,230 @@
+"""What every reader produces: HSDS 3.0 records, one per row, before they are checked and written.
+
+Readers (3.0 JSON, 3.0 CSV, legacy 1.x CSV) turn their files into `Record`s with our table names,
+our ids (UUIDs) and raw field values; the writer (`hsds_import.py`) checks and stores them.
+"""
+
+import hashlib
+import json
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from directory.hsds_import_values import IdMapper, clean_text
+
+# Tables in the order they are written: every reference points to an earlier table (or to its own).
+TABLE_ORDER = (
+    "taxonomy",
+    "taxonomy_term",
+    "organization",
+    "organization_identifier",
+    "program",
+    "service",
+    "location",
+    "service_at_location",
+    "contact",
+    "phone",
+    "address",
+    "schedule",
+    "service_area",
+    "language",
+    "accessibility",
+    "cost_option",
+    "required_document",
+    "funding",
+    "attribute",
+    "metadata",
+)
+
+# Reference fields and the table each points to (link_id and resource_id depend on the row).
+REFERENCE_TARGETS = {
+    "organization_id": "organization",
+    "parent_organization_id": "organization",
+    "program_id": "program",
+    "service_id": "service",
+    "location_id": "location",
+    "service_at_location_id": "service_at_location",
+    "contact_id": "contact",
+    "phone_id": "phone",
+    "taxonomy_id": "taxonomy",
+    "taxonomy_term_id": "taxonomy_term",
+}
+
+# Links a record must keep (it is rejected without them)...
+REQUIRED_LINKS = {
+    "organization_identifier": ("organization_id",),
+    "program": ("organization_id",),
+    "service": ("organization_id",),
+    "service_at_location": ("service_id", "location_id"),
+    "address": ("location_id",),
+    "service_area": ("service_id",),
+    "accessibility": ("location_id",),
+    "cost_option": ("service_id",),
+    "required_document": ("service_id",),
+    "attribute": ("taxonomy_term_id",),
+}
+# ...links it may lose with a warning...
+OPTIONAL_LINKS = {
+    "taxonomy_term": ("taxonomy_id", "parent_id"),
+    "organization": ("parent_organization_id",),
+    "service": ("program_id",),
+    "location": ("organization_id",),
+}
+# ...and owners, of which it needs at least one.
+OWNER_LINKS = {
+    "contact": ("organization_id", "service_id", "service_at_location_id", "location_id"),
+    "phone": (
+        "location_id",
+        "service_id",
+        "organization_id",
+        "contact_id",
+        "service_at_location_id",
+    ),
+    "schedule": ("service_id", "location_id", "service_at_location_id"),
+    "language": ("service_id", "location_id", "phone_id"),
+    "funding": ("organization_id", "service_id"),
+}
+
+# Names people use for the tables an attribute or a metadata row points at.
+ENTITY_NAMES = {name: name for name in TABLE_ORDER} | {
+    "organizations": "organization",
+    "services": "service",
+    "locations": "location",
+    "service_at_locations": "service_at_location",
+    "services_at_location": "service_at_location",
+    "serviceatlocation": "service_at_location",
+    "phones": "phone",
+    "contacts": "contact",
+    "programs": "program",
+    "schedules": "schedule",
+    "addresses": "address",
+    "service_areas": "service_area",
+    "taxonomy_terms": "taxonomy_term",
+    "taxonomies": "taxonomy",
+}
+
+
+def entity_table(value: Any) -> str | None:
+    """Our table for an HSDS link_entity or resource_type ("Services", "taxonomy term")."""
+    text = clean_text(value)
+    if text is None:
+        return None
+    key = text.lower().replace(" ", "_").replace("-", "_")
+    return ENTITY_NAMES.get(key)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a record came from, for messages: a file, a row or a JSON path, the source id."""
+
+    file: str
+    where: str
+    source_id: str | None = None
+
+    def label(self) -> str:
+        text = f"{self.file} {self.where}".strip()
+        return f"{text} (id {self.source_id})" if self.source_id else text
+
+
+@dataclass
+class Record:
+    """One HSDS 3.0 row ready to check: our table name, our id, raw field values.
+
+    `full`: a whole JSON object, whose absent HSDS fields mean "no value" (CSV columns that are
+    missing mean "unknown", and leave stored values alone). `mergeable`: the same record may be
+    nested in several places (a location under each of its services) and the copies combine.
+    """
+
+    table: str
+    id: uuid.UUID
+    values: dict[str, Any]
+    origin: Origin
+    full: bool = False
+    mergeable: bool = False
+    refs: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Issue:
+    """A rejected record or a warning: where it came from and why."""
+
+    table: str
+    origin: Origin
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.origin.label()}: {self.reason}"
+
+
+ALL_PARENTS = None  # authority over the children of every parent the package holds
+
+
+@dataclass
+class Package:
+    """Everything read from a package, before any of it is written."""
+
+    format: str
+    dataset: str
+    records: dict[str, list[Record]] = field(default_factory=lambda: defaultdict(list))
+    # (child table, link field) -> the parents whose full list of such children the package
+    # gives (ALL_PARENTS: every parent in the package). Children of those parents that the
+    # package no longer lists are removed.
+    authority: dict[tuple[str, str], set[uuid.UUID] | None] = field(default_factory=dict)
+    rejected: list[Issue] = field(default_factory=list)
+    warnings: list[Issue] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+    def add(self, record: Record) -> None:
+        self.records[record.table].append(record)
+
+    def reject(self, table: str, origin: Origin, reason: str) -> None:
+        self.rejected.append(Issue(table, origin, reason))
+
+    def warn(self, table: str, origin: Origin, reason: str) -> None:
+        self.warnings.append(Issue(table, origin, reason))
+
+    def claim(self, child_table: str, link: str, parent: uuid.UUID | None = ALL_PARENTS) -> None:
+        """Say the package lists every `child_table` row of `parent` (via `link`)."""
+        key = (child_table, link)
+        if parent is ALL_PARENTS:
+            self.authority[key] = ALL_PARENTS
+            return
+        if key in self.authority and self.authority[key] is ALL_PARENTS:
+            return
+        self.authority.setdefault(key, set()).add(parent)  # type: ignore[union-attr]
+
+
+class Context:
+    """Shared by the readers of one import: the id mapping, the package and taxonomies by name."""
+
+    def __init__(self, package: Package, taxonomies_by_name: dict[str, uuid.UUID]):
+        self.package = package
+        self.ids = IdMapper(package.dataset)
+        self._taxonomies = dict(taxonomies_by_name)
+
+    def ref(self, table: str, value: Any) -> uuid.UUID | None:
+        return self.ids(table, value)
+
+    def content_id(self, table: str, parents: dict[str, Any], values: dict[str, Any]) -> uuid.UUID:
+        """A stable id for a row that came without one: from its parents and its content."""
+        body = json.dumps(
+            {"parents": parents, "values": values}, sort_keys=True, default=str
+        ).encode()
+        return self.ids.derived(table, "~" + hashlib.sha1(body, usedforsecurity=False).hexdigest())
+
+    def remember_taxonomy(self, name: Any, taxonomy_id: uuid.UUID) -> None:
+        text = clean_text(name)
+        if text:
+            self._taxonomies.setdefault(text.lower(), taxonomy_id)
+
+    def taxonomy_named(self, name: str, origin: Origin) -> uuid.UUID:
+        """The taxonomy called `name` (any case): one in the package or the database, else new."""
+        key = name.strip().lower()
+        if key not in self._taxonomies:
+            taxonomy_id = self.ids.derived("taxonomy", key)
+            self._taxonomies[key] = taxonomy_id
+            self.package.add(
+                Record("taxonomy", taxonomy_id, {"name": name.strip()}, origin, mergeable=True)
+            )
+        return self._taxonomies[key]

@@ -1,0 +1,200 @@
+"""Reading the files of an HSDS package: CSV in whatever encoding it has, JSON, datapackage.json.
+
+A file that can't be read whole (broken JSON, a CSV row cut short or with a runaway quote, a
+missing column the table can't do without) raises ImportFailed: the import stops before it
+writes anything, with a message naming the file, the line and the problem.
+"""
+
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ImportFailed(Exception):
+    """A problem that stops the whole import; nothing is written."""
+
+
+@dataclass
+class CsvTable:
+    """One CSV file: normalized column names and rows as (row number, {column: text})."""
+
+    file: str
+    columns: list[str]
+    rows: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    encoding: str = "utf-8"
+
+
+def decode(data: bytes, name: str, encoding: str | None = None) -> tuple[str, str]:
+    """Text and the encoding used: a declared encoding, a BOM, UTF-8, else Windows-1252."""
+    if encoding:
+        try:
+            return data.decode(encoding.replace("utf-8", "utf-8-sig")), encoding.lower()
+        except (LookupError, UnicodeDecodeError):
+            pass  # a wrong declaration is common; fall back to looking at the bytes
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError as exc:
+            raise ImportFailed(f"{name} starts like UTF-16 but is not: {exc}") from None
+    try:
+        return data.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), "latin-1"
+
+
+def normalize_column(name: str) -> str:
+    """ "Organization ID " -> "organization_id"; header names as exports spell them."""
+    name = name.replace("\ufeff", "").strip().lower()
+    return re.sub(r"[\s\-./]+", "_", name).strip("_")
+
+
+def _sniff_delimiter(first_line: str) -> str:
+    counts = {d: first_line.count(d) for d in (",", ";", "\t", "|")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] > counts[","] else ","
+
+
+def read_csv(
+    path: Path, *, encoding: str | None = None, required: tuple[str, ...] = ()
+) -> CsvTable:
+    """Read a CSV file whole, or raise ImportFailed saying which line is broken and how."""
+    name = path.name
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImportFailed(f"can't read {name}: {exc.strerror}") from None
+    text, used = decode(data, name, encoding)
+    if not text.strip():
+        raise ImportFailed(f"{name} is empty: not even a header row (was the file cut short?)")
+    first_line = text.lstrip("\r\n").split("\n", 1)[0]
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(first_line),
+                        strict=True)  # fmt: skip
+    table: CsvTable | None = None
+    try:
+        line = reader.line_num + 1
+        for raw in reader:
+            start, line = line, reader.line_num + 1
+            if not any(cell.strip() for cell in raw):
+                continue  # blank lines, and rows of empty cells spreadsheets leave behind
+            if table is None:
+                table = _header(name, raw, used, required)
+                continue
+            table.rows.append((start, _row(name, start, table.columns, raw)))
+    except csv.Error as exc:
+        raise ImportFailed(
+            f"{name} line {reader.line_num}: the CSV is malformed ({exc}); "
+            "a quote may be missing or the file cut short"
+        ) from None
+    if table is None:  # only blank lines
+        raise ImportFailed(f"{name} is empty: not even a header row (was the file cut short?)")
+    return table
+
+
+def _header(name: str, raw: list[str], encoding: str, required: tuple[str, ...]) -> CsvTable:
+    columns = [normalize_column(c) for c in raw]
+    while columns and not columns[-1]:
+        columns.pop()
+    seen: set[str] = set()
+    for index, column in enumerate(columns):
+        if column in seen:
+            columns[index] = f"{column}__duplicate_{index}"  # keep the first; ignore the copy
+        seen.add(column)
+    missing = [c for c in required if c not in seen]
+    if missing:
+        raise ImportFailed(
+            f"{name} has no {', '.join(repr(m) for m in missing)} column "
+            f"(its columns are: {', '.join(c for c in columns if c)})"
+        )
+    return CsvTable(file=name, columns=columns, encoding=encoding)
+
+
+def _row(name: str, line: int, columns: list[str], raw: list[str]) -> dict[str, str]:
+    if len(raw) > len(columns):
+        raise ImportFailed(
+            f"{name} row {line} has {len(raw)} fields but the header has {len(columns)}: "
+            "a quote is probably missing or a field holds an unquoted comma"
+        )
+    if len(raw) < len(columns):
+        raise ImportFailed(
+            f"{name} row {line} has {len(raw)} fields but the header has {len(columns)}: "
+            "the row is cut short (a truncated file?)"
+        )
+    return {column: raw[i] for i, column in enumerate(columns) if column}
+
+
+def read_json(path: Path) -> Any:
+    """Parse a JSON (or newline-delimited JSON) file, or raise ImportFailed with line and column."""
+    name = path.name
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImportFailed(f"can't read {name}: {exc.strerror}") from None
+    text, _ = decode(data, name)
+    if not text.strip():
+        raise ImportFailed(f"{name} is empty")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        if exc.msg == "Extra data":
+            lines = _ndjson(text)
+            if lines is not None:
+                return lines
+        raise ImportFailed(
+            f"{name} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
+            "is the file complete?"
+        ) from None
+
+
+def _ndjson(text: str) -> list | None:
+    items = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        try:
+            items.append(json.loads(line))
+        except json.JSONDecodeError:
+            return None
+    return items
+
+
+def read_datapackage(folder: Path) -> dict | None:
+    """The folder's datapackage.json as a dict, None when there is none; ImportFailed if unreadable.
+
+    A datapackage.json holding only a relative path is a symbolic link that git wrote out as a
+    plain file (as in the HSDS examples); it is followed.
+    """
+    path = folder / "datapackage.json"
+    if not path.is_file():
+        return None
+    for _ in range(3):
+        try:
+            text, _ = decode(path.read_bytes(), path.name)
+        except OSError as exc:
+            raise ImportFailed(f"can't read datapackage.json: {exc.strerror}") from None
+        target = text.strip()
+        if target and "\n" not in target and target.endswith(".json") and "{" not in target:
+            followed = (path.parent / target).resolve()
+            if followed.is_file():
+                path = followed
+                continue
+        break
+    try:
+        descriptor = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ImportFailed(
+            f"datapackage.json is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from None
+    if not isinstance(descriptor, dict):
+        raise ImportFailed("datapackage.json must hold a JSON object describing the package")
+    resources = descriptor.get("resources", [])
+    if not isinstance(resources, list) or not all(isinstance(r, dict) for r in resources):
+        raise ImportFailed("datapackage.json 'resources' must be a list of objects")
+    return descriptor

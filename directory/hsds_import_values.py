@@ -1,0 +1,471 @@
+"""Reading the messy values real HSDS exports contain: ids, times, weekdays, dates, languages.
+
+Plain functions without a database, so each rule is tested on its own. Every function either
+returns a clean value or raises `BadValue` with a message a person can act on.
+"""
+
+import re
+import uuid
+from datetime import UTC, date, datetime, time
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from dateutil import parser as date_parser
+
+from directory.hours import DAY_CODES, parse_time, parse_weekday
+
+
+class BadValue(ValueError):
+    """A value that can't be read, with a message naming the value."""
+
+
+# Fixed namespace for the ids of records whose source ids are not UUIDs. Never change it: every
+# database that imported a package would see its records as new ones.
+IMPORT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://wraparound.invalid/hsds-import")
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_EMPTY_WORDS = {"null", "none", "n/a", "na", "nil", "#n/a"}
+
+
+def blank(value: Any) -> bool:
+    """True for None, empty or whitespace text, and the placeholders spreadsheets write ("NULL")."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        text = value.strip()
+        return not text or text.lower() in _EMPTY_WORDS
+    return False
+
+
+def clean_text(value: Any) -> str | None:
+    """Text without surrounding spaces; None when blank. Numbers and booleans become text."""
+    if value is None:
+        return None
+    if type(value) is str:  # the common case, kept fast: imports call this millions of times
+        text = value.strip()
+        return None if not text or (len(text) < 5 and text.lower() in _EMPTY_WORDS) else text
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dict | list):
+        raise BadValue("a nested object where text was expected")
+    return str(value).strip()
+
+
+def source_id_text(value: Any) -> str | None:
+    """A source id as text: stripped, with spreadsheet damage ("12.0") undone; None when blank."""
+    text = clean_text(value)
+    if text is None:
+        return None
+    if re.fullmatch(r"\d+\.0+", text):
+        text = text.split(".")[0]
+    return text
+
+
+def as_uuid(text: str) -> uuid.UUID | None:
+    """The UUID a source id spells, or None when it is some other kind of id (12, "ORG-7")."""
+    return uuid.UUID(text) if _UUID.match(text) else None
+
+
+class IdMapper:
+    """Our id for a source id: UUIDs are kept; other ids become uuid5 of dataset, table and id.
+
+    The same package imported again maps to the same ids, so records update instead of doubling.
+    """
+
+    def __init__(self, dataset: str):
+        self.dataset = dataset
+        self._derived: dict[tuple[str, str], uuid.UUID] = {}
+
+    def __call__(self, table: str, value: Any) -> uuid.UUID | None:
+        text = source_id_text(value)
+        if text is None:
+            return None
+        return self.of(table, text)
+
+    def of(self, table: str, text: str) -> uuid.UUID:
+        """Our id for a non-blank source id (already cleaned by source_id_text)."""
+        return as_uuid(text) or self.derived(table, text)
+
+    def derived(self, table: str, key: str) -> uuid.UUID:
+        """A stable id for a record known by `key` within its table and this dataset."""
+        found = self._derived.get((table, key))
+        if found is None:
+            found = uuid.uuid5(IMPORT_NAMESPACE, f"{self.dataset}:{table}:{key}")
+            self._derived[(table, key)] = found
+        return found
+
+
+# --- numbers, dates, booleans -------------------------------------------------------------------
+
+_NUMBER = re.compile(r"^[-+]?(\d+(\.\d*)?|\.\d+)$")
+
+
+def parse_decimal(value: Any) -> Decimal:
+    """A decimal from 12, "12.5", " $35.00 ", "1,200"."""
+    if isinstance(value, bool):
+        raise BadValue(f"{value!r} is not a number")
+    if isinstance(value, int | float | Decimal):
+        return Decimal(str(value))
+    text = str(value).strip().replace(",", "").replace("$", "").replace("£", "").replace("€", "")
+    if not _NUMBER.match(text):
+        raise BadValue(f"{value!r} is not a number")
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise BadValue(f"{value!r} is not a number") from None
+
+
+def parse_int(value: Any) -> int:
+    """A whole number from 3, "3", "3.0"."""
+    number = parse_decimal(value)
+    if number != number.to_integral_value():
+        raise BadValue(f"{value!r} is not a whole number")
+    return int(number)
+
+
+def parse_leading_number(value: Any) -> Decimal:
+    """The number an age or amount starts with: "18 years" -> 18, "65+" -> 65."""
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        return Decimal(str(value))
+    match = re.match(r"^\s*\$?\s*(\d+(?:\.\d+)?)", str(value))
+    if not match:
+        raise BadValue(f"{value!r} is not a number")
+    return Decimal(match[1])
+
+
+def parse_date(value: Any) -> date:
+    """A calendar date from "2019-12-24", "12/24/2019", "Dec 24, 2019" (US month-first order)."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = str(value).strip()
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            raise BadValue(f"{text!r} is not a date") from None
+    if not re.search(r"\d", text):
+        raise BadValue(f"{text!r} is not a date")
+    try:
+        return date_parser.parse(text, dayfirst=False, yearfirst=False).date()
+    except (ValueError, OverflowError):
+        raise BadValue(f"{text!r} is not a date") from None
+
+
+def parse_datetime(value: Any) -> datetime:
+    """An aware UTC datetime from ISO 8601 text ("2023-03-15T10:30:45.123Z") or a date (midnight
+    UTC); times without an offset are read as UTC."""
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        text = str(value).strip()
+        if not re.search(r"\d", text):
+            raise BadValue(f"{text!r} is not a date and time")
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            try:
+                moment = date_parser.parse(text)
+            except (ValueError, OverflowError):
+                raise BadValue(f"{text!r} is not a date and time") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+_TRUE = {"true", "t", "yes", "y", "1", "closed", "x"}
+_FALSE = {"false", "f", "no", "n", "0", "open", ""}
+
+
+def parse_bool(value: Any) -> bool:
+    """True/False from true, "TRUE", "yes", "Y", 1, "closed"."""
+    if isinstance(value, bool):
+        return value
+    text = "" if value is None else str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise BadValue(f"{value!r} is not yes or no")
+
+
+def parse_year(value: Any) -> int:
+    """A year from 1997, "1997", "1997.0", "1997-01-01", "01/01/1997"."""
+    text = clean_text(value) or ""
+    match = re.fullmatch(r"(\d{4})(\.0+)?", text)
+    if match:
+        return int(match[1])
+    try:
+        return parse_date(text).year
+    except BadValue:
+        raise BadValue(f"{value!r} is not a year") from None
+
+
+# --- times and weekdays -------------------------------------------------------------------------
+
+_ISO_TIME = re.compile(r"^\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?$")
+ALL_DAY = ("00:00", "23:59")
+_ALL_DAY_WORDS = re.compile(
+    r"^(open\s+)?(24\s*(hours|hrs|hr|h)(\s*a\s*day)?|24\s*/\s*7|all\s+day)$"
+)
+_CLOSED_WORDS = {"closed", "close", "none", "not open", "n/a", "-", "no hours"}
+_RANGE_SPLIT = re.compile(r"\s*(?:-|–|—|\bto\b|\bthrough\b|\bthru\b|\buntil\b)\s*", re.IGNORECASE)
+
+
+def time_text(value: time) -> str:
+    """ "09:00": the HH:MM form our schedules store."""
+    return f"{value.hour:02d}:{value.minute:02d}"
+
+
+def is_all_day(text: str) -> bool:
+    """ "24 hours", "Open 24 hrs", "24/7", "all day"."""
+    return bool(_ALL_DAY_WORDS.match(text.strip().lower()))
+
+
+def is_closed_word(text: str) -> bool:
+    """ "Closed" and the like, written where a time belongs."""
+    return text.strip().lower().rstrip(".") in _CLOSED_WORDS
+
+
+def normalize_time(value: Any, *, keep_iso: bool = False) -> str:
+    """A schedule time as "HH:MM" from "9:00am", "9 AM", "noon", "5:30 p.m.", "17:00:00".
+
+    With keep_iso, text already in ISO form ("10:00:00", "09:00-05:00") is kept as written, so
+    HSDS 3.0 data round-trips unchanged. Raises BadValue for anything else.
+    """
+    if isinstance(value, time):
+        return time_text(value)
+    text = clean_text(value)
+    if text is None:
+        raise BadValue("no time given")
+    if keep_iso and _ISO_TIME.match(text):
+        try:
+            parse_time(text)
+        except ValueError as exc:
+            raise BadValue(str(exc)) from None
+        return text
+    try:
+        return time_text(parse_time(text))
+    except ValueError:
+        pass
+    compact = re.sub(r"\s+", " ", text.lower()).replace("a.m", "am").replace("p.m", "pm")
+    try:
+        return time_text(parse_time(compact))
+    except ValueError:
+        raise BadValue(f"{text!r} is not a time") from None
+
+
+def split_time_range(text: str) -> tuple[str, str] | None:
+    """ "9:00am - 5:00pm" -> ("9:00am", "5:00pm"); None when the text is not a range."""
+    parts = [p for p in _RANGE_SPLIT.split(text.strip()) if p]
+    if len(parts) != 2:
+        return None
+    return parts[0], parts[1]
+
+
+_DAY_GROUPS = {
+    "daily": list(range(7)),
+    "every day": list(range(7)),
+    "everyday": list(range(7)),
+    "7 days": list(range(7)),
+    "7 days a week": list(range(7)),
+    "weekdays": list(range(5)),
+    "weekends": [5, 6],
+    "weekend": [5, 6],
+}
+_DAY_LETTERS = {"m": 0, "t": 1, "w": 2, "r": 3, "th": 3, "f": 4, "sa": 5, "su": 6, "s": 5}
+
+
+def _one_day(text: str) -> int:
+    key = text.strip().lower().rstrip(".")
+    try:
+        return parse_weekday(key)
+    except ValueError:
+        pass
+    if key in _DAY_LETTERS:
+        return _DAY_LETTERS[key]
+    # Plurals as in "Mondays".
+    if key.endswith("s"):
+        try:
+            return parse_weekday(key[:-1])
+        except ValueError:
+            pass
+    raise BadValue(f"{text.strip()!r} is not a day of the week")
+
+
+def parse_weekdays(value: Any) -> list[int]:
+    """Monday=0 weekdays from 1, "Monday", "Mon", "MO", "Mon-Fri", "Monday, Wednesday", "weekdays".
+
+    Numbers follow HSDS 1.x (1 = Monday ... 7 = Sunday; 0 is read as Sunday).
+    """
+    if isinstance(value, bool):
+        raise BadValue(f"{value!r} is not a day of the week")
+    if isinstance(value, int | float):
+        value = str(int(value)) if float(value).is_integer() else str(value)
+    text = clean_text(value)
+    if text is None:
+        raise BadValue("no weekday given")
+    lowered = re.sub(r"\s+", " ", text.lower())
+    if lowered in _DAY_GROUPS:
+        return list(_DAY_GROUPS[lowered])
+    try:
+        days = _days_in(lowered)
+    except BadValue:
+        raise BadValue(f"{text!r} is not a day of the week") from None
+    if not days:
+        raise BadValue(f"{text!r} is not a day of the week")
+    return sorted(set(days))
+
+
+def _days_in(lowered: str) -> list[int]:
+    days: list[int] = []
+    for part in re.split(r"\s*(?:,|;|/|&|\band\b)\s*", lowered):
+        if not part:
+            continue
+        if part in _DAY_GROUPS:
+            days.extend(_DAY_GROUPS[part])
+            continue
+        ends = [p for p in _RANGE_SPLIT.split(part) if p]
+        if len(ends) == 2:
+            first, last = _one_day(ends[0]), _one_day(ends[1])
+            span = (last - first) % 7
+            days.extend((first + step) % 7 for step in range(span + 1))
+        elif len(ends) == 1:
+            days.append(_one_day(ends[0]))
+        else:
+            raise BadValue(f"{part!r} is not a day of the week")
+    return days
+
+
+def byday_text(days: list[int]) -> str:
+    """ "MO,TU,WE" from Monday=0 weekday numbers."""
+    return ",".join(DAY_CODES[d] for d in sorted(set(days)))
+
+
+_BYDAY_TOKEN = re.compile(r"^([+-]?\d)?(MO|TU|WE|TH|FR|SA|SU)$")
+
+
+def normalize_byday(value: Any) -> str:
+    """An RFC 5545 BYDAY list ("MO,WE", "1SA", "-1FR"); day names are turned into codes."""
+    text = clean_text(value)
+    if text is None:
+        raise BadValue("no days given")
+    tokens = [t.strip().upper() for t in re.split(r"[,\s]+", text) if t.strip()]
+    if tokens and all(_BYDAY_TOKEN.match(t) for t in tokens):
+        return ",".join(tokens)
+    return byday_text(parse_weekdays(text))
+
+
+# --- places, languages, phones ------------------------------------------------------------------
+
+US_STATES = {
+    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN",
+    "IA", "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH",
+    "NJ", "NM", "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT",
+    "VT", "VA", "WA", "WV", "WI", "WY", "PR", "VI", "GU", "AS", "MP",
+}  # fmt: skip
+
+_COUNTRY_NAMES = {
+    "usa": "US", "u.s.": "US", "u.s.a.": "US", "united states": "US",
+    "united states of america": "US", "america": "US", "can": "CA", "canada": "CA",
+    "mex": "MX", "mexico": "MX", "puerto rico": "PR", "gbr": "GB", "united kingdom": "GB",
+    "uk": "GB", "england": "GB",
+}  # fmt: skip
+
+
+def normalize_country(value: Any) -> str:
+    """An ISO 3166-1 alpha-2 code from "us", "USA", "United States"."""
+    text = clean_text(value)
+    if text is None:
+        raise BadValue("no country given")
+    key = text.lower().strip()
+    if key in _COUNTRY_NAMES:
+        return _COUNTRY_NAMES[key]
+    if re.fullmatch(r"[a-z]{2}", key):
+        return key.upper()
+    raise BadValue(f"country {text!r} is not a two-letter ISO 3166 code")
+
+
+# Bounding boxes (min lat, max lat, min lon, max lon) of the United States and its territories.
+_US_BOXES = (
+    (17.5, 72.0, -180.0, -64.0),  # states, Alaska, Hawaii, Puerto Rico, Virgin Islands
+    (51.0, 55.0, 172.0, 180.0),  # the western Aleutians
+    (13.0, 21.0, 144.0, 146.5),  # Guam, Northern Mariana Islands
+    (-14.8, -11.0, -171.5, -168.0),  # American Samoa
+)
+
+
+def in_united_states(latitude: float, longitude: float) -> bool:
+    """Whether a point falls within the United States or its territories (roughly)."""
+    return any(a <= latitude <= b and c <= longitude <= d for a, b, c, d in _US_BOXES)
+
+
+LANGUAGES = {
+    "en": "English", "es": "Spanish", "zh": "Chinese", "vi": "Vietnamese", "ko": "Korean",
+    "tl": "Tagalog", "ru": "Russian", "ar": "Arabic", "fr": "French", "ht": "Haitian Creole",
+    "pt": "Portuguese", "de": "German", "it": "Italian", "pl": "Polish", "ja": "Japanese",
+    "hi": "Hindi", "ur": "Urdu", "fa": "Persian", "so": "Somali", "am": "Amharic",
+    "hmn": "Hmong", "km": "Khmer", "lo": "Lao", "ne": "Nepali", "bn": "Bengali",
+    "pa": "Punjabi", "gu": "Gujarati", "uk": "Ukrainian", "el": "Greek", "he": "Hebrew",
+    "yi": "Yiddish", "sw": "Swahili", "my": "Burmese", "ti": "Tigrinya", "ps": "Pashto",
+    "prs": "Dari", "ase": "American Sign Language", "sq": "Albanian", "bs": "Bosnian",
+    "hy": "Armenian", "ro": "Romanian", "th": "Thai", "tr": "Turkish", "nl": "Dutch",
+    "yue": "Cantonese", "cmn": "Mandarin", "kar": "Karen", "ku": "Kurdish", "uz": "Uzbek",
+}  # fmt: skip
+_LANGUAGE_CODES = {name.lower(): code for code, name in LANGUAGES.items()} | {
+    "asl": "ase", "sign language": "ase", "farsi": "fa", "creole": "ht", "haitian": "ht",
+    "mandarin chinese": "cmn", "cantonese chinese": "yue", "chinese (mandarin)": "cmn",
+    "chinese (cantonese)": "yue", "filipino": "tl", "burmese": "my",
+}  # fmt: skip
+
+
+def split_languages(value: Any) -> list[str]:
+    """ "en, es" / "English; Spanish" / "English and Spanish" -> one entry each."""
+    text = clean_text(value)
+    if text is None:
+        return []
+    return [p.strip() for p in re.split(r"\s*(?:,|;|/|\||\band\b)\s*", text) if p.strip()]
+
+
+def language_fields(value: str) -> dict[str, str | None]:
+    """HSDS language name and code from either: "es" -> Spanish/es, "Spanish" -> Spanish/es."""
+    text = value.strip()
+    key = text.lower()
+    if key in LANGUAGES:
+        return {"name": LANGUAGES[key], "code": key}
+    if key in _LANGUAGE_CODES:
+        code = _LANGUAGE_CODES[key]
+        return {"name": LANGUAGES.get(code, text), "code": code}
+    base = key.split("-")[0].split("_")[0]
+    if re.fullmatch(r"[a-z]{2,3}", base) and base in LANGUAGES and len(key) <= 10:
+        return {"name": LANGUAGES[base], "code": key}
+    return {"name": text, "code": None}
+
+
+def parse_extension(value: Any) -> int:
+    """A phone extension from 42, "42", "x42", "ext. 42"."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return parse_int(value)
+    digits = re.sub(r"^\s*(ext\.?|extension|x|#)\s*", "", str(value).strip(), flags=re.IGNORECASE)
+    if not re.fullmatch(r"\d{1,9}(\.0+)?", digits):
+        raise BadValue(f"extension {value!r} is not a number")
+    return int(digits.split(".")[0])
+
+
+def parse_utc_offset(value: Any) -> Decimal:
+    """An HSDS schedule timezone (hours from UTC) from -5, "-5", "-05:00", "UTC-5"."""
+    text = (clean_text(value) or "").upper().replace("UTC", "").replace("GMT", "").strip()
+    match = re.fullmatch(r"([+-])?(\d{1,2})(?::?(\d{2}))?(\.\d+)?", text)
+    if not match:
+        raise BadValue(f"timezone {value!r} is not a UTC offset in hours")
+    if match[4]:
+        hours = Decimal(match[2] + match[4])
+    else:
+        hours = Decimal(match[2]) + Decimal(match[3] or 0) / 60
+    hours = -hours if match[1] == "-" else hours
+    if not -14 <= hours <= 14:
+        raise BadValue(f"timezone {value!r} is not between -14 and +14 hours")
+    return hours.quantize(Decimal("0.01"))
