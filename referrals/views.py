@@ -1,7 +1,990 @@
-"""Referral screens for coordinators and agency staff."""
+"""Referral screens for coordinators and agency staff, the caseload, notifications, the audit log.
 
-from flask import Blueprint
+Views parse the request, call `referrals.services` (every rule and every write lives there), commit
+once per request (or roll back) and choose the template. An htmx request for a region (its id in
+`HX-Target`) gets that region's partial; every form also works as a plain POST that redirects.
+Access: a role check per page (`login_required_roles`), then the services' scoping functions;
+what the user may not see is a 404, whatever the reason.
+"""
+
+import csv
+import io
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from sqlalchemy import select
+from werkzeug import exceptions as http
+
+from accounts.auth import current_actor, login_required_roles, register_nav_link, safe_next_path
+from accounts.models import Role, User, normalize_email
+from directory.models import ReferralCapacity, Service
+from extensions import db, htmx, utcnow
+from referrals import audit, notifications, queries, services
+from referrals.errors import (
+    ConsentProblem,
+    DuplicateReferral,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    NotReferrable,
+    ReferralError,
+)
+from referrals.models import (
+    SHAREABLE_MEMBER_FIELDS,
+    AuditAction,
+    AuditObject,
+    Consent,
+    ConsentMethod,
+    Member,
+    Referral,
+)
+from referrals.states import (
+    Action,
+    CancelReason,
+    DeclineReason,
+    Outcome,
+    Status,
+    Urgency,
+    allowed_actions,
+    label,
+)
 
 bp = Blueprint("referrals", __name__, cli_group="referrals")
+
+AGENCY_ROLES = (Role.agency_staff, Role.agency_admin)
+PER_PAGE = 20
+PICKER_SIZE = 15  # members offered at once in the referral form's picker
+DEFAULT_CONSENT_SCOPE = ("first_name", "last_name", "phone", "preferred_language")
+DEFAULT_CONSENT_DAYS = 365
+LOOP_PERIODS = (30, 90, 365)
+DEFAULT_LOOP_PERIOD = 90
+ACTIONS = ("accept", "decline", "cancel", "forward", "complete")
+
+FIELD_LABELS = {
+    "first_name": "First name",
+    "last_name": "Last name",
+    "birth_date": "Date of birth",
+    "phone": "Phone",
+    "email": "Email",
+    "preferred_language": "Preferred language",
+    "address": "Address",
+    "postal_code": "ZIP code",
+    "needs": "Needs",
+}
+CAPACITY_LABELS = {
+    ReferralCapacity.accepting: "Accepting referrals",
+    ReferralCapacity.waitlist: "Waitlist",
+    ReferralCapacity.not_accepting: "Not accepting",
+}
+METHOD_LABELS = {
+    ConsentMethod.verbal: "Verbal",
+    ConsentMethod.written: "Written (signed)",
+    ConsentMethod.electronic: "Electronic",
+}
+
+register_nav_link("Members", "referrals.members", roles=(Role.coordinator,), order=30)
+register_nav_link("Referrals", "referrals.index", roles=(Role.admin,), order=20)
+register_nav_link("Audit log", "referrals.audit_log", roles=(Role.admin,), order=85)
+
+
+# -- plumbing ------------------------------------------------------------------------------
+
+
+@bp.errorhandler(ReferralError)
+def _refused(exc: ReferralError):
+    """A refusal no form can show (a record out of reach, a role that may not act): 404 or 403."""
+    db.session.rollback()
+    if isinstance(exc, NotFound):
+        return render_template("error.html", error=http.NotFound(exc.message)), 404
+    if isinstance(exc, Forbidden):
+        return render_template("error.html", error=http.Forbidden(exc.message)), 403
+    return render_template("error.html", error=http.BadRequest(exc.message)), exc.status
+
+
+@bp.app_context_processor
+def _referral_globals() -> dict:
+    """The unread-notifications badge in the header of every page."""
+    user = current_actor()
+    return {"unread_notifications": notifications.unread_count(user) if user else None}
+
+
+@bp.app_template_global("reason_label")
+def reason_label(value: str | None) -> str:
+    """A status, reason or outcome in words ("no_capacity" -> "no capacity")."""
+    return label(value)
+
+
+@bp.app_template_filter("local_time")
+def local_time(value: datetime | None) -> str:
+    """ "Mar 4, 2025, 3:15 pm" in the network's time zone."""
+    if value is None:
+        return ""
+    local = value.astimezone(services.local_zone())
+    hour = local.strftime("%I:%M %p").lstrip("0").lower()
+    return f"{local:%b} {local.day}, {local.year}, {hour}"
+
+
+@bp.app_template_filter("local_date")
+def local_date(value: datetime | date | None) -> str:
+    """ "Mar 4, 2025": a day, in the network's time zone."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = value.astimezone(services.local_zone()).date()
+    return f"{value:%b} {value.day}, {value.year}"
+
+
+@bp.app_template_filter("due_text")
+def due_text(referral: Referral, now: datetime | None = None) -> str:
+    """ "answer due in 2 days" / "overdue by 3 hours": how much time the agency has left."""
+    now = now or utcnow()
+    delta = referral.due_at - now
+
+    def amount(span: timedelta) -> str:
+        hours = int(span.total_seconds() // 3600)
+        if hours < 1:
+            return "less than an hour"
+        if hours < 48:
+            return f"{hours} hour{'s' if hours != 1 else ''}"
+        return f"{hours // 24} days"
+
+    if referral.is_overdue_at(now):
+        return f"overdue by {amount(-delta)}" if delta < timedelta(0) else "overdue"
+    return f"answer due in {amount(delta)}"
+
+
+def _actor() -> User:
+    user = current_actor()
+    if user is None:  # login_required_roles ran first; this is a programming error
+        abort(401)
+    return user
+
+
+def _partial_for(*targets: str) -> str | None:
+    """The region an htmx request asks for (its `HX-Target`), if it is one of `targets`."""
+    if not htmx or htmx.boosted or htmx.history_restore_request:
+        return None
+    target = htmx.target or ""
+    return target if target in targets else None
+
+
+def _respond(html: str, status: int = 200, *, vary: bool = True, trigger: str | None = None):
+    response = make_response(html, status)
+    if vary:
+        response.vary.add("HX-Request")
+        response.vary.add("HX-Target")
+    if trigger:
+        response.headers["HX-Trigger"] = trigger
+    return response
+
+
+def _int_arg(name: str, default: int, allowed: tuple[int, ...] | None = None) -> int:
+    try:
+        value = int(request.args.get(name, default))
+    except (TypeError, ValueError):
+        return default
+    if value < 1 or (allowed is not None and value not in allowed):
+        return default
+    return value
+
+
+def _parse_uuid(raw: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(raw).strip()) if raw else None
+    except ValueError:
+        return None
+
+
+def _parse_date(errors: dict, name: str, raw: str | None) -> date | None:
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        errors[name] = "Enter a date as YYYY-MM-DD (for example 2025-03-04)."
+        return None
+
+
+def _next_url(default: str) -> str:
+    return safe_next_path(request.form.get("next") or request.args.get("next")) or default
+
+
+def _page_url(endpoint: str, **changes) -> str:
+    """This page's URL with some arguments changed (None drops one); back to page 1 unless given."""
+    args = request.args.to_dict()
+    args.pop("page", None)
+    for key, value in changes.items():
+        if value is None:
+            args.pop(key, None)
+        else:
+            args[key] = value
+    return url_for(endpoint, **(request.view_args or {}), **args)
+
+
+def _shared_context(**extra) -> dict:
+    return {
+        "now": utcnow(),
+        "capacity_labels": CAPACITY_LABELS,
+        "field_labels": FIELD_LABELS,
+        "method_labels": METHOD_LABELS,
+        "decline_reasons": list(DeclineReason),
+        "cancel_reasons": list(CancelReason),
+        "outcomes": list(Outcome),
+        "urgencies": list(Urgency),
+        "shareable_fields": SHAREABLE_MEMBER_FIELDS,
+        **extra,
+    }
+
+
+# -- members and consent from a form ----------------------------------------------------------
+
+
+def _member_values(errors: dict, form) -> dict:
+    """The member fields a form sent (only those present), with the birth date parsed."""
+    values = {}
+    for name in SHAREABLE_MEMBER_FIELDS:
+        if name not in form:
+            continue
+        if name == "birth_date":
+            values[name] = _parse_date(errors, name, form.get(name))
+        else:
+            values[name] = form.get(name)
+    return values
+
+
+def _consent_values(errors: dict, form, member_name: str) -> dict:
+    """What `services.record_consent` needs from the consent fieldset (names start "consent_")."""
+    return {
+        "given_by": (form.get("consent_given_by") or "").strip() or member_name,
+        "method": form.get("consent_method"),
+        "scope": form.getlist("consent_scope"),
+        "expires_on": _parse_date(errors, "consent_expires_on", form.get("consent_expires_on")),
+    }
+
+
+def _consent_defaults() -> dict:
+    return {
+        "consent_method": ConsentMethod.verbal.value,
+        "consent_scope": list(DEFAULT_CONSENT_SCOPE),
+        "consent_expires_on": (
+            services.local_today() + timedelta(days=DEFAULT_CONSENT_DAYS)
+        ).isoformat(),
+    }
+
+
+def _form_state(form, defaults: dict) -> dict:
+    """Values to show in a form: what was posted, else the defaults (lists for multi-values)."""
+    state = dict(defaults)
+    if form:
+        state = {key: form.get(key, "") for key in form}
+        state["consent_scope"] = form.getlist("consent_scope")
+        state.setdefault("consent_method", defaults.get("consent_method"))
+    return state
+
+
+def _prefixed(fields: dict, prefix: str) -> dict:
+    return {f"{prefix}{name}": text for name, text in fields.items()}
+
+
+# -- the coordinator dashboard -----------------------------------------------------------------
+
+
+@bp.get("/referrals")
+@login_required_roles(Role.coordinator, Role.admin)
+def index():
+    """The coordinator's view of every referral their organization sent: what waits, what is
+    overdue, what awaits an outcome, what closed, and how often the loop closes."""
+    user = _actor()
+    now = utcnow()
+    try:
+        view = queries.DashboardView(request.args.get("view") or "all")
+    except ValueError:
+        view = queries.DashboardView.all
+    try:
+        urgency = Urgency(request.args["urgency"]) if request.args.get("urgency") else None
+    except ValueError:
+        urgency = None
+    filters = queries.DashboardFilters(
+        view=view,
+        text=(request.args.get("q") or "").strip()[:200],
+        mine=request.args.get("mine") == "1",
+        urgency=urgency,
+    )
+    page = queries.dashboard_page(user, filters, now, _int_arg("page", 1), PER_PAGE)
+    period = _int_arg("period", DEFAULT_LOOP_PERIOD, LOOP_PERIODS)
+    context = _shared_context(
+        filters=filters,
+        page=page,
+        views=queries.DASHBOARD_VIEW_LABELS,
+        counts=queries.dashboard_counts(user, now),
+        loop=queries.closed_loop_rate(user, now - timedelta(days=period), now),
+        period=period,
+        periods=LOOP_PERIODS,
+        page_url=lambda **kw: _page_url("referrals.index", **kw),
+        rows=[(r, services.member_view(r.member, user)) for r in page.items],
+    )
+    _record_list_views(user, page.items, "page:dashboard")
+    db.session.commit()
+    if _partial_for("referral-list"):
+        return _respond(render_template("referrals/_dashboard_list.html", **context))
+    return _respond(render_template("referrals/dashboard.html", **context))
+
+
+def _record_list_views(user: User, referrals: list[Referral], via: str) -> None:
+    audit.record_views(user, AuditObject.referral, [r.id for r in referrals], via=via)
+    member_ids = list(dict.fromkeys(r.member_id for r in referrals))
+    audit.record_views(user, AuditObject.member, member_ids, via=via)
+
+
+# -- referring a member ----------------------------------------------------------------------
+
+
+def _service_for_referral() -> Service:
+    service_id = _parse_uuid(request.values.get("service_id"))
+    service = db.session.get(Service, service_id) if service_id else None
+    if service is None or service.status == "defunct":
+        abort(404, description="That service is not in the directory (any more).")
+    return service
+
+
+def _picker_members(user: User, text: str, chosen: Member | None) -> list[Member]:
+    members = queries.caseload_page(user, text, 1, PICKER_SIZE).items
+    if chosen is not None and chosen not in members:
+        members = [chosen, *members]
+    return members
+
+
+def _refer_context(user: User, service: Service, state: dict, **extra) -> dict:
+    chosen_id = _parse_uuid(state.get("member_id"))
+    chosen = db.session.get(Member, chosen_id) if chosen_id else None
+    if chosen is not None and not services.is_own_member(user, chosen):
+        chosen = None
+    member_q = (state.get("member_q") or "").strip()[:100]
+    errors = extra.pop("errors", {})
+    members = _picker_members(user, member_q, chosen)
+    audit.record_views(user, AuditObject.member, [m.id for m in members], via="page:refer")
+    return _shared_context(
+        service=service,
+        agency=services.agency_for_service(service),
+        form=state,
+        chosen=chosen,
+        new_member=state.get("member_id") == "new",
+        chosen_consent=services.consent_in_force(chosen) if chosen is not None else None,
+        chosen_latest_consent=chosen.consents[0]
+        if chosen is not None and chosen.consents
+        else None,
+        members=members,
+        member_q=member_q,
+        consents_in_force={m.id: services.consent_in_force(m) for m in members},
+        errors=errors,
+        consent_open=state.get("consent_given") == "1"
+        or any(name.startswith("consent_") for name in errors),
+        **extra,
+    )
+
+
+@bp.route("/referrals/new", methods=["GET", "POST"])
+@login_required_roles(Role.coordinator)
+def new_referral():
+    """Refer a member of the caseload (or someone new) to a service, with their consent."""
+    user = _actor()
+    if not request.values.get("service_id"):
+        flash("Find the service in the directory first, then choose “Refer someone”.", "info")
+        return redirect(url_for("directory.search"))
+    service = _service_for_referral()
+    if request.method == "POST":
+        return _send_referral(user, service)
+    state = {**_consent_defaults(), "urgency": Urgency.routine.value, **request.args.to_dict()}
+    context = _refer_context(user, service, state)
+    db.session.commit()
+    region = _partial_for("member-choices", "consent-section")
+    if region == "member-choices":
+        return _respond(render_template("referrals/_member_choices.html", **context))
+    if region == "consent-section":
+        return _respond(render_template("referrals/_consent_section.html", **context))
+    return _respond(render_template("referrals/new_referral.html", **context))
+
+
+def _send_referral(user: User, service: Service):
+    form = request.form
+    errors: dict = {}
+    state = _form_state(form, _consent_defaults())
+    member_choice = (form.get("member_id") or "").strip()
+    if not member_choice and form.get("first_name", "").strip():
+        member_choice = state["member_id"] = "new"
+    try:
+        if member_choice == "new":
+            values = _member_values(errors, form)
+            member = services.create_member(user, **values)
+        else:
+            member_id = _parse_uuid(member_choice)
+            if member_id is None:
+                raise InvalidInput({"member_id": "Choose a member, or add someone new."})
+            member = services.get_member_for(user, member_id)
+        consent_errors: dict = {}
+        if form.get("consent_given") == "1":
+            consent = _consent_values(consent_errors, form, member.full_name)
+            if consent_errors:
+                raise InvalidInput(consent_errors)
+            try:
+                services.record_consent(user, member, **consent)
+            except InvalidInput as exc:
+                raise InvalidInput(_prefixed(exc.fields, "consent_")) from exc
+        if errors:
+            raise InvalidInput(errors)
+        referral = services.send_referral(
+            user,
+            member,
+            service,
+            need=form.get("need"),
+            note=form.get("note"),
+            urgency=form.get("urgency"),
+            confirm_duplicate=form.get("confirm_duplicate") == "1",
+        )
+        db.session.commit()
+    except InvalidInput as exc:
+        db.session.rollback()
+        return _refer_again(user, service, state, errors={**errors, **exc.fields}, status=400)
+    except ConsentProblem as exc:
+        db.session.rollback()
+        return _refer_again(user, service, state, consent_problem=exc.message, status=422)
+    except DuplicateReferral as exc:
+        db.session.rollback()
+        existing = db.session.get(Referral, uuid.UUID(exc.details["existing_referral_id"]))
+        return _refer_again(
+            user, service, state, duplicate=existing, duplicate_message=exc.message, status=409
+        )
+    except NotReferrable as exc:
+        db.session.rollback()
+        return _refer_again(user, service, state, not_referrable=exc.message, status=422)
+    flash(
+        f"Referral sent to {referral.service_name}. "
+        f"{referral.receiving_org.name} should answer by {local_time(referral.due_at)}.",
+        "success",
+    )
+    return redirect(url_for("referrals.detail", referral_id=referral.id), code=303)
+
+
+def _refer_again(user: User, service: Service, state: dict, *, status: int, **extra):
+    service = db.session.get(Service, service.id)
+    if extra.get("duplicate") is None:
+        state.pop("confirm_duplicate", None)
+    context = _refer_context(user, service, state, **extra)
+    db.session.commit()
+    return _respond(render_template("referrals/new_referral.html", **context), status)
+
+
+# -- one referral ----------------------------------------------------------------------------
+
+
+def _referral_context(user: User, referral: Referral, **extra) -> dict:
+    side = services.side_of(user, referral)
+    actions = allowed_actions(Status(referral.status), side)
+    forward_services = []
+    if Action.forward in actions:
+        forward_services = queries.forward_targets(exclude={referral.service_id})
+    return _shared_context(
+        referral=referral,
+        side=side,
+        actions=[a.value for a in actions],
+        view=services.member_view(referral.member, user),
+        forward_services=forward_services,
+        action_error=extra.pop("action_error", None),
+        message_error=extra.pop("message_error", None),
+        **extra,
+    )
+
+
+@bp.get("/referrals/<uuid:referral_id>")
+@login_required_roles()
+def detail(referral_id: uuid.UUID):
+    """Everything both sides know about one referral: status, history, the member (as consent
+    allows), what the viewer may do next, and the thread between the two sides."""
+    user = _actor()
+    referral = services.get_referral_for(user, referral_id)
+    context = _referral_context(user, referral)
+    _record_detail_view(user, referral)
+    db.session.commit()
+    return _respond(render_template("referrals/detail.html", **context))
+
+
+def _record_detail_view(user: User, referral: Referral) -> None:
+    audit.record(user, AuditAction.view, AuditObject.referral, referral.id, {"via": "page"})
+    audit.record(
+        user, AuditAction.view, AuditObject.member, referral.member_id, {"via": "page:referral"}
+    )
+
+
+def _run_action(user: User, referral: Referral, action: str, form) -> Referral:
+    note = form.get("note")
+    if action == "accept":
+        return services.accept(referral, user, note=note)
+    if action == "decline":
+        return services.decline(referral, user, reason=form.get("reason"), text=note)
+    if action == "cancel":
+        return services.cancel(referral, user, reason=form.get("reason"), text=note)
+    if action == "complete":
+        return services.complete(referral, user, outcome=form.get("outcome"), text=note)
+    service_id = _parse_uuid(form.get("service_id"))
+    if service_id is None:
+        raise InvalidInput({"service_id": "Choose the service to forward it to."})
+    return services.forward(referral, user, db.session.get(Service, service_id), note=note)
+
+
+@bp.post("/referrals/<uuid:referral_id>/<any(accept, decline, cancel, forward, complete):action>")
+@login_required_roles()
+def act(referral_id: uuid.UUID, action: str):
+    """Accept, decline, cancel, forward or close a referral with its outcome; from the inbox row
+    (htmx: the row answers) or from the referral page (post, then back to it)."""
+    user = _actor()
+    referral = services.get_referral_for(user, referral_id)
+    row = _partial_for(f"referral-{referral.id}")
+    try:
+        _run_action(user, referral, action, request.form)
+        db.session.commit()
+    except (NotFound, Forbidden):
+        raise
+    except ReferralError as exc:
+        # Bad input, or the referral moved on (someone else acted first): say so in place.
+        db.session.rollback()
+        referral = services.get_referral_for(user, referral_id)
+        error = {
+            "action": action,
+            "message": exc.message,
+            "fields": getattr(exc, "fields", {}),
+            "values": request.form.to_dict(),
+        }
+        if row:
+            return _inbox_row_response(user, referral, status=exc.status, error=error)
+        context = _referral_context(user, referral, action_error=error)
+        _record_detail_view(user, referral)
+        db.session.commit()
+        return _respond(render_template("referrals/detail.html", **context), exc.status)
+    if row:
+        return _inbox_row_response(user, referral, trigger="referral-changed")
+    flash(_done_message(referral, action), "success")
+    return redirect(_next_url(url_for("referrals.detail", referral_id=referral.id)), code=303)
+
+
+def _done_message(referral: Referral, action: str) -> str:
+    if action == "forward" and referral.forwarded_to is not None:
+        return f"Forwarded to {referral.forwarded_to.service_name}."
+    if action == "complete":
+        return f"Outcome recorded: {label(referral.outcome)}. The loop is closed."
+    return f"Referral {label(referral.status)}."
+
+
+@bp.post("/referrals/<uuid:referral_id>/messages")
+@login_required_roles()
+def post_message(referral_id: uuid.UUID):
+    """Write to the other side of the referral; the thread answers htmx, a plain post redirects."""
+    user = _actor()
+    referral = services.get_referral_for(user, referral_id)
+    thread = _partial_for(f"thread-{referral.id}")
+    try:
+        services.post_message(referral, user, request.form.get("body"))
+        db.session.commit()
+    except InvalidInput as exc:
+        db.session.rollback()
+        referral = services.get_referral_for(user, referral_id)
+        error = {"message": exc.fields.get("body", exc.message), "body": request.form.get("body")}
+        context = _referral_context(user, referral, message_error=error)
+        if thread:
+            return _respond(render_template("referrals/_thread.html", **context), 400)
+        _record_detail_view(user, referral)
+        db.session.commit()
+        return _respond(render_template("referrals/detail.html", **context), 400)
+    if thread:
+        context = _referral_context(user, referral)
+        return _respond(render_template("referrals/_thread.html", **context))
+    return redirect(
+        url_for("referrals.detail", referral_id=referral.id, _anchor=f"thread-{referral.id}"),
+        code=303,
+    )
+
+
+# -- the agency inbox ------------------------------------------------------------------------
+
+
+def _inbox_row_context(user: User, referral: Referral, error: dict | None = None) -> dict:
+    side = services.side_of(user, referral)
+    return {
+        "referral": referral,
+        "view": services.member_view(referral.member, user),
+        "actions": [a.value for a in allowed_actions(Status(referral.status), side)],
+        "error": error,
+    }
+
+
+def _inbox_row_response(
+    user: User,
+    referral: Referral,
+    *,
+    status: int = 200,
+    error: dict | None = None,
+    trigger: str | None = None,
+):
+    forward_services = queries.forward_targets() if referral.status == Status.sent else []
+    context = _shared_context(
+        forward_services=forward_services, **_inbox_row_context(user, referral, error)
+    )
+    audit.record(user, AuditAction.view, AuditObject.referral, referral.id, {"via": "page:inbox"})
+    db.session.commit()
+    return _respond(
+        render_template("referrals/_inbox_row.html", **context), status, trigger=trigger
+    )
+
+
+@bp.get("/inbox")
+@login_required_roles(*AGENCY_ROLES)
+def inbox():
+    """The agency's referrals: new, overdue, accepted (awaiting an outcome) and closed; answered
+    in place; plus the switch that tells searches whether each service takes referrals."""
+    user = _actor()
+    now = utcnow()
+    try:
+        tab = queries.InboxTab(request.args.get("tab") or "new")
+    except ValueError:
+        tab = queries.InboxTab.new
+    counts = queries.inbox_counts(user, now)
+    if _partial_for("inbox-tabs"):
+        context = _shared_context(tab=tab, counts=counts, tabs=queries.INBOX_TAB_LABELS)
+        db.session.commit()
+        return _respond(render_template("referrals/_inbox_tabs.html", **context))
+    page = queries.inbox_page(user, tab, now, _int_arg("page", 1), PER_PAGE)
+    context = _shared_context(
+        tab=tab,
+        tabs=queries.INBOX_TAB_LABELS,
+        counts=counts,
+        page=page,
+        rows=[_inbox_row_context(user, r) for r in page.items],
+        forward_services=queries.forward_targets() if tab in ("new", "overdue") else [],
+        agency_services=queries.agency_services(user),
+        capacities=list(ReferralCapacity),
+        page_url=lambda **kw: _page_url("referrals.inbox", **kw),
+    )
+    _record_list_views(user, page.items, "page:inbox")
+    db.session.commit()
+    if _partial_for("inbox-list"):
+        return _respond(render_template("referrals/_inbox_list.html", **context))
+    return _respond(render_template("referrals/inbox.html", **context))
+
+
+@bp.post("/services/<uuid:service_id>/capacity")
+@login_required_roles(*AGENCY_ROLES, Role.admin)
+def set_capacity(service_id: uuid.UUID):
+    """Say whether a service takes new referrals (accepting, waitlist, not accepting)."""
+    user = _actor()
+    service = db.get_or_404(Service, service_id)
+    error = None
+    try:
+        services.set_service_capacity(user, service, request.form.get("referral_capacity"))
+        db.session.commit()
+    except InvalidInput as exc:
+        db.session.rollback()
+        service = db.session.get(Service, service_id)
+        error = exc.fields.get("referral_capacity", exc.message)
+    if _partial_for(f"capacity-{service.id}"):
+        context = _shared_context(
+            service=service, capacities=list(ReferralCapacity), error=error, saved=error is None
+        )
+        return _respond(
+            render_template("referrals/_capacity.html", **context), 400 if error else 200
+        )
+    if error:
+        flash(error, "error")
+    else:
+        flash(f"{service.name}: {CAPACITY_LABELS[ReferralCapacity(service.referral_capacity)]}.")
+    default = (
+        url_for("referrals.inbox")
+        if user.is_agency_user
+        else url_for("directory.service", service_id=service.id)
+    )
+    return redirect(_next_url(default), code=303)
+
+
+# -- the caseload ----------------------------------------------------------------------------
+
+
+@bp.get("/members")
+@login_required_roles(Role.coordinator)
+def members():
+    """The coordinator's caseload, searchable by name or phone."""
+    user = _actor()
+    text = (request.args.get("q") or "").strip()[:100]
+    page = queries.caseload_page(user, text, _int_arg("page", 1), PER_PAGE)
+    context = _shared_context(
+        page=page,
+        q=text,
+        consents_in_force={m.id: services.consent_in_force(m) for m in page.items},
+        page_url=lambda **kw: _page_url("referrals.members", **kw),
+    )
+    audit.record_views(user, AuditObject.member, [m.id for m in page.items], via="page:caseload")
+    db.session.commit()
+    if _partial_for("member-list"):
+        return _respond(render_template("referrals/_member_list.html", **context))
+    return _respond(render_template("referrals/members.html", **context))
+
+
+@bp.route("/members/new", methods=["GET", "POST"])
+@login_required_roles(Role.coordinator)
+def new_member():
+    """Add someone to the caseload, with their consent when they give it."""
+    user = _actor()
+    errors: dict = {}
+    state = _form_state(request.form, _consent_defaults())
+    if request.method == "POST":
+        try:
+            member = services.create_member(user, **_member_values(errors, request.form))
+            if request.form.get("consent_given") == "1":
+                consent_errors: dict = {}
+                consent = _consent_values(consent_errors, request.form, member.full_name)
+                if consent_errors:
+                    raise InvalidInput(consent_errors)
+                try:
+                    services.record_consent(user, member, **consent)
+                except InvalidInput as exc:
+                    raise InvalidInput(_prefixed(exc.fields, "consent_")) from exc
+            if errors:
+                raise InvalidInput(errors)
+            db.session.commit()
+        except InvalidInput as exc:
+            db.session.rollback()
+            errors = {**errors, **exc.fields}
+        else:
+            flash(f"{member.full_name} added to your caseload.", "success")
+            return redirect(url_for("referrals.member", member_id=member.id), code=303)
+    context = _shared_context(form=state, errors=errors)
+    return _respond(render_template("referrals/new_member.html", **context), 400 if errors else 200)
+
+
+def _member_context(user: User, member: Member, **extra) -> dict:
+    return _shared_context(
+        member=member,
+        consent=services.consent_in_force(member),
+        today=services.local_today(),
+        referrals=queries.member_referrals(user, member),
+        form=extra.pop("form", None) or _consent_defaults(),
+        errors=extra.pop("errors", {}),
+        **extra,
+    )
+
+
+@bp.get("/members/<uuid:member_id>")
+@login_required_roles(Role.coordinator)
+def member(member_id: uuid.UUID):
+    """One member of the caseload: details, consent (record, revoke), referral history."""
+    user = _actor()
+    found = services.get_member_for(user, member_id)
+    context = _member_context(user, found)
+    audit.record(user, AuditAction.view, AuditObject.member, found.id, {"via": "page"})
+    db.session.commit()
+    return _respond(render_template("referrals/member.html", **context))
+
+
+@bp.post("/members/<uuid:member_id>/consents")
+@login_required_roles(Role.coordinator)
+def record_consent(member_id: uuid.UUID):
+    """Record the member's (new) consent to share the chosen fields with agencies."""
+    user = _actor()
+    found = services.get_member_for(user, member_id)
+    errors: dict = {}
+    values = _consent_values(errors, request.form, found.full_name)
+    try:
+        if request.form.get("consent_given") != "1":
+            errors["consent_given"] = "Tick the box to confirm the member gave this consent."
+        if errors:
+            raise InvalidInput(errors)
+        try:
+            services.record_consent(user, found, **values)
+        except InvalidInput as exc:
+            raise InvalidInput(_prefixed(exc.fields, "consent_")) from exc
+        db.session.commit()
+    except InvalidInput as exc:
+        db.session.rollback()
+        found = services.get_member_for(user, member_id)
+        state = _form_state(request.form, _consent_defaults())
+        context = _member_context(user, found, form=state, errors={**errors, **exc.fields})
+        audit.record(user, AuditAction.view, AuditObject.member, found.id, {"via": "page"})
+        db.session.commit()
+        return _respond(render_template("referrals/member.html", **context), 400)
+    flash("Consent recorded.", "success")
+    return redirect(_next_url(url_for("referrals.member", member_id=found.id)), code=303)
+
+
+@bp.post("/members/<uuid:member_id>/consents/<uuid:consent_id>/revoke")
+@login_required_roles(Role.coordinator)
+def revoke_consent(member_id: uuid.UUID, consent_id: uuid.UUID):
+    """Withdraw a consent: agencies stop seeing the member's details, no new referral can go."""
+    user = _actor()
+    found = services.get_member_for(user, member_id)
+    consent = db.session.get(Consent, consent_id)
+    if consent is None or consent.member_id != found.id:
+        abort(404, description="No such consent.")
+    services.revoke_consent(user, consent)
+    db.session.commit()
+    flash("Consent revoked. Agencies no longer see this member's details.", "success")
+    return redirect(url_for("referrals.member", member_id=found.id), code=303)
+
+
+# -- notifications ---------------------------------------------------------------------------
+
+
+@bp.get("/notifications")
+@login_required_roles()
+def notifications_page():
+    """The user's newest notices; opening the page marks the ones shown as read."""
+    user = _actor()
+    items = notifications.notifications_for(user, limit=50)
+    unread_ids = {n.id for n in items if n.read_at is None}
+    services.mark_notifications_read(user, list(unread_ids))
+    db.session.commit()
+    return _respond(
+        render_template("referrals/notifications.html", items=items, unread_ids=unread_ids),
+        vary=False,
+    )
+
+
+# -- the audit log ---------------------------------------------------------------------------
+
+
+def _audit_filters() -> tuple[dict, dict, dict]:
+    """The audit filters from the query string: (query_log arguments, form values, errors)."""
+    args = request.args
+    form = {
+        key: (args.get(key) or "").strip()
+        for key in ("actor", "object_type", "object_id", "action", "since", "until")
+    }
+    errors: dict = {}
+    filters: dict = {}
+    if form["actor"]:
+        actor_id = _parse_uuid(form["actor"])
+        if actor_id is None:
+            actor_id = db.session.scalar(
+                select(User.id).where(User.email == normalize_email(form["actor"]))
+            )
+        if actor_id is None:
+            errors["actor"] = "No account with that email address (or id)."
+        filters["actor_id"] = actor_id
+    if form["object_type"]:
+        if form["object_type"] in set(AuditObject):
+            filters["object_type"] = form["object_type"]
+        else:
+            errors["object_type"] = "Choose a type from the list."
+    if form["object_id"]:
+        filters["object_id"] = _parse_uuid(form["object_id"])
+        if filters["object_id"] is None:
+            errors["object_id"] = "Paste a record id (a UUID like 1b4e28ba-2fa1-11d2-883f-…)."
+    if form["action"]:
+        if form["action"] in set(AuditAction):
+            filters["action"] = form["action"]
+        else:
+            errors["action"] = "Choose an action from the list."
+    zone = services.local_zone()
+    since = _parse_date(errors, "since", form["since"])
+    until = _parse_date(errors, "until", form["until"])
+    if since is not None:
+        filters["since"] = datetime.combine(since, time(), tzinfo=zone).astimezone(UTC)
+    if until is not None:
+        next_day = until + timedelta(days=1)  # the "to" day is included
+        filters["until"] = datetime.combine(next_day, time(), tzinfo=zone).astimezone(UTC)
+    if since and until and until < since:
+        errors["until"] = "The end date is before the start date."
+    return filters, form, errors
+
+
+@bp.get("/admin/audit")
+@login_required_roles(Role.admin)
+def audit_log():
+    """Who saw or changed which member, consent or referral: filtered, paged, downloadable."""
+    filters, form, errors = _audit_filters()
+    log = None
+    if not errors:
+        log = audit.query_log(**filters, page=_int_arg("page", 1), per_page=50)
+    context = {
+        "log": log,
+        "form": form,
+        "errors": errors,
+        "object_types": list(AuditObject),
+        "audit_actions": list(AuditAction),
+        "page_url": lambda **kw: _page_url("referrals.audit_log", **kw),
+        "csv_url": url_for("referrals.audit_csv", **request.args.to_dict()),
+    }
+    status = 400 if errors else 200
+    if _partial_for("audit-results"):
+        return _respond(render_template("admin/_audit_results.html", **context), status)
+    return _respond(render_template("admin/audit.html", **context), status)
+
+
+AUDIT_CSV_COLUMNS = (
+    "at",
+    "actor_id",
+    "actor",
+    "action",
+    "object_type",
+    "object_id",
+    "ip",
+    "user_agent",
+    "detail",
+)
+
+
+@bp.get("/admin/audit.csv")
+@login_required_roles(Role.admin)
+def audit_csv():
+    """The filtered audit rows as CSV (every page of them), for spreadsheets and inspectors."""
+    import json
+
+    filters, _form, errors = _audit_filters()
+    if errors:
+        abort(400, description=" ".join(errors.values()))
+    filters.setdefault("until", utcnow())  # rows logged while paging must not shift the pages
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(AUDIT_CSV_COLUMNS)
+    page_number = 1
+    while True:
+        log = audit.query_log(**filters, page=page_number, per_page=audit.MAX_PER_PAGE)
+        for entry in log.items:
+            writer.writerow(
+                [
+                    entry.at.astimezone(UTC).isoformat(),
+                    entry.actor_id or "",
+                    _csv_safe(entry.actor_label),
+                    entry.action,
+                    entry.object_type,
+                    entry.object_id or "",
+                    entry.ip or "",
+                    _csv_safe(entry.user_agent or ""),
+                    _csv_safe(json.dumps(entry.detail, sort_keys=True) if entry.detail else ""),
+                ]
+            )
+        if page_number >= log.pages:
+            break
+        page_number += 1
+    stamp = utcnow().strftime("%Y%m%d-%H%M%S")
+    return Response(
+        buffer.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.csv"'},
+    )
+
+
+def _csv_safe(value: str) -> str:
+    # A cell starting with = + - @ runs as a formula in spreadsheets: quote it as text.
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
 
 from referrals import cli as _cli  # noqa: E402,F401  (flask referrals deliver / sweep)

@@ -1,0 +1,356 @@
+"""Read-only questions the referral screens ask: inbox tabs, dashboard counts, the closed-loop
+rate, caseload search, forward targets, an agency's services, paging.
+
+Every query starts from the scoping selects of `referrals.services` (`visible_referrals`,
+`visible_members`), so a screen can never list what its viewer may not see. Nothing here writes.
+"""
+
+import enum
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Select, and_, case, func, not_, or_, select
+
+from accounts.models import NetworkOrganization, OrgKind, User
+from directory.models import ReferralCapacity, Service
+from extensions import db
+from referrals import services
+from referrals.models import Member, Referral
+from referrals.states import CLOSED_STATUSES, Status, Urgency
+
+MAX_PER_PAGE = 100
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a longer list, with what the pagination links need."""
+
+    items: list
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def first_index(self) -> int:
+        return 0 if self.total == 0 else (self.page - 1) * self.per_page + 1
+
+    @property
+    def last_index(self) -> int:
+        return min(self.total, self.page * self.per_page)
+
+
+def paginate(stmt: Select, order_by, page: int, per_page: int) -> Page:
+    """Count `stmt`'s rows and fetch one page of them in a stable order."""
+    page = max(1, page)
+    per_page = min(MAX_PER_PAGE, max(1, per_page))
+    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    items = db.session.scalars(
+        stmt.order_by(*order_by).limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    return Page(list(items), total or 0, page, per_page)
+
+
+# -- referral conditions -------------------------------------------------------------------
+
+
+def overdue_condition(now: datetime):
+    """Still waiting for an answer after the response window (flagged by the sweep or not yet)."""
+    return and_(
+        Referral.status == Status.sent.value,
+        or_(Referral.overdue.is_(True), Referral.due_at <= now),
+    )
+
+
+def waiting_condition(now: datetime):
+    """Sent, not answered, still inside the response window."""
+    return and_(
+        Referral.status == Status.sent.value,
+        Referral.overdue.is_(False),
+        Referral.due_at > now,
+    )
+
+
+def _closed_condition():
+    return Referral.status.in_([s.value for s in CLOSED_STATUSES])
+
+
+_URGENCY_RANK = case(
+    {Urgency.emergency.value: 0, Urgency.urgent.value: 1},
+    value=Referral.urgency,
+    else_=2,
+)
+
+
+# -- the agency inbox ------------------------------------------------------------------------
+
+
+class InboxTab(enum.StrEnum):
+    new = "new"
+    overdue = "overdue"
+    accepted = "accepted"
+    closed = "closed"
+
+
+INBOX_TAB_LABELS = {
+    InboxTab.new: "New",
+    InboxTab.overdue: "Overdue",
+    InboxTab.accepted: "Accepted",
+    InboxTab.closed: "Closed",
+}
+
+
+def _inbox_condition(tab: InboxTab, now: datetime):
+    if tab == InboxTab.new:
+        return waiting_condition(now)
+    if tab == InboxTab.overdue:
+        return overdue_condition(now)
+    if tab == InboxTab.accepted:
+        return Referral.status == Status.accepted.value
+    return _closed_condition()
+
+
+def inbox_counts(user: User, now: datetime) -> dict[InboxTab, int]:
+    """How many referrals sit in each inbox tab for the user's agency."""
+    base = services.visible_referrals(user).subquery()
+    counts = {}
+    for tab in InboxTab:
+        # The same conditions, against the scoped subquery's columns.
+        stmt = (
+            select(func.count())
+            .select_from(Referral)
+            .where(Referral.id.in_(select(base.c.id)), _inbox_condition(tab, now))
+        )
+        counts[tab] = db.session.scalar(stmt) or 0
+    return counts
+
+
+def inbox_page(user: User, tab: InboxTab, now: datetime, page: int, per_page: int) -> Page:
+    """One tab of the inbox: the most pressing first (urgency, then the oldest deadline);
+    closed ones newest first."""
+    stmt = services.visible_referrals(user).where(_inbox_condition(tab, now))
+    if tab == InboxTab.closed:
+        order = (Referral.closed_at.desc(), Referral.id)
+    elif tab == InboxTab.accepted:
+        order = (Referral.responded_at.asc(), Referral.id)
+    else:
+        order = (_URGENCY_RANK, Referral.due_at.asc(), Referral.id)
+    return paginate(stmt, order, page, per_page)
+
+
+# -- the coordinator dashboard ---------------------------------------------------------------
+
+
+class DashboardView(enum.StrEnum):
+    all = "all"
+    overdue = "overdue"
+    waiting = "waiting"
+    accepted = "accepted"
+    closed = "closed"
+
+
+DASHBOARD_VIEW_LABELS = {
+    DashboardView.all: "All",
+    DashboardView.overdue: "Overdue",
+    DashboardView.waiting: "Waiting for an answer",
+    DashboardView.accepted: "Awaiting outcome",
+    DashboardView.closed: "Recently closed",
+}
+
+RECENTLY_CLOSED_DAYS = 30
+
+
+@dataclass(frozen=True)
+class DashboardFilters:
+    view: DashboardView = DashboardView.all
+    text: str = ""  # member name, service name or need
+    mine: bool = False  # only referrals the viewer sent
+    urgency: Urgency | None = None
+
+
+def _dashboard_condition(view: DashboardView, now: datetime):
+    if view == DashboardView.overdue:
+        return overdue_condition(now)
+    if view == DashboardView.waiting:
+        return waiting_condition(now)
+    if view == DashboardView.accepted:
+        return Referral.status == Status.accepted.value
+    if view == DashboardView.closed:
+        return and_(
+            _closed_condition(),
+            Referral.closed_at >= now - timedelta(days=RECENTLY_CLOSED_DAYS),
+        )
+    return None
+
+
+def _text_condition(text: str):
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    matching_members = select(Member.id).where(
+        or_(
+            Member.first_name.ilike(pattern, escape="\\"),
+            Member.last_name.ilike(pattern, escape="\\"),
+            (Member.first_name + " " + Member.last_name).ilike(pattern, escape="\\"),
+        )
+    )
+    return or_(
+        Referral.member_id.in_(matching_members),
+        Referral.service_name.ilike(pattern, escape="\\"),
+        Referral.need.ilike(pattern, escape="\\"),
+    )
+
+
+def dashboard_page(
+    user: User, filters: DashboardFilters, now: datetime, page: int, per_page: int
+) -> Page:
+    """The referrals the user's organization sent (all of them for a network admin), filtered."""
+    stmt = services.visible_referrals(user)
+    condition = _dashboard_condition(filters.view, now)
+    if condition is not None:
+        stmt = stmt.where(condition)
+    if filters.text:
+        stmt = stmt.where(_text_condition(filters.text))
+    if filters.mine:
+        stmt = stmt.where(Referral.sending_user_id == user.id)
+    if filters.urgency is not None:
+        stmt = stmt.where(Referral.urgency == filters.urgency.value)
+    if filters.view == DashboardView.closed:
+        order = (Referral.closed_at.desc(), Referral.id)
+    elif filters.view in (DashboardView.overdue, DashboardView.waiting):
+        order = (Referral.due_at.asc(), Referral.id)
+    else:
+        order = (Referral.sent_at.desc(), Referral.id)
+    return paginate(stmt, order, page, per_page)
+
+
+def dashboard_counts(user: User, now: datetime) -> dict[DashboardView, int]:
+    """How many of the visible referrals are in each dashboard view."""
+    base = services.visible_referrals(user).subquery()
+    counts = {}
+    for view in DashboardView:
+        stmt = select(func.count()).select_from(Referral).where(Referral.id.in_(select(base.c.id)))
+        condition = _dashboard_condition(view, now)
+        if condition is not None:
+            stmt = stmt.where(condition)
+        counts[view] = db.session.scalar(stmt) or 0
+    return counts
+
+
+@dataclass(frozen=True)
+class LoopRate:
+    """Of the referrals sent in a period, how many reached an outcome recorded by the agency.
+
+    Forwarded referrals are left out: the referral they were forwarded as is counted instead.
+    Declined, cancelled and still-open referrals count as not (yet) closed with an outcome.
+    """
+
+    since: datetime
+    until: datetime
+    sent: int
+    completed: int
+    declined: int
+    cancelled: int
+    still_open: int
+
+    @property
+    def rate(self) -> float | None:
+        return self.completed / self.sent if self.sent else None
+
+    @property
+    def percent(self) -> str:
+        return "—" if self.rate is None else f"{round(self.rate * 100)}%"
+
+
+def closed_loop_rate(user: User, since: datetime, until: datetime) -> LoopRate:
+    """The closed-loop rate of the referrals `user` may see that were sent in [since, until)."""
+    base = services.visible_referrals(user).subquery()
+    counted = (
+        select(Referral.status, func.count())
+        .where(
+            Referral.id.in_(select(base.c.id)),
+            Referral.sent_at >= since,
+            Referral.sent_at < until,
+            Referral.status != Status.forwarded.value,
+        )
+        .group_by(Referral.status)
+    )
+    by_status = {status: count for status, count in db.session.execute(counted)}
+    return LoopRate(
+        since=since,
+        until=until,
+        sent=sum(by_status.values()),
+        completed=by_status.get(Status.completed.value, 0),
+        declined=by_status.get(Status.declined.value, 0),
+        cancelled=by_status.get(Status.cancelled.value, 0),
+        still_open=by_status.get(Status.sent.value, 0) + by_status.get(Status.accepted.value, 0),
+    )
+
+
+# -- members ---------------------------------------------------------------------------------
+
+
+def caseload_page(user: User, text: str, page: int, per_page: int) -> Page:
+    """The members the user may see, by name, optionally those matching `text` (name or phone)."""
+    stmt = services.visible_members(user)
+    text = text.strip()
+    if text:
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(
+            or_(
+                Member.first_name.ilike(pattern, escape="\\"),
+                Member.last_name.ilike(pattern, escape="\\"),
+                (Member.first_name + " " + Member.last_name).ilike(pattern, escape="\\"),
+                Member.phone.ilike(pattern, escape="\\"),
+            )
+        )
+    return paginate(stmt, (Member.last_name, Member.first_name, Member.id), page, per_page)
+
+
+def member_referrals(user: User, member: Member) -> list[Referral]:
+    """The member's referrals that the user may see, newest first."""
+    return list(
+        db.session.scalars(
+            services.visible_referrals(user)
+            .where(Referral.member_id == member.id)
+            .order_by(Referral.sent_at.desc(), Referral.id)
+        )
+    )
+
+
+# -- services --------------------------------------------------------------------------------
+
+
+def forward_targets(exclude: set[uuid.UUID] | None = None, limit: int = 500) -> list[Service]:
+    """Services in the network that can take a referral now, by organization and name."""
+    agency_orgs = select(NetworkOrganization.directory_organization_id).where(
+        NetworkOrganization.kind == OrgKind.agency.value,
+        NetworkOrganization.directory_organization_id.is_not(None),
+    )
+    stmt = select(Service).where(
+        Service.organization_id.in_(agency_orgs),
+        Service.status == "active",
+        Service.referral_capacity != ReferralCapacity.not_accepting.value,
+    )
+    if exclude:
+        stmt = stmt.where(not_(Service.id.in_(exclude)))
+    return list(db.session.scalars(stmt.order_by(Service.name, Service.id).limit(limit)))
+
+
+def agency_services(user: User) -> list[Service]:
+    """The listed services of the user's agency, whose referral capacity its staff switch."""
+    organization = user.organization
+    if organization is None or organization.directory_organization_id is None:
+        return []
+    return list(
+        db.session.scalars(
+            select(Service)
+            .where(
+                Service.organization_id == organization.directory_organization_id,
+                Service.status != "defunct",
+            )
+            .order_by(Service.name, Service.id)
+        )
+    )
