@@ -923,7 +923,8 @@ def _existing_ids(model: type, ids: list[uuid.UUID]) -> set[uuid.UUID]:
 
 def _insert(model: type, rows: list[dict]) -> int:
     if rows:
-        db.session.execute(insert(model), rows)
+        # render_nulls: rows whose None columns differ still go in one multi-row statement.
+        db.session.execute(insert(model).execution_options(render_nulls=True), rows)
     return len(rows)
 
 
