@@ -181,23 +181,22 @@ def test_services_full_and_minimal(client, directory):
     assert all(set(item) == {"id", "last_modified"} for item in minimal["contents"])
 
 
-@pytest.mark.parametrize(
-    ("query", "expected"),
-    [
-        ("organization_id={north}", ["Food Pantry", "Rent Help"]),
-        ("taxonomy_term_id={pantry}", ["Food Pantry"]),
-        ("taxonomy_term_id={food}", ["Mobile Outreach"]),
-        ("taxonomy_id={everyday}", ["Food Pantry", "Mobile Outreach", "Rent Help"]),
-        ("taxonomy_id={legal_taxonomy}", ["Legal Clinic"]),
-        ("taxonomy_id={everyday}&organization_id={north}", ["Food Pantry", "Rent Help"]),
-        ("taxonomy_id={everyday}&taxonomy_term_id={housing}", ["Rent Help"]),
-        ("taxonomy_id={legal_taxonomy}&organization_id={north}", []),
-        ("modified_after=2025-01-01", ["Food Pantry", "Mobile Outreach", "Rent Help"]),
-        ("modified_after=2025-01-01T00:00:00Z&organization_id={legal_org}", []),
-        ("modified_after=2019-12-31T23:00:00-05:00&organization_id={legal_org}", ["Legal Clinic"]),
-    ],
-)
-def test_services_filters_combine_with_and(client, db, directory, query, expected):
+SERVICE_FILTERS = [
+    ("organization_id={north}", ["Food Pantry", "Rent Help"]),
+    ("taxonomy_term_id={pantry}", ["Food Pantry"]),
+    ("taxonomy_term_id={food}", ["Mobile Outreach"]),
+    ("taxonomy_id={everyday}", ["Food Pantry", "Mobile Outreach", "Rent Help"]),
+    ("taxonomy_id={legal_taxonomy}", ["Legal Clinic"]),
+    ("taxonomy_id={everyday}&organization_id={north}", ["Food Pantry", "Rent Help"]),
+    ("taxonomy_id={everyday}&taxonomy_term_id={housing}", ["Rent Help"]),
+    ("taxonomy_id={legal_taxonomy}&organization_id={north}", []),
+    ("modified_after=2025-01-01", ["Food Pantry", "Mobile Outreach", "Rent Help"]),
+    ("modified_after=2025-01-01T00:00:00Z&organization_id={legal_org}", []),
+    ("modified_after=2019-12-31T23:00:00-05:00&organization_id={legal_org}", ["Legal Clinic"]),
+]
+
+
+def test_services_filters_combine_with_and(client, db, directory):
     db.session.execute(
         update(Service)
         .where(Service.name == "Legal Clinic")
@@ -206,11 +205,12 @@ def test_services_filters_combine_with_and(client, db, directory, query, expecte
     )
     db.session.commit()
 
-    page = _get(client, "/hsds/services?" + query.format(**directory))
+    for query, expected in SERVICE_FILTERS:
+        page = _get(client, "/hsds/services?" + query.format(**directory))
 
-    assert _names(page) == expected
-    assert page["total_items"] == len(expected)
-    assert page["empty"] is (not expected)
+        assert _names(page) == expected, query
+        assert page["total_items"] == len(expected), query
+        assert page["empty"] is (not expected), query
 
 
 def test_one_service_fully_nested(client, directory):
@@ -263,7 +263,7 @@ def test_bad_parameters_are_400_with_a_json_error(client, url, parameter):
     "path",
     ["services", "organizations", "taxonomies", "taxonomy_terms", "service_at_locations"],
 )
-def test_unknown_ids_are_404(client, directory, path):
+def test_unknown_ids_are_404(client, path):
     error = _get(client, f"/hsds/{path}/00000000-0000-4000-8000-000000000000", status=404)["error"]
 
     assert error["code"] == "not_found"
@@ -327,23 +327,23 @@ def test_taxonomies(client, directory):
     assert one["name"] == "Everyday Needs"
 
 
-@pytest.mark.parametrize(
-    ("query", "expected"),
-    [
-        ("taxonomy_id={everyday}", ["Food", "Food Pantry", "Housing"]),
-        ("taxonomy_id={everyday}&top_only=true", ["Food", "Housing"]),
-        ("parent_id={food}", ["Food Pantry"]),
-        ("top_only=true", ["Food", "Free Lawyer", "Housing"]),
-        ("search=food&top_only=true", ["Food"]),
-        ("taxonomy_id={legal_taxonomy}&parent_id={food}", []),
-    ],
-)
-def test_taxonomy_terms_filters(client, directory, query, expected):
-    page = _get(client, "/hsds/taxonomy_terms?" + query.format(**directory))
+TERM_FILTERS = [
+    ("taxonomy_id={everyday}", ["Food", "Food Pantry", "Housing"]),
+    ("taxonomy_id={everyday}&top_only=true", ["Food", "Housing"]),
+    ("parent_id={food}", ["Food Pantry"]),
+    ("top_only=true", ["Food", "Free Lawyer", "Housing"]),
+    ("search=food&top_only=true", ["Food"]),
+    ("taxonomy_id={legal_taxonomy}&parent_id={food}", []),
+]
 
-    assert _names(page) == expected
-    for item in page["contents"]:
-        assert_valid("taxonomy_term.json", item)
+
+def test_taxonomy_terms_filters(client, directory):
+    for query, expected in TERM_FILTERS:
+        page = _get(client, "/hsds/taxonomy_terms?" + query.format(**directory))
+
+        assert _names(page) == expected, query
+        for item in page["contents"]:
+            assert_valid("taxonomy_term.json", item)
 
 
 def test_one_taxonomy_term_names_its_taxonomy(client, directory):
@@ -375,34 +375,36 @@ def test_service_at_locations_list_full_and_one(client, directory):
     assert one["location"]["addresses"][0]["postal_code"] == "13501"
 
 
-@pytest.mark.parametrize(
-    ("query", "expected"),
-    [
-        # Within 5 km of the 13202 centroid: the downtown site; Albany's outreach serves Syracuse.
-        ("postcode=13202&proximity=5000", ["Food Pantry", "Rent Help", "Mobile Outreach"]),
-        # 100 km reaches Utica too; nearest first, area-only matches ordered by their distance.
-        (
-            "postcode=13202&proximity=100000",
-            ["Food Pantry", "Rent Help", "Legal Clinic", "Mobile Outreach"],
-        ),
-        ("postcode=13202&proximity=100000&organization_id={legal_org}", ["Legal Clinic"]),
-        ("postcode=13202&proximity=5000&taxonomy_term_id={lawyer}", []),
-        (
-            "postcode=13202&proximity=5000&taxonomy_id={everyday}&organization_id={north}",
-            ["Food Pantry", "Rent Help"],
-        ),
-        # A postcode alone: a service area covering it, or a site in it.
-        ("postcode=13501", ["Legal Clinic"]),
-        ("postcode=12207", ["Mobile Outreach"]),
-        ("postcode=13202-1234", ["Food Pantry", "Rent Help", "Mobile Outreach"]),
-        ("organization_id={north}", ["Food Pantry", "Rent Help"]),
-    ],
-)
-def test_service_at_locations_by_postcode_and_proximity(client, directory, query, expected):
-    page = _get(client, "/hsds/service_at_locations?" + query.format(**directory))
+PLACE_FILTERS = [
+    # Within 5 km of the 13202 centroid: the downtown site; Albany's outreach serves Syracuse.
+    ("postcode=13202&proximity=5000", ["Food Pantry", "Rent Help", "Mobile Outreach"]),
+    # 100 km reaches Utica too; nearest first, area-only matches ordered by their distance.
+    (
+        "postcode=13202&proximity=100000",
+        ["Food Pantry", "Rent Help", "Legal Clinic", "Mobile Outreach"],
+    ),
+    ("postcode=13202&proximity=100000&organization_id={legal_org}", ["Legal Clinic"]),
+    ("postcode=13202&proximity=5000&taxonomy_term_id={lawyer}", []),
+    (
+        "postcode=13202&proximity=5000&taxonomy_id={everyday}&organization_id={north}",
+        ["Food Pantry", "Rent Help"],
+    ),
+    # A postcode alone: a service area covering it, or a site in it.
+    ("postcode=13501", ["Legal Clinic"]),
+    ("postcode=12207", ["Mobile Outreach"]),
+    ("postcode=13202-1234", ["Food Pantry", "Rent Help", "Mobile Outreach"]),
+    ("organization_id={north}", ["Food Pantry", "Rent Help"]),
+    ("modified_after=2999-01-01T00:00:00Z", []),
+    ("modified_after=2000-01-01&organization_id={north}", ["Food Pantry", "Rent Help"]),
+]
 
-    assert _service_names(page) == expected
-    assert page["total_items"] == len(expected)
+
+def test_service_at_locations_by_postcode_and_proximity(client, directory):
+    for query, expected in PLACE_FILTERS:
+        page = _get(client, "/hsds/service_at_locations?" + query.format(**directory))
+
+        assert _service_names(page) == expected, query
+        assert page["total_items"] == len(expected), query
 
 
 def test_ndjson_streams_every_row_without_paging(client, directory):
@@ -446,3 +448,31 @@ def test_search_pages_keep_the_relevance_order(client, directory):
     ]
     assert [_names(p)[0] for p in pages] == _names(everything)
     assert pages[-1]["last_page"] and not pages[0]["last_page"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/hsds/services?full=true",
+        "/hsds/services",
+        "/hsds/organizations?full=true&full_service=true",
+        "/hsds/organizations?full_service=true",
+        "/hsds/service_at_locations?full=true",
+        "/hsds/service_at_locations?postcode=13202&proximity=500000",
+        "/hsds/taxonomy_terms",
+    ],
+)
+def test_a_page_costs_the_same_queries_for_few_or_many_rows(client, db, url):
+    """No query per row: ten services cost what two do."""
+    from tests.directory.test_hsds_json import QueryCounter
+
+    def queries_with(count: int) -> int:
+        for _ in range(count):
+            make_service(db)
+        db.session.commit()
+        with QueryCounter(db.engine) as counter:
+            page = _get(client, url)
+        assert page["total_items"] >= count
+        return counter.count
+
+    assert 0 < queries_with(2) == queries_with(8)
