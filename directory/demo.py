@@ -336,14 +336,6 @@ def metro_places() -> dict[str, ZipPlace]:
     return result
 
 
-def metro_bounds(margin: float = 0.05) -> tuple[float, float, float, float]:
-    """(min_lat, min_lon, max_lat, max_lon) around the county's ZIP centroids."""
-    county = _load("places.toml")["county"]
-    lats = [float(z["lat"]) for z in county_zips(county)]
-    lons = [float(z["long"]) for z in county_zips(county)]
-    return min(lats) - margin, min(lons) - margin, max(lats) + margin, max(lons) + margin
-
-
 # ---------------------------------------------------------------------------- geometry
 
 
