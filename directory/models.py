@@ -220,7 +220,8 @@ class Service(db.Model):
     def is_free(self) -> bool:
         """Free of cost when every cost option is zero, or the fee text says so."""
         if self.cost_options:
-            return all((c.amount or 0) == 0 for c in self.cost_options)
+            # An option with no amount says nothing about price: only explicit zeros are free.
+            return all(c.amount is not None and c.amount == 0 for c in self.cost_options)
         text = (self.fees_description or "").strip().lower()
         return text in {
             "free",
