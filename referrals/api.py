@@ -265,29 +265,17 @@ CONSENT_FIELDS = {"given_by", "method", "scope", "expires_on"}
 
 
 def _consent_values(errors: dict, data, prefix: str = "") -> dict:
+    """The consent object's values, dates parsed; the services check the rest."""
     if not isinstance(data, dict):
         errors[prefix.rstrip(".") or "consent"] = "Expected an object."
         return {}
-    unknown = sorted(set(data) - CONSENT_FIELDS)
-    for name in unknown:
+    for name in sorted(set(data) - CONSENT_FIELDS):
         errors[f"{prefix}{name}"] = "Unknown field."
-    _check_strings(errors, data, ("given_by", "method"))
-    scope = data.get("scope")
-    if scope is not None and not (
-        isinstance(scope, list) and all(isinstance(s, str) for s in scope)
-    ):
-        errors[f"{prefix}scope"] = "Must be a list of field names."
-        scope = None
-    return {
-        "given_by": data.get("given_by") if isinstance(data.get("given_by"), str) else None,
-        "method": data.get("method") if isinstance(data.get("method"), str) else None,
-        "scope": scope,
-        "expires_on": _parse_date(errors, f"{prefix}expires_on", data.get("expires_on")),
-    }
-
-
-def _prefixed(exc: InvalidInput, prefix: str) -> InvalidInput:
-    return InvalidInput({f"{prefix}{name}": text for name, text in exc.fields.items()})
+    values = {name: data.get(name) for name in ("given_by", "method", "scope")}
+    values["expires_on"] = _parse_date(errors, f"{prefix}expires_on", data.get("expires_on"))
+    for name, problem in services.consent_problems(**values).items():
+        errors.setdefault(f"{prefix}{name}", problem)
+    return values
 
 
 @bp.post("/members")
@@ -297,18 +285,16 @@ def create_member():
     actor = _actor()
     data = _body({*SHAREABLE_MEMBER_FIELDS, "consent"})
     errors: dict = {}
-    _check_strings(errors, data, [f for f in SHAREABLE_MEMBER_FIELDS if f != "birth_date"])
     values = {name: data.get(name) for name in SHAREABLE_MEMBER_FIELDS if name in data}
     if "birth_date" in values:
         values["birth_date"] = _parse_date(errors, "birth_date", values["birth_date"])
+    for name, problem in services.member_problems(values).items():
+        errors.setdefault(name, problem)
     consent = _consent_values(errors, data["consent"], "consent.") if "consent" in data else None
     _raise_if(errors)
     member = services.create_member(actor, **values)
     if consent is not None:
-        try:
-            services.record_consent(actor, member, **consent)
-        except InvalidInput as exc:
-            raise _prefixed(exc, "consent.") from exc
+        services.record_consent(actor, member, **consent)
     db.session.commit()
     return jsonify(_member_json(member, actor, detail=True)), 201
 

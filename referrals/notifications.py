@@ -135,9 +135,11 @@ def _by(actor: User | None) -> str:
 def referral_sent(referral: Referral, actor: User | None, now: datetime | None = None) -> int:
     """The receiving agency hears of a new referral and when it should answer."""
     urgency = "" if referral.urgency == "routine" else f"{referral.urgency} "
+    article = "an" if urgency[:1] in ("a", "e", "i", "o", "u") else "a"
     text = f"New {urgency}referral to {referral.service_name} from {referral.sending_org.name}"
     body = (
-        f"{referral.sending_org.name} sent a {urgency}referral to {referral.service_name}.\n"
+        f"{referral.sending_org.name} sent {article} {urgency}referral to "
+        f"{referral.service_name}.\n"
         f"Please accept, decline or forward it by {_when(referral.due_at)}."
     )
     subject = f"New {urgency}referral: {referral.service_name}"

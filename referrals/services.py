@@ -365,6 +365,47 @@ def _member_fields(checks: _Checks, values: dict, today: date) -> dict:
     return fields
 
 
+def _consent_fields(checks: _Checks, given_by, method, scope, expires_on, today: date):
+    given_by = checks.text("given_by", given_by, max_len=200, required=True)
+    method = checks.choice("method", method, ConsentMethod)
+    fields: list[str] = []
+    if not isinstance(scope, list | tuple | set | frozenset) or not scope:
+        checks.errors["scope"] = (
+            "List the fields the member allows agencies to see: "
+            f"{', '.join(SHAREABLE_MEMBER_FIELDS)}."
+        )
+    else:
+        unknown = sorted(str(f) for f in scope if f not in SHAREABLE_MEMBER_FIELDS)
+        if unknown:
+            checks.errors["scope"] = (
+                f"Unknown field(s) {', '.join(unknown)}: use {', '.join(SHAREABLE_MEMBER_FIELDS)}."
+            )
+        fields = [f for f in SHAREABLE_MEMBER_FIELDS if f in set(scope)]
+    if expires_on is not None and not isinstance(expires_on, date):
+        checks.errors["expires_on"] = "Enter a date as YYYY-MM-DD."
+    elif expires_on is not None and expires_on < today:
+        checks.errors["expires_on"] = "The consent would already have expired: check the date."
+    return given_by, method, fields, expires_on
+
+
+def member_problems(values: dict, now: datetime | None = None) -> dict[str, str]:
+    """What is wrong with these member fields (empty when they can be saved): for forms."""
+    checks = _Checks()
+    for name in set(values) - set(SHAREABLE_MEMBER_FIELDS):
+        checks.errors[name] = "Unknown field."
+    _member_fields(checks, values, local_today(now))
+    return checks.errors
+
+
+def consent_problems(
+    *, given_by, method, scope, expires_on=None, now: datetime | None = None
+) -> dict[str, str]:
+    """What is wrong with a consent's fields (empty when it can be recorded): for forms."""
+    checks = _Checks()
+    _consent_fields(checks, given_by, method, scope, expires_on, local_today(now))
+    return checks.errors
+
+
 def create_member(actor: User, now: datetime | None = None, **values) -> Member:
     """Add a person to the coordinator's caseload (their organization's members)."""
     now = now or utcnow()
@@ -404,25 +445,9 @@ def record_consent(
     now = now or utcnow()
     _require_own_member(actor, member, "record consent")
     checks = _Checks()
-    given_by = checks.text("given_by", given_by, max_len=200, required=True)
-    method = checks.choice("method", method, ConsentMethod)
-    if not isinstance(scope, list | tuple | set | frozenset) or not scope:
-        checks.errors["scope"] = (
-            "List the fields the member allows agencies to see: "
-            f"{', '.join(SHAREABLE_MEMBER_FIELDS)}."
-        )
-        fields = []
-    else:
-        unknown = sorted(str(f) for f in scope if f not in SHAREABLE_MEMBER_FIELDS)
-        if unknown:
-            checks.errors["scope"] = (
-                f"Unknown field(s) {', '.join(unknown)}: use {', '.join(SHAREABLE_MEMBER_FIELDS)}."
-            )
-        fields = [f for f in SHAREABLE_MEMBER_FIELDS if f in set(scope)]
-    if expires_on is not None and not isinstance(expires_on, date):
-        checks.errors["expires_on"] = "Enter a date as YYYY-MM-DD."
-    elif expires_on is not None and expires_on < local_today(now):
-        checks.errors["expires_on"] = "The consent would already have expired: check the date."
+    given_by, method, fields, expires_on = _consent_fields(
+        checks, given_by, method, scope, expires_on, local_today(now)
+    )
     checks.done()
     consent = Consent(
         member=member,
@@ -666,6 +691,7 @@ def _transition(
     Two people acting at once: exactly one flush succeeds; the other gets ConcurrentUpdate (the
     version column, or the row lock taken by `_lock` on PostgreSQL).
     """
+    referral_id = referral.id
     current = Status(referral.status) if referral.status else None
     try:
         target = next_status(current, action, side)
@@ -690,7 +716,7 @@ def _transition(
     try:
         db.session.flush()
     except StaleDataError as exc:
-        raise _lost_race(referral.id, action) from exc
+        raise _lost_race(referral_id, action) from exc
     log.info(
         "referral %s %s by %s", referral.id, PAST_TENSE[action], actor.id if actor else "system"
     )

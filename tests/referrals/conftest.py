@@ -1,10 +1,12 @@
 """A small referral network: two coordination organizations, two agencies with services, their
 people, a caseload, and a JSON client that speaks for any of them."""
 
+import threading
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import pytest
+from sqlalchemy import event
 
 from tests.directory.factories import make_organization, make_service
 
@@ -203,3 +205,26 @@ def send(api, network):
         return response.get_json()
 
     return sender
+
+
+@pytest.fixture
+def hold_before_first_write(db):
+    """Make two worker threads reach their first locking statement before either runs it."""
+    barrier = threading.Barrier(2, timeout=5)
+    seen = threading.local()
+
+    def wait_for_the_other(conn, cursor, statement, parameters, context, executemany):
+        locking = statement.startswith("UPDATE referral ") or (
+            "FROM referral" in statement and "FOR UPDATE" in statement
+        )
+        worker = threading.current_thread() is not threading.main_thread()
+        if worker and locking and not getattr(seen, "done", False):
+            seen.done = True
+            try:
+                barrier.wait()
+            except threading.BrokenBarrierError:
+                pass  # the other thread never got this far (e.g. it was refused earlier)
+
+    event.listen(db.engine, "before_cursor_execute", wait_for_the_other)
+    yield barrier
+    event.remove(db.engine, "before_cursor_execute", wait_for_the_other)

@@ -136,7 +136,8 @@ def test_consent_input_is_checked(api, network, create_member):
     )
     assert bad.status_code == 400
     fields = bad.get_json()["error"]["fields"]
-    assert set(fields) == {"expires_on"}  # type errors first, then the domain's checks
+    assert set(fields) == {"given_by", "method", "scope", "expires_on"}  # all at once
+    assert "not a date" in fields["expires_on"]
     bad = api.post(
         path,
         network.coordinator_a,

@@ -1,0 +1,213 @@
+"""Notification email through the outbox: a real SMTP server on loopback, down and back up."""
+
+import email
+import email.policy
+import socket
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from extensions import utcnow
+from referrals import notifications, services
+from referrals.models import Notification, OutboxEmail, Referral
+
+
+class _Collect:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(
+            email.message_from_bytes(envelope.content, policy=email.policy.default)
+        )
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RestartableSmtp:
+    """An aiosmtpd server on a fixed loopback port that a test can stop and start again."""
+
+    def __init__(self):
+        self.port = _free_port()
+        self.handler = _Collect()
+        self.controller = None
+
+    def start(self):
+        from aiosmtpd.controller import Controller
+
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self):
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    @property
+    def messages(self):
+        return self.handler.messages
+
+
+@pytest.fixture
+def mail_server(app):
+    server = RestartableSmtp()
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=server.port, MAIL_TIMEOUT=5)
+    yield server
+    server.stop()
+
+
+def _pending(db):
+    db.session.expire_all()
+    return db.session.scalars(
+        select(OutboxEmail).where(OutboxEmail.sent_at.is_(None)).order_by(OutboxEmail.to_address)
+    ).all()
+
+
+def test_notification_mail_reaches_a_real_smtp_server(
+    api, network, create_member, send, runner, smtp_server, db
+):
+    rid = send(create_member())["id"]
+    result = runner.invoke(args=["referrals", "deliver"])
+    assert result.exit_code == 0, result.output
+    assert "sent 2, failed 0" in result.output
+    [to_staff] = smtp_server.messages_to(network.staff_a.email)
+    [to_admin] = smtp_server.messages_to(network.agency_admin_a.email)
+    assert to_staff["Subject"] == "New urgent referral: Emergency food boxes"
+    body = to_staff.get_body(preferencelist=("plain",)).get_content()
+    assert "Central Health Home sent an urgent referral to Emergency food boxes." in body
+    assert "Please accept, decline or forward it by " in body
+    assert smtp_server.last_link(network.staff_a.email).endswith(f"/referrals/{rid}")
+    for message in (to_staff, to_admin):
+        text = message.get_body(preferencelist=("plain",)).get_content()
+        for private in ("Maria", "Lopez", "555-0142", "HIV", "Groceries"):
+            assert private not in text
+    assert _pending(db) == []
+
+    again = runner.invoke(args=["referrals", "deliver"])
+    assert "sent 0, failed 0" in again.output
+    assert len(smtp_server.messages) == 2  # nothing sent twice
+
+
+def test_outbox_keeps_mail_while_the_server_is_down_then_delivers(
+    api, network, create_member, send, runner, mail_server, db
+):
+    mail_server.start()
+    mail_server.stop()  # the mail server is down when the referral is sent
+    rid = send(create_member())["id"]
+    assert api.get(f"/api/v1/referrals/{rid}", network.staff_a).status_code == 200
+
+    down = runner.invoke(args=["referrals", "deliver"])
+    assert down.exit_code == 0
+    assert "sent 0, failed 2 (will retry)" in down.output
+    waiting = _pending(db)
+    assert [m.to_address for m in waiting] == [network.staff_a.email, network.agency_admin_a.email]
+    for message in waiting:
+        assert message.attempts == 1 and message.last_error
+        assert message.next_attempt_at > utcnow()  # backing off
+
+    mail_server.start()
+    backing_off = runner.invoke(args=["referrals", "deliver"])
+    assert "sent 0, failed 0" in backing_off.output
+    assert mail_server.messages == []
+
+    back = runner.invoke(args=["referrals", "deliver", "--retry-now"])
+    assert "sent 2, failed 0" in back.output, back.output
+    assert sorted(str(m["To"]) for m in mail_server.messages) == sorted(
+        [network.staff_a.email, network.agency_admin_a.email]
+    )
+    assert _pending(db) == []
+    assert {m.attempts for m in db.session.scalars(select(OutboxEmail))} == {2}
+
+
+def test_backoff_grows_and_the_outbox_gives_up_without_losing_the_row(network, db, mail_server):
+    db.session.add(OutboxEmail(to_address="someone@example.org", subject="Hello", body="Text"))
+    db.session.commit()
+    moment = datetime.now(UTC)
+    delays = []
+    for _ in range(notifications.MAX_ATTEMPTS):
+        report = notifications.deliver_pending(now=moment)
+        assert report.sent == 0 and report.failed + report.gave_up == 1
+        row = db.session.scalars(select(OutboxEmail)).one()
+        if row.failed_at is None:
+            delays.append(row.next_attempt_at - moment)
+            assert notifications.deliver_pending(now=moment).failed == 0  # not due yet
+            moment = row.next_attempt_at
+    assert delays[:4] == [timedelta(minutes=m) for m in (1, 2, 4, 8)]
+    assert max(delays) == timedelta(hours=6)
+    row = db.session.scalars(select(OutboxEmail)).one()
+    assert row.failed_at is not None and row.attempts == notifications.MAX_ATTEMPTS
+    assert "could not send mail" in row.last_error
+    assert notifications.pending_count() == 0
+    assert notifications.deliver_pending(now=moment + timedelta(days=1)).gave_up == 0
+
+
+def test_notices_and_emails_roll_back_with_a_refused_change(api, network, create_member, db):
+    member = create_member(consent=False)
+    refused = api.post(
+        "/api/v1/referrals",
+        network.coordinator_a,
+        {"member_id": str(member.id), "service_id": str(network.service_a.id), "need": "Food"},
+    )
+    assert refused.status_code == 422
+    assert db.session.scalar(select(func.count()).select_from(OutboxEmail)) == 0
+    assert db.session.scalar(select(func.count()).select_from(Notification)) == 0
+
+
+def test_inactive_sender_hands_notices_to_their_organization(api, network, create_member, send, db):
+    rid = send(create_member())["id"]
+    sender = db.session.get(type(network.coordinator_a), network.coordinator_a.id)
+    sender.active = False
+    db.session.commit()
+    api.post(f"/api/v1/referrals/{rid}/accept", network.staff_a)
+    db.session.expire_all()
+    told = db.session.scalars(
+        select(Notification.user_id).where(Notification.kind == "accepted")
+    ).all()
+    assert told == [network.coordinator_a2.id]
+
+
+def test_sweeps_on_two_hosts_at_once_queue_one_reminder(
+    app, db, network, create_member, hold_before_first_write
+):
+    member = create_member()
+    referral = services.send_referral(network.coordinator_a, member, network.service_a, need="x")
+    db.session.commit()
+    db.session.get(Referral, referral.id).due_at = datetime.now(UTC) - timedelta(minutes=5)
+    db.session.commit()
+    start = threading.Barrier(2, timeout=5)
+    flagged: list = []
+    errors: list = []
+
+    def sweep():
+        from extensions import db as _db
+
+        with app.app_context():
+            start.wait()
+            try:
+                flagged.extend(services.sweep_overdue())
+                _db.session.commit()
+            except Exception as exc:  # surfaced by the assertion below
+                errors.append(exc)
+                _db.session.rollback()
+            finally:
+                _db.session.remove()
+
+    threads = [threading.Thread(target=sweep) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    assert flagged == [referral.id]
+    db.session.expire_all()
+    reminders = db.session.scalar(
+        select(func.count()).select_from(OutboxEmail).where(OutboxEmail.kind == "overdue")
+    )
+    assert reminders == 3  # coordinator, agency staff, agency admin: once each
