@@ -746,20 +746,19 @@ class WhooshEngine:
         return (stat.st_ino,)
 
     def searcher(self):
-        """This thread's searcher, reopened when the index changed or was rebuilt."""
+        """This thread's searcher, reopened when the index changed or was rebuilt.
+
+        A new searcher rather than `refresh()`: refreshing reuses segment readers whose cached
+        deletions are stale, so replaced documents would still match.
+        """
         identity = self._identity()
         cached = getattr(self._local, "searcher", None)
-        if cached is not None and cached[0] == identity:
-            searcher = cached[1]
-            if searcher.up_to_date():
-                return searcher
-            searcher = searcher.refresh()
-        else:
-            if cached is not None:
-                cached[1].close()
-            searcher = self._open().searcher(weighting=scoring.BM25F())
-            identity = self._identity()
-        self._local.searcher = (identity, searcher)
+        if cached is not None:
+            if cached[0] == identity and cached[1].up_to_date():
+                return cached[1]
+            cached[1].close()
+        searcher = self._open().searcher(weighting=scoring.BM25F())
+        self._local.searcher = (self._identity(), searcher)
         return searcher
 
     def _view(self, searcher) -> _View:
