@@ -459,6 +459,8 @@ def miles(km: float | None) -> str:
     if km is None:
         return ""
     value = km_to_miles(km)
+    if value < 0.1:
+        return "under 0.1 mi"
     return f"{value:.1f} mi" if value < 10 else f"{value:.0f} mi"
 
 
@@ -467,6 +469,8 @@ def kilometres(km: float | None) -> str:
     """The same distance in km, for the title and screen readers."""
     if km is None:
         return ""
+    if km < 0.1:
+        return "under 0.1 km"
     return f"{km:.1f} km" if km < 10 else f"{km:.0f} km"
 
 

@@ -139,6 +139,11 @@
           .bindPopup(link)
           .addTo(layer);
       });
+      if (el.dataset.lat) {
+        window.L.circleMarker([Number(el.dataset.lat), Number(el.dataset.lon)], {
+          radius: 8, color: "#a4161a", weight: 3, fillOpacity: 0.6
+        }).bindTooltip(el.dataset.placeLabel || "").addTo(layer);
+      }
       layer.addTo(map);
       if (markers.length) {
         map.fitBounds(layer.getBounds(), { padding: [30, 30], maxZoom: 15 });
@@ -151,6 +156,19 @@
       el.textContent = el.dataset.failedText || "";
     });
   }
+
+  /* ---------- Shorter, shareable URLs: a GET leaves out the fields left empty. */
+  document.addEventListener("htmx:configRequest", function (event) {
+    if (event.detail.verb !== "get" || !event.detail.formData) return;
+    var data = event.detail.formData;
+    var names = {};
+    data.forEach(function (value, name) {
+      names[name] = names[name] || value !== "";
+    });
+    Object.keys(names).forEach(function (name) {
+      if (!names[name]) data.delete(name);
+    });
+  });
 
   /* ---------- Keep the filter panel open or closed as the person left it, across htmx swaps. */
   var filtersOpen = null;
