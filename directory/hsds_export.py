@@ -130,12 +130,16 @@ def export_package(
 
 
 def _snapshot_session() -> Session:
-    """A session of its own that reads one consistent state of the database."""
+    """A session of its own that reads one consistent state of the database throughout."""
     session = Session(bind=db.engine, autoflush=False, expire_on_commit=False)
     if db.engine.dialect.name == "postgresql":
         session.connection(
             execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
         )
+    elif db.engine.dialect.name == "sqlite":
+        # pysqlite opens no transaction for reads, so each SELECT would see the latest data; an
+        # explicit BEGIN makes every read share one WAL snapshot (writers are not blocked).
+        session.connection().exec_driver_sql("BEGIN")
     return session
 
 

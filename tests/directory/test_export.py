@@ -277,3 +277,21 @@ def test_csv_export_import_export_gives_the_same_records_but_history_times(db, t
     second = json.loads((tmp_path / "second" / "json" / "services.json").read_text())
     dates = [m["last_action_date"] for s in second for m in s.get("metadata", [])]
     assert dates == ["2024-03-01T00:00:00Z"]
+
+
+def test_export_reads_one_snapshot_while_others_write(db, tmp_path):
+    """A service added while the export runs is in none of its files, not in some."""
+    _small_directory(db)
+
+    def write_meanwhile(name: str, done: int, total: int) -> None:
+        if name == "organizations.json" and done == 0:
+            make_service(db, name="Added during the export")
+            db.session.commit()
+
+    export_package(tmp_path, progress=write_meanwhile)
+
+    services = json.loads((tmp_path / "json" / "services.json").read_text())
+    assert len(services) == len(_read_csv(tmp_path / "csv" / "services.csv")) == 3
+    organizations = json.loads((tmp_path / "json" / "organizations.json").read_text())
+    assert len(organizations) == len(_read_csv(tmp_path / "csv" / "organizations.csv")) == 2
+    assert db.session.query(Service).count() == 4
