@@ -424,6 +424,12 @@ def list_referrals():
     referrals, total = _page_of(stmt, (Referral.sent_at.desc(), Referral.id), page, per_page)
     items = [_referral_json(r, actor) for r in referrals]
     audit.record_views(actor, AuditObject.referral, [r.id for r in referrals], via="api:list")
+    audit.record_views(
+        actor,
+        AuditObject.member,
+        list(dict.fromkeys(r.member_id for r in referrals)),
+        via="api:referral-list",
+    )
     db.session.commit()
     return _paged(items, total, page, per_page)
 
@@ -446,7 +452,7 @@ def get_referral(referral_id: uuid.UUID):
 def _act(referral_id: uuid.UUID, allowed: set[str], run) -> tuple:
     actor = _actor()
     referral = services.get_referral_for(actor, referral_id)
-    data = _body(allowed) if request.content_length or request.is_json else {}
+    data = _body(allowed) if request.get_data(cache=True).strip() else {}
     errors: dict = {}
     _check_strings(errors, data, [name for name in allowed if name != "service_id"])
     _raise_if(errors)
@@ -574,7 +580,7 @@ def list_notifications():
 def read_notifications():
     """Mark the caller's notices read: the ones listed in `ids`, or all of them."""
     actor = _actor()
-    data = _body({"ids"}) if request.content_length else {}
+    data = _body({"ids"}) if request.get_data(cache=True).strip() else {}
     ids = None
     if "ids" in data:
         raw = data["ids"]

@@ -68,9 +68,11 @@ def test_views_and_changes_are_recorded_with_who_where_and_how(api, network, db)
         ("complete", network.staff_a.id),
     ]
     # Reading the referral showed the agency (part of) the member: that is a member view too.
+    api.get("/api/v1/referrals", network.staff_a)
     agency_views = _rows(db, object_type="member", actor_id=network.staff_a.id)
     assert [(r.action, r.object_id, r.detail["via"]) for r in agency_views] == [
-        ("view", member_id, "api:referral")
+        ("view", member_id, "api:referral"),
+        ("view", member_id, "api:referral-list"),
     ]
 
 

@@ -215,3 +215,13 @@ def test_garbage_to_every_action_is_never_a_500(api, network, create_member, sen
     detail = api.get(f"/api/v1/referrals/{rid}", network.coordinator_a).get_json()
     # Only `accept` (which needs nothing) could have changed the status.
     assert detail["status"] in ({"sent", "accepted"} if action == "accept" else {"sent"})
+
+
+def test_actions_without_a_body_need_no_json(api, network, create_member, send):
+    rid = send(create_member())["id"]
+    response = api.client.post(
+        f"/api/v1/referrals/{rid}/accept",
+        headers={**api.headers(network.staff_a), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 200
+    assert response.get_json()["status"] == "accepted"
