@@ -11,8 +11,11 @@
 
 Lists take page, per_page (1-100) and format (json, or ndjson: every row, one per line, no
 paging) and answer with HSDS's paging envelope. Filters combine with AND. Items are HSDS list
-items (one-to-one fields) unless full=true. Bad parameters are 400 and an unknown id 404, both as
-{"error": {"code", "message", "parameter"}}.
+items (one-to-one fields) unless full=true. On services and services at locations `search` is the
+directory's full-text search (synonyms, misspellings) in relevance order; elsewhere it matches
+names and descriptions. taxonomy_term_id matches services tagged with that very term. A bad
+parameter is 400 {"error": {"code": "invalid_parameter", "message", "parameter"}}; an unknown id
+is 404 {"error": {"code": "not_found", "message"}}.
 
 Place filters: `postcode` alone matches a service at a location when its service's service area
 covers the postcode's centroid or the location's address is in that postcode; with `proximity`
