@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 
 from accounts.mail import MailError, send_mail
 from accounts.models import Role, User
@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 20  # about three days of retries with the backoff below
 FIRST_RETRY = timedelta(minutes=1)
 LONGEST_RETRY = timedelta(hours=6)
+SEND_LEASE = timedelta(minutes=10)  # a run that dies mid-send frees its email after this
 REFERRAL_PATH = "/referrals/{id}"  # the referral page; the screens serve it at this path
 
 
@@ -365,39 +366,75 @@ def retry_delay(attempts: int) -> timedelta:
     return min(FIRST_RETRY * (2 ** max(0, attempts - 1)), LONGEST_RETRY)
 
 
+def _claim_next(
+    moment: datetime, retry_now: bool, tried: list[uuid.UUID]
+) -> tuple[OutboxEmail | None, bool]:
+    """Pick the next due email and lease it to this run; (None, False) when nothing is left.
+
+    The lease is a committed conditional UPDATE (attempts still as read, not sent): of several
+    hosts reading the same row, exactly one claims it, and nobody holds a lock while mail is
+    sent. `next_attempt_at` moves to the end of the lease, so a run that dies mid-send leaves
+    the row to be retried later; `last_error` is cleared while the row is in flight.
+    """
+    due = OutboxEmail.next_attempt_at <= moment
+    if retry_now:  # failed rows too, but never one another run is sending right now
+        due = or_(due, OutboxEmail.last_error.is_not(None))
+    stmt = select(OutboxEmail).where(
+        OutboxEmail.sent_at.is_(None), OutboxEmail.failed_at.is_(None), due
+    )
+    if tried:
+        stmt = stmt.where(OutboxEmail.id.not_in(tried))
+    stmt = (
+        stmt.order_by(OutboxEmail.next_attempt_at, OutboxEmail.created_at, OutboxEmail.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)  # PostgreSQL: hosts pick different rows
+    )
+    email = db.session.scalars(stmt).first()
+    if email is None:
+        db.session.rollback()
+        return None, False
+    tried.append(email.id)
+    claimed = db.session.execute(
+        update(OutboxEmail)
+        .where(
+            OutboxEmail.id == email.id,
+            OutboxEmail.attempts == email.attempts,
+            OutboxEmail.sent_at.is_(None),
+        )
+        .values(
+            attempts=OutboxEmail.attempts + 1,
+            next_attempt_at=moment + SEND_LEASE,
+            last_error=None,
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    if claimed != 1:
+        return None, True  # another host got there first
+    return db.session.get(OutboxEmail, email.id, populate_existing=True), True
+
+
 def deliver_pending(
     *, limit: int = 200, retry_now: bool = False, now: datetime | None = None
 ) -> DeliveryReport:
-    """Send queued emails that are due, one row per transaction; failures wait and retry.
+    """Send queued emails that are due; failures wait with backoff and are retried.
 
-    This is a job, not a service: it commits after each message so a crash loses nothing.
-    On PostgreSQL each row is claimed with `SELECT … FOR UPDATE SKIP LOCKED` and stays locked
-    while it is sent, so several hosts can run this at once without sending anything twice.
-    SQLite has one writer at a time: run it from one host. `retry_now` ignores the backoff
-    (for when the mail server is known to be back).
+    This is a job, not a service: it commits as it goes so a crash loses nothing. Safe on
+    several hosts at once (PostgreSQL: `SELECT … FOR UPDATE SKIP LOCKED` spreads the rows, and
+    the claim in `_claim_next` makes sure each is sent by one run); on SQLite too, since each
+    claim is a short write. Delivery is at least once: if the database fails after the mail
+    server accepted a message, it is sent again after the lease. `retry_now` ignores the
+    backoff (for when the mail server is known to be back).
     """
     report = DeliveryReport()
     tried: list[uuid.UUID] = []
     for _ in range(limit):
         moment = now or utcnow()
-        stmt = select(OutboxEmail).where(
-            OutboxEmail.sent_at.is_(None), OutboxEmail.failed_at.is_(None)
-        )
-        if not retry_now:
-            stmt = stmt.where(OutboxEmail.next_attempt_at <= moment)
-        if tried:
-            stmt = stmt.where(OutboxEmail.id.not_in(tried))
-        stmt = (
-            stmt.order_by(OutboxEmail.next_attempt_at, OutboxEmail.created_at, OutboxEmail.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        )
-        email = db.session.scalars(stmt).first()
-        if email is None:
-            db.session.rollback()
+        email, found = _claim_next(moment, retry_now, tried)
+        if not found:
             break
-        tried.append(email.id)
-        email.attempts += 1
+        if email is None:
+            continue
         try:
             send_mail(email.to_address, email.subject, email.body, email.html_body)
         except MailError as exc:
@@ -413,7 +450,6 @@ def deliver_pending(
             report.errors.append(str(exc))
         else:
             email.sent_at = moment
-            email.last_error = None
             report.sent += 1
             log.info("email %s sent to %s", email.id, email.to_address)
         db.session.commit()

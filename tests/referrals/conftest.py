@@ -208,23 +208,42 @@ def send(api, network):
 
 
 @pytest.fixture
-def hold_before_first_write(db):
-    """Make two worker threads reach their first locking statement before either runs it."""
-    barrier = threading.Barrier(2, timeout=5)
-    seen = threading.local()
+def hold_threads_before(db):
+    """`hold_threads_before(is_locking)`: two worker threads each pause before their first
+    statement for which `is_locking(sql)` is true, until the other has got there too, so both
+    have read the same state before either writes: the real race, every run."""
+    listeners = []
 
-    def wait_for_the_other(conn, cursor, statement, parameters, context, executemany):
-        locking = statement.startswith("UPDATE referral ") or (
-            "FROM referral" in statement and "FOR UPDATE" in statement
-        )
-        worker = threading.current_thread() is not threading.main_thread()
-        if worker and locking and not getattr(seen, "done", False):
-            seen.done = True
-            try:
-                barrier.wait()
-            except threading.BrokenBarrierError:
-                pass  # the other thread never got this far (e.g. it was refused earlier)
+    def install(is_locking):
+        barrier = threading.Barrier(2, timeout=5)
+        seen = threading.local()
 
-    event.listen(db.engine, "before_cursor_execute", wait_for_the_other)
-    yield barrier
-    event.remove(db.engine, "before_cursor_execute", wait_for_the_other)
+        def wait_for_the_other(conn, cursor, statement, parameters, context, executemany):
+            worker = threading.current_thread() is not threading.main_thread()
+            if worker and is_locking(statement) and not getattr(seen, "done", False):
+                seen.done = True
+                try:
+                    barrier.wait()
+                except threading.BrokenBarrierError:
+                    pass  # the other thread never got this far (e.g. it was refused earlier)
+
+        event.listen(db.engine, "before_cursor_execute", wait_for_the_other)
+        listeners.append(wait_for_the_other)
+        return barrier
+
+    yield install
+    for listener in listeners:
+        event.remove(db.engine, "before_cursor_execute", listener)
+
+
+def _locks_a_referral(statement: str) -> bool:
+    # PostgreSQL: SELECT … FOR UPDATE of the referral; SQLite: the UPDATE itself.
+    return statement.startswith("UPDATE referral ") or (
+        "FROM referral" in statement and "FOR UPDATE" in statement
+    )
+
+
+@pytest.fixture
+def hold_before_first_write(hold_threads_before):
+    """Two worker threads both reach their first lock on a referral before either takes it."""
+    return hold_threads_before(_locks_a_referral)

@@ -211,3 +211,41 @@ def test_sweeps_on_two_hosts_at_once_queue_one_reminder(
         select(func.count()).select_from(OutboxEmail).where(OutboxEmail.kind == "overdue")
     )
     assert reminders == 3  # coordinator, agency staff, agency admin: once each
+
+
+def test_two_delivery_runs_at_once_send_each_email_once(
+    app, db, network, create_member, smtp_server, hold_threads_before
+):
+    for n in range(3):
+        services.send_referral(
+            network.coordinator_a, create_member(first_name=f"M{n}"), network.service_a, need="x"
+        )
+    db.session.commit()
+    assert notifications.pending_count() == 6
+    # Both runs read the same first email before either claims it (SQLite: the same row;
+    # PostgreSQL: SKIP LOCKED already hands the second run another row).
+    hold_threads_before(lambda sql: sql.startswith("UPDATE outbox_email"))
+    start = threading.Barrier(2, timeout=5)
+    reports: list = []
+
+    def deliver():
+        from extensions import db as _db
+
+        with app.app_context():
+            start.wait()
+            try:
+                reports.append(notifications.deliver_pending())
+            finally:
+                _db.session.remove()
+
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sum(r.sent for r in reports) == 6
+    assert sum(r.failed + r.gave_up for r in reports) == 0
+    recipients = sorted(str(m["To"]) for m in smtp_server.messages)
+    assert recipients == sorted([network.staff_a.email, network.agency_admin_a.email] * 3)
+    assert len({m["Message-ID"] for m in smtp_server.messages}) == 6
+    assert notifications.pending_count() == 0
