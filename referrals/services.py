@@ -272,12 +272,16 @@ def _require_own_member(user: User, member: Member, doing: str) -> None:
 # -- consent ---------------------------------------------------------------------------------
 
 
+def latest_consent(member: Member) -> Consent | None:
+    """The member's newest consent: it supersedes every earlier one (e.g. a narrower scope)."""
+    return max(member.consents, key=lambda c: c.given_at, default=None)
+
+
 def consent_in_force(member: Member, today: date | None = None) -> Consent | None:
-    """The newest consent that is neither revoked nor expired, if any."""
-    today = today or local_today()
-    for consent in sorted(member.consents, key=lambda c: c.given_at, reverse=True):
-        if consent.is_valid_on(today):
-            return consent
+    """The newest consent if it is neither revoked nor expired; an older one never comes back."""
+    latest = latest_consent(member)
+    if latest is not None and latest.is_valid_on(today or local_today()):
+        return latest
     return None
 
 
@@ -287,7 +291,7 @@ def require_consent(member: Member, today: date | None = None) -> Consent:
     consent = consent_in_force(member, today)
     if consent is not None:
         return consent
-    latest = max(member.consents, key=lambda c: c.given_at, default=None)
+    latest = latest_consent(member)
     if latest is None:
         raise ConsentProblem(
             "No consent to share this member's information is on record. Record the member's "

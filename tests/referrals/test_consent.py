@@ -152,3 +152,27 @@ def test_consent_input_is_checked(api, network, create_member):
     )
     assert empty_scope.status_code == 400
     assert api.post(path, network.staff_a, {"given_by": "x"}).status_code == 404
+
+
+def test_the_newest_consent_supersedes_older_ones(api, network, create_member, db):
+    member = create_member(scope=["first_name", "last_name", "phone", "address"])
+    rid = _refer(api, network, member).get_json()["id"]
+    narrower = api.post(
+        f"/api/v1/members/{member.id}/consents",
+        network.coordinator_a,
+        {"given_by": "Maria Lopez", "method": "written", "scope": ["first_name"]},
+    )
+    assert narrower.status_code == 201
+    seen = api.get(f"/api/v1/referrals/{rid}", network.staff_a).get_json()["member"]
+    assert seen["shared_fields"] == ["first_name"]
+
+    # Revoking the newest consent does not bring the older, broader one back.
+    api.post(
+        f"/api/v1/members/{member.id}/consents/{narrower.get_json()['id']}/revoke",
+        network.coordinator_a,
+    )
+    seen = api.get(f"/api/v1/referrals/{rid}", network.staff_a).get_json()["member"]
+    assert seen["shared_fields"] == []
+    refused = _refer(api, network, member, network.service_a2)
+    assert refused.status_code == 422
+    assert refused.get_json()["error"]["code"] == "consent_revoked"
