@@ -210,13 +210,27 @@ def test_unknown_defunct_and_malformed_service_ids_are_a_friendly_404(db, client
         assert page.find_all("form", role="search")
 
 
-def test_refer_button_is_not_shown_to_the_public(db, client):
+def test_only_a_signed_in_coordinator_sees_the_refer_button(
+    db, app, client, login, dummy_coordinator, dummy_agency_staff
+):
     service = make_service(db)
     db.session.commit()
 
     _, page = _service_page(client, service.id)
-
     assert "Refer someone" not in page.text
+
+    staff = app.test_client()
+    login(staff, dummy_agency_staff)
+    _, page = _service_page(staff, service.id)
+    assert "Refer someone" not in page.text
+
+    coordinator = app.test_client()
+    login(coordinator, dummy_coordinator)
+    _, page = _service_page(coordinator, service.id)
+    assert "Refer someone" in page.text
+    refer = [a["href"] for a in page.find_all("a") if a["href"].startswith("/referrals/new")]
+    assert refer == [f"/referrals/new?service_id={service.id}"]
+    assert coordinator.get(refer[0]).status_code == 200
 
 
 # ---------------------------------------------------------------- my list
@@ -561,7 +575,8 @@ def test_nothing_found_says_what_to_try(db, client):
     assert "0 services found" in page.text
     assert "No services match “pantry” near 13202" in page.text
     assert "Search up to 100 miles away" in page.text
-    assert "call 211" in page.text
+    assert "call 211" in page.text and page.find_all("a", href="tel:211")
+    assert not page.find_all("details", id="filters")  # nothing to narrow down
 
 
 def test_map_view_draws_from_the_page_and_loads_nothing_from_elsewhere(db, make_app):

@@ -160,3 +160,42 @@ def test_use_my_location_finds_the_nearest_and_the_map_stays_local(db, live_serv
         assert elsewhere == []
     finally:
         context.close()
+
+
+def _tab_to(page, selector: str, limit: int = 40) -> None:
+    """Press Tab until the element matching `selector` has the focus."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("(s) => document.activeElement.matches(s)", selector):
+            return
+    raise AssertionError(f"Tab never reached {selector}")
+
+
+def test_keyboard_only_search_filter_and_open(db, live_server, page):
+    ids = _seed(db)
+    page.goto(f"{live_server.url}/")
+
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    _tab_to(page, "#q")
+    page.keyboard.type("pantry")
+    page.locator("#results-status").get_by_text("3 services found").wait_for()
+
+    _tab_to(page, "#filters > summary")
+    page.keyboard.press("Enter")
+    _tab_to(page, "#filter-free-true")
+    page.keyboard.press("Space")
+    page.locator("#results-status").get_by_text("2 services found").wait_for()
+    # The swap put a new checkbox in place: the focus is on it, not lost to the page.
+    page.wait_for_function("document.activeElement.id === 'filter-free-true'")
+    assert page.locator("#filter-free-true").is_checked()
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline == "solid"
+
+    _tab_to(page, f'a[href="/services/{ids["free"]}"]')
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**/services/{ids['free']}")
+    _tab_to(page, "button[id^=save-button-]")
+    page.keyboard.press("Enter")
+    page.get_by_role("button", name="Saved · Remove Northside Emergency Food Pantry").wait_for()
+    page.wait_for_function("document.activeElement.id.startsWith('save-button-')")
