@@ -44,8 +44,16 @@ def import_hsds(path: str, dataset: str | None) -> None:
     for line in report.lines():
         click.echo(line)
     if report.changed() and hasattr(search, "reindex"):
-        count = search.reindex()
-        click.echo(f"Search index rebuilt: {count} services")
+        # Bulk writes bypass the session events that keep the index in step: rebuild it.
+        try:
+            count = search.reindex()
+        except Exception as exc:  # the import is committed; only the index lags
+            click.echo(
+                f"The search index was not rebuilt ({exc}); run 'flask directory reindex'.",
+                err=True,
+            )
+        else:
+            click.echo(f"Search index rebuilt: {count} services")
 
 
 @bp.cli.command("export-hsds")

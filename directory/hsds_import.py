@@ -127,6 +127,7 @@ DATASET_TABLES = {"organization", "service", "location"}
 LAT_LON = ("latitude", "longitude")
 # Names datapackage templates carry unchanged; they say nothing about where the data came from.
 GENERIC_PACKAGE_NAMES = {"", "human_services_data", "hsds", "datapackage", "data", "export"}
+GENERIC_FOLDER_NAMES = {"json", "csv", "data", "export", "hsds", "datapackage"}
 HSDS_FILE_STEMS = {"services", "organizations", "locations", "service_at_locations",
                    "taxonomies", "taxonomy_terms", "programs", "data", "export"}  # fmt: skip
 CHUNK = 500
@@ -267,11 +268,23 @@ def _detect(path: Path) -> tuple[str, Path, dict | None, list[Path]]:
             "JSON files, or a .zip of one"
         )
     folder = path
-    visible = [p for p in folder.iterdir() if not p.name.startswith(".")]
-    if len(visible) == 1 and visible[0].is_dir():
-        folder, visible = visible[0], [p for p in visible[0].iterdir()]
+    visible = [p for p in folder.iterdir() if not p.name.startswith((".", "__MACOSX"))]
+    if not any(p.is_file() for p in visible):
+        # One folder inside (an unzipped export), or our own export's json/ and csv/.
+        inner = [p for p in visible if p.is_dir()]
+        preferred = [p for p in inner if p.name.lower() in ("json", "csv")]
+        if len(inner) == 1 or preferred:
+            folder = (
+                sorted(preferred, key=lambda p: p.name.lower() != "json")[0]
+                if preferred
+                else inner[0]
+            )
+            visible = list(folder.iterdir())
     descriptor = read_datapackage(folder)
     csvs = [p for p in visible if p.is_file() and p.suffix.lower() in (".csv", ".tsv", ".txt")]
+    csvs += [
+        p for p in _resource_files(folder, descriptor) if p.parent.resolve() != folder.resolve()
+    ]
     jsons = sorted(
         (
             p
@@ -353,7 +366,10 @@ def _dataset_name(path: Path, folder: Path, descriptor: dict | None, default: st
         return default
     if path.is_file() and path.stem.lower() not in HSDS_FILE_STEMS:
         return path.stem
-    return folder.resolve().name or "import"
+    folder = folder.resolve()
+    while folder.name.lower() in GENERIC_FOLDER_NAMES and folder.parent != folder:
+        folder = folder.parent  # export/json -> the export's own name
+    return folder.name or "import"
 
 
 def _csv_tables(
@@ -365,22 +381,15 @@ def _csv_tables(
     say: Progress,
 ) -> dict[str, CsvTable]:
     """Read every CSV file of the package whose resource or file name is an HSDS table."""
-    by_file: dict[str, tuple[str | None, str | None]] = {}
-    for resource in (descriptor or {}).get("resources", []):
-        target = resource.get("path")
-        if isinstance(target, list):
-            target = target[0] if target else None
-        if not isinstance(target, str):
-            continue
-        file_name = target.replace("\\", "/").rsplit("/", 1)[-1].lower()
-        table = names.get(str(resource.get("name", "")).lower(), names.get(file_name[:-4]))
-        by_file[file_name] = (table, resource.get("encoding"))
-    tables: dict[str, CsvTable] = {}
+    files: dict[Path, tuple[str | None, str | None]] = {}
+    for path, resource in _resource_files(folder, descriptor).items():
+        table = names.get(str(resource.get("name", "")).lower(), names.get(path.stem.lower()))
+        files[path] = (table, resource.get("encoding"))
     for path in sorted(folder.iterdir()):
-        if not path.is_file() or path.suffix.lower() not in (".csv", ".tsv", ".txt"):
-            continue
-        table, encoding = by_file.get(path.name.lower(), (None, None))
-        table = table or names.get(path.stem.lower())
+        if path.is_file() and path.suffix.lower() in (".csv", ".tsv", ".txt"):
+            files.setdefault(path.resolve(), (names.get(path.stem.lower()), None))
+    tables: dict[str, CsvTable] = {}
+    for path, (table, encoding) in sorted(files.items()):
         if table is None:
             if path.stem.lower() not in names:
                 package.warn("unknown", Origin(path.name, ""), "ignored: not an HSDS table")
@@ -396,6 +405,22 @@ def _csv_tables(
     if not tables:
         raise ImportFailed(f"{folder.name} has no CSV file with an HSDS table's name")
     return tables
+
+
+def _resource_files(folder: Path, descriptor: dict | None) -> dict[Path, dict]:
+    """The datapackage's resources that are files inside the package folder, by path."""
+    root = folder.resolve()
+    found: dict[Path, dict] = {}
+    for resource in (descriptor or {}).get("resources", []):
+        target = resource.get("path")
+        if isinstance(target, list):
+            target = target[0] if target else None
+        if not isinstance(target, str) or "://" in target:
+            continue
+        path = (folder / target).resolve()
+        if path.is_file() and path.is_relative_to(root):
+            found[path] = resource  # HSDS's own descriptor lists every table; some may be absent
+    return found
 
 
 def _read_v3_csv(ctx: Context, tables: dict[str, CsvTable]) -> None:
@@ -816,7 +841,7 @@ class Writer:
                 value = value[: info.length]
             row[name] = value
             managed.add(name)
-        if table in DATASET_TABLES:
+        if table in DATASET_TABLES and (record.full or record.values):
             row["dataset"] = self.package.dataset
             managed.add("dataset")
         fix = getattr(self, f"_fix_{table}", None)
@@ -1048,8 +1073,9 @@ class Writer:
         if table in ("organization", "taxonomy_term"):
             parent = "parent_organization_id" if table == "organization" else "parent_id"
             inserts = _parents_first(inserts, parent)
+        statement = insert(model.__table__)  # Core: every row has every column, one executemany
         for batch in _chunks(inserts, 1000):
-            db.session.execute(insert(model).execution_options(render_nulls=True), batch)
+            db.session.execute(statement, batch)
         for group in updates.values():
             for batch in _chunks(group, 1000):
                 db.session.execute(update(model), batch)

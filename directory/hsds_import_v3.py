@@ -403,7 +403,14 @@ def add_json_document(ctx: Context, file: str, data: Any, hint: str | None) -> N
     tables = tabular_tables(data)
     if tables is not None:
         for key, table in tables.items():
-            if table is not None:
+            rows = data[key]
+            nested = any(isinstance(v, dict | list) for r in rows if isinstance(r, dict)
+                         for v in r.values())  # fmt: skip
+            if table is not None and nested:  # {"services": [nested services], ...}
+                flattener = Flattener(ctx, file)
+                for index, item in enumerate(rows):
+                    flattener.add(item, table, f"{key}[{index}]")
+            elif table is not None:
                 rows = [(f"{key}[{i}]", row) for i, row in enumerate(data[key])]
                 bad = [where for where, row in rows if not isinstance(row, dict)]
                 for where in bad:

@@ -25,6 +25,7 @@ IMPORT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://wraparound.invalid/hs
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _EMPTY_WORDS = {"null", "none", "n/a", "na", "nil", "#n/a"}
+_SPREADSHEET_INTEGER = re.compile(r"\d+\.0+")
 
 
 def blank(value: Any) -> bool:
@@ -58,7 +59,7 @@ def source_id_text(value: Any) -> str | None:
     text = clean_text(value)
     if text is None:
         return None
-    if re.fullmatch(r"\d+\.0+", text):
+    if _SPREADSHEET_INTEGER.fullmatch(text):
         text = text.split(".")[0]
     return text
 

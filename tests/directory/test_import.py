@@ -406,7 +406,7 @@ def test_hsds_3_csv_example_imports(db, shared_data):
     report = _import(db, shared_data / "hsds/spec-3.0/examples/csv")
 
     assert report.format == "HSDS 3.0 CSV"
-    assert report.dataset == "csv"  # the descriptor's name is the template's own
+    assert report.dataset == "examples"  # the descriptor's name is the template's own
     for table in ("organization", "service", "location", "service_at_location", "phone",
                   "schedule", "address", "language", "contact", "cost_option", "funding",
                   "taxonomy", "taxonomy_term", "metadata"):  # fmt: skip
@@ -433,6 +433,36 @@ def test_a_zip_of_a_package_imports_like_the_folder(db, tmp_path):
     assert report.count("service").created == 3
 
 
+def test_datapackage_resources_are_found_where_the_descriptor_says(db, tmp_path, shared_data):
+    examples = shared_data / "hsds/spec-3.0/examples/csv"
+    package = tmp_path / "pkg"
+    (package / "data").mkdir(parents=True)
+    resources = []
+    for path in sorted(examples.glob("*.csv")):
+        shutil.copy(path, package / "data" / path.name)
+        resources.append({"name": path.stem.rstrip("s"), "path": f"data/{path.name}"})
+    (package / "datapackage.json").write_text(
+        json.dumps({"name": "county-211", "version": "3.0.0", "resources": resources})
+    )
+
+    report = _import(db, package)
+
+    assert (report.format, report.dataset) == ("HSDS 3.0 CSV", "county-211")
+    assert report.count("service").created == 1
+    assert _service(db, "Community Counselling").dataset == "county-211"
+
+
+def test_a_json_bundle_of_nested_objects_by_table_imports(db, tmp_path):
+    services = json.loads((V3_JSON / "services.json").read_text())[:1]
+    bundle = tmp_path / "bundle.json"
+    bundle.write_text(json.dumps({"services": services, "taxonomies": []}))
+
+    report = _import(db, bundle)
+
+    assert report.dataset == "bundle"
+    assert _service(db, "Hot Meals").phones[0].number == "315-555-0199"
+
+
 def test_round_trip_of_imported_data_through_our_export(db, tmp_path, shared_data):
     """Import messy and sample data, export, import the export into an empty directory,
     export again: the same files."""
@@ -454,6 +484,13 @@ def test_round_trip_of_imported_data_through_our_export(db, tmp_path, shared_dat
             if source == "csv":  # CSV keeps metadata dates without their time
                 first, again = _dates_only(first), _dates_only(again)
             assert again == first, (source, name)
+
+    # The export's own folder (json/ and csv/ inside) imports its JSON: all already there, but
+    # the times of day of the change history, which the CSV just imported did not have.
+    report = _import(db, tmp_path / "first")
+    assert report.format == "HSDS 3.0 JSON" and report.dataset == "first"
+    changed = {t: c for t, c in report.counts.items() if c.created or c.updated or c.removed}
+    assert set(changed) == {"metadata"}, changed
 
 
 def _dates_only(node):
