@@ -19,7 +19,7 @@ import zipfile
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -453,6 +453,7 @@ class Reject(Exception):
     """This record can't be imported; the message says why."""
 
 
+CENTS = Decimal("0.01")
 NOW = "now"  # the default of a timestamp column: the time of the import
 
 
@@ -464,15 +465,16 @@ class ColumnInfo:
     nullable: bool
     default: Any
     limit: Decimal | None
+    scale: int | None = None
 
 
 def _column_info(column: Column) -> ColumnInfo:
-    kind, length, limit = "text", None, None
+    kind, length, limit, scale = "text", None, None, None
     column_type = column.type
     if isinstance(column_type, Uuid):
         kind = "uuid"
     elif isinstance(column_type, Numeric):
-        kind = "decimal"
+        kind, scale = "decimal", column_type.scale
         if column_type.precision is not None:
             limit = Decimal(10) ** (column_type.precision - (column_type.scale or 0))
     elif isinstance(column_type, Integer):
@@ -490,7 +492,7 @@ def _column_info(column: Column) -> ColumnInfo:
     default = None
     if column.default is not None and column.name != "id":
         default = column.default.arg if column.default.is_scalar else NOW
-    return ColumnInfo(column.name, kind, length, bool(column.nullable), default, limit)
+    return ColumnInfo(column.name, kind, length, bool(column.nullable), default, limit, scale)
 
 
 _COLUMNS: dict[str, list[ColumnInfo]] = {
@@ -570,7 +572,7 @@ def _tz_name(value: Any) -> str | None:
 def _age(value: Any) -> Decimal | None:
     if clean_text(value) is None:
         return None
-    age = parse_leading_number(value)
+    age = parse_leading_number(value).quantize(CENTS, ROUND_HALF_UP)
     if not 0 <= age < 1000:
         raise BadValue(f"age {value!r} is out of range")
     return age
@@ -614,9 +616,12 @@ def _amount(value: Any) -> Decimal | None:
     text = clean_text(value)
     if text is None:
         return None
-    if text.lower() in ("free", "no cost", "none", "no charge"):
+    if text.lower() in ("free", "no cost", "no charge"):
         return Decimal(0)
-    return parse_decimal(value)
+    amount = parse_decimal(value).quantize(CENTS, ROUND_HALF_UP)
+    if abs(amount) >= 10**10:
+        raise BadValue(f"amount {value!r} is too large")
+    return amount
 
 
 SPECIAL: dict[tuple[str, str], Callable[[Any], Any]] = {
@@ -668,9 +673,14 @@ def _generic(info: ColumnInfo, value: Any) -> Any:
             raise BadValue(f"{value!r} is not an id")
         return found
     if info.kind == "int":
-        return parse_int(value)
+        number = parse_int(value)
+        if abs(number) >= 2**31:
+            raise BadValue(f"{value!r} is too large")
+        return number
     if info.kind == "decimal":
         number = parse_decimal(value)
+        if info.scale is not None:  # as the database will store it, so re-imports compare equal
+            number = number.quantize(Decimal(1).scaleb(-info.scale), ROUND_HALF_UP)
         if info.limit is not None and abs(number) >= info.limit:
             raise BadValue(f"{value!r} is too large")
         return number

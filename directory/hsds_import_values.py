@@ -44,6 +44,8 @@ def clean_text(value: Any) -> str | None:
         return None
     if type(value) is str:  # the common case, kept fast: imports call this millions of times
         text = value.strip()
+        if "\x00" in text:  # broken exports carry NUL bytes, which PostgreSQL refuses
+            text = text.replace("\x00", "").strip()
         return None if not text or (len(text) < 5 and text.lower() in _EMPTY_WORDS) else text
     if isinstance(value, bool):
         return "true" if value else "false"

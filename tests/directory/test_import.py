@@ -283,6 +283,57 @@ def test_bad_objects_in_json_are_rejected_one_by_one(db):
     assert [(s.byday, s.opens_at) for s in site.schedules] == [("SA", "10:00")]
 
 
+def test_values_the_database_would_refuse_are_cleaned_or_dropped_with_a_warning(db, tmp_path):
+    service = {
+        "id": "0b9b3f0e-5d3c-4c7e-9d58-3c1f2a0f0001",
+        "name": "Clinic\u0000 Night",
+        "status": "Active",
+        "minimum_age": "18 years",
+        "maximum_age": "12",
+        "organization": {"id": "0b9b3f0e-5d3c-4c7e-9d58-3c1f2a0f0002", "name": "O" * 600},
+        "cost_options": [
+            {"id": "0b9b3f0e-5d3c-4c7e-9d58-3c1f2a0f0003", "amount": "35.125", "currency": "$"}
+        ],  # fmt: skip
+        "schedules": [
+            {
+                "id": "0b9b3f0e-5d3c-4c7e-9d58-3c1f2a0f0004",
+                "byday": "MO",
+                "opens_at": "9am",
+                "closes_at": "5pm",
+                "count": "99999999999",
+                "timezone": "-05:00",
+                "tz_name": "Mars/Olympus",
+            }
+        ],  # fmt: skip
+    }
+    path = tmp_path / "services.json"
+    path.write_text(json.dumps([service]))
+
+    report = _import(db, path)
+    again = _import(db, path)
+
+    assert report.rejected == [] and not again.changed()
+    clinic = db.session.get(Service, uuid.UUID(service["id"]))
+    assert clinic.name == "Clinic Night" and clinic.status == "active"
+    assert clinic.minimum_age is None and clinic.maximum_age is None  # 18 > 12: both dropped
+    assert len(clinic.organization.name) == 500
+    assert (clinic.cost_options[0].amount, clinic.cost_options[0].currency) == (
+        Decimal("35.13"),
+        "USD",
+    )
+    schedule = clinic.schedules[0]
+    assert (schedule.opens_at, schedule.closes_at, schedule.count) == ("09:00", "17:00", None)
+    assert (schedule.timezone, schedule.tz_name) == (Decimal("-5"), None)
+    warnings = " | ".join(str(w) for w in report.warnings)
+    for expected in (
+        "minimum_age 18.00 is above maximum_age",
+        "name cut to 500 characters",
+        "count: '99999999999' is too large",
+        "'Mars/Olympus' is not an IANA",
+    ):
+        assert expected in warnings
+
+
 # --- idempotence --------------------------------------------------------------------------------
 
 
