@@ -16,7 +16,7 @@ from flask import (
     request,
     url_for,
 )
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadData, URLSafeSerializer
 from sqlalchemy import select
 from werkzeug.routing import BuildError
 
@@ -283,7 +283,7 @@ def my_list_ids() -> list[uuid.UUID]:
         return []
     try:
         return _parse_ids(_serializer().loads(raw))
-    except (BadSignature, TypeError, ValueError):
+    except (BadData, TypeError, ValueError):
         return []
 
 

@@ -357,8 +357,9 @@ def test_bad_list_input_is_a_message_never_a_500(db, client):
     response = client.post("/list/add", data={"service_id": str(uuid.uuid4())})
     assert response.status_code == 400
 
-    client.set_cookie("my_list", "tampered.value")
-    assert "Nothing saved yet." in _list_page(client).text
+    for tampered in ("tampered.value", "", "W10.bad", "x" * 3000):
+        client.set_cookie("my_list", tampered)
+        assert "Nothing saved yet." in _list_page(client).text
     assert "This shared list is empty" in _list_page(client, "/list?ids=zzz,123").text
 
     # Never a redirect to another site.
@@ -516,6 +517,9 @@ def test_filters_show_counts_and_every_link_keeps_the_query(db, client):
     prev = next(a["href"] for a in page.find_all("a") if a.get("rel") == "prev")
     assert parse_qs(urlsplit(prev).query) == {"q": ["pantry"], "near": ["13202"]}
 
+    page = Page(client.get("/?q=pantry&near=13202&page=9").get_data(as_text=True))
+    assert "There are only 2 pages of results." in page.text
+
 
 def test_a_chosen_filter_with_no_results_can_still_be_unticked(db, client):
     make_service(db, name="Only Pantry")
@@ -604,3 +608,35 @@ def test_map_view_draws_from_the_page_and_loads_nothing_from_elsewhere(db, make_
     tiled = make_app(MAP_TILE_URL="https://tiles.example.org/{z}/{x}/{y}.png")
     html = tiled.test_client().get("/?q=pantry&view=map").get_data(as_text=True)
     assert 'data-tile-url="https://tiles.example.org/{z}/{x}/{y}.png"' in html
+
+
+# ---------------------------------------------------------------- the look
+
+
+def _luminance(hex_colour: str) -> float:
+    channels = [int(hex_colour.lstrip("#")[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _contrast(a: str, b: str) -> float:
+    high, low = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_text_colours_meet_wcag_aa_on_their_backgrounds():
+    css = (STATIC / "css" / "app.css").read_text()
+    colours = dict(re.findall(r"--([a-z-]+): (#[0-9a-f]{6})", css))
+    pairs = [
+        ("ink", "paper"), ("muted", "paper"), ("muted", "tint"), ("accent", "paper"),
+        ("accent-ink", "accent"), ("accent-ink", "accent-dark"), ("accent", "tint"),
+        ("accent-dark", "accent-tint"), ("ok", "ok-tint"), ("ok", "paper"),
+        ("warn", "warn-tint"), ("bad", "bad-tint"), ("bad", "paper"), ("ink", "mark"),
+    ]  # fmt: skip
+    for text, background in pairs:
+        ratio = _contrast(colours[text], colours[background])
+        assert ratio >= 4.5, f"{text} on {background}: {ratio:.2f}"
+    # The focus ring (non-text, 3:1): its yellow shows on the blue header, its dark ring on white.
+    assert _contrast("#ffbf47", colours["accent"]) >= 3
+    assert _contrast("#1b1f24", colours["paper"]) >= 3
+    assert "--focus-ring: 0 0 0 2px #1b1f24" in css
