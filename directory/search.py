@@ -40,10 +40,11 @@ import numpy as np
 from flask import Flask, current_app, has_app_context
 from sqlalchemy import Uuid, event, func, inspect, select, text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 from whoosh import columns, fields, highlight, index, scoring
 from whoosh import query as wq
 from whoosh.analysis import (
+    STOP_WORDS,
     CharsetFilter,
     LowercaseFilter,
     RegexTokenizer,
@@ -84,6 +85,7 @@ TYPO_RETRY_BELOW = 5  # fewer matches than this (or an unknown word): try correc
 TOP_TEXT_MATCHES = 500  # without a place, rank this many best text matches (open-now boost)
 SYNC_REBUILD_LIMIT = 5000  # a stale index this small is rebuilt while the app starts
 INDEX_CHUNK = 500
+MULTIPROCESS_FROM = 20_000  # rebuilds this big analyse text in SEARCH_INDEX_PROCS processes
 FIELD_WEIGHTS = {  # BM25F field boosts: a word in the name counts most
     "name": 3.0,
     "categories": 2.0,
@@ -322,30 +324,32 @@ class SearchEngine(Protocol):
 
 # --- Documents: what is indexed for a service --------------------------------------------------
 
-_LOAD_FOR_INDEX = (
-    selectinload(Service.organization),
-    selectinload(Service.attributes),
-    selectinload(Service.languages),
-    selectinload(Service.cost_options),
-    selectinload(Service.schedules),
-    selectinload(Service.service_at_locations).selectinload(ServiceAtLocation.schedules),
-    selectinload(Service.service_at_locations)
-    .selectinload(ServiceAtLocation.location)
-    .options(
-        selectinload(Location.addresses),
-        selectinload(Location.accessibility),
-        selectinload(Location.languages),
-        selectinload(Location.schedules),
-    ),
-)
 
-LOAD_FOR_DISPLAY = (
-    *_LOAD_FOR_INDEX,
-    selectinload(Service.phones),
-    selectinload(Service.service_at_locations)
-    .selectinload(ServiceAtLocation.location)
-    .selectinload(Location.phones),
-)
+def _loaders(*, phones: bool) -> tuple:
+    """Eager loading of what a listing shows (and, with phones, what a result card shows)."""
+    location_children = [
+        Location.addresses,
+        Location.accessibility,
+        Location.languages,
+        Location.schedules,
+        *([Location.phones] if phones else []),
+    ]
+    return (
+        joinedload(Service.organization),
+        selectinload(Service.attributes),
+        selectinload(Service.languages),
+        selectinload(Service.cost_options),
+        selectinload(Service.schedules),
+        *([selectinload(Service.phones)] if phones else []),
+        selectinload(Service.service_at_locations).selectinload(ServiceAtLocation.schedules),
+        selectinload(Service.service_at_locations)
+        .joinedload(ServiceAtLocation.location)
+        .options(*[selectinload(child) for child in location_children]),
+    )
+
+
+_LOAD_FOR_INDEX = _loaders(phones=False)
+LOAD_FOR_DISPLAY = _loaders(phones=True)
 """Loader options for a result card: organization, locations and addresses, phones, hours,
 languages, cost options and categories, in a fixed number of queries."""
 
@@ -471,7 +475,7 @@ def _document(service: Service, chains: dict[uuid.UUID, list]) -> dict[str, Any]
             term_names.append(name)
             cat_ids.add(term_id.hex)
         if chain:
-            roots[chain[-1][0].hex] = chain[-1][1]
+            roots[str(chain[-1][0])] = chain[-1][1]
     languages = service_languages(service)
     language_words = [label for label in languages.values()]
     language_words += [" ".join(LANGUAGES[v][1]) for v in languages if v in LANGUAGES]
@@ -510,7 +514,7 @@ def _document(service: Service, chains: dict[uuid.UUID, list]) -> dict[str, Any]
         "cat": " ".join(sorted(cat_ids)),
         "lang": " ".join(sorted(languages)),
         "flag": " ".join(flags),
-        "words": " ".join(
+        VOCABULARY_KEY: " ".join(
             (name_text, org_text, description, categories, eligibility, cities, *language_words)
         ),
     }
@@ -548,10 +552,6 @@ def _analyzer():
     )
 
 
-def _word_analyzer():
-    return RegexTokenizer() | LowercaseFilter() | CharsetFilter(accent_map) | StopFilter(minsize=3)
-
-
 def _schema() -> fields.Schema:
     analyzer = _analyzer()
     return fields.Schema(
@@ -569,8 +569,75 @@ def _schema() -> fields.Schema:
         cat=fields.KEYWORD(),
         lang=fields.KEYWORD(),
         flag=fields.KEYWORD(),
-        words=fields.TEXT(analyzer=_word_analyzer(), phrase=False),
     )
+
+
+VOCABULARY_KEY = "_words"  # a document's plain words, for the spelling vocabulary (not indexed)
+_VOCABULARY_WORD = re.compile(r"[a-z]{3,}")
+
+
+def vocabulary_words(text_: str) -> set[str]:
+    """The distinct plain words of a text (folded, three letters or more, no little words)."""
+    words = set(_VOCABULARY_WORD.findall(synonyms.fold(text_)))
+    return words - STOP_WORDS - synonyms.LITTLE_WORDS
+
+
+class _Vocabulary:
+    """Every word of the indexed listings with the number of services using it, in a text file
+    beside the index ("word count" lines). Typo suggestions come from it. Counts only grow
+    between rebuilds (a word of a deleted listing stays until the next rebuild)."""
+
+    FILE = "vocabulary.txt"
+
+    def __init__(self, directory: Path):
+        self.path = directory / self.FILE
+        self._loaded: tuple[float, dict[str, int], dict[str, list[str]]] | None = None
+
+    def _load(self) -> tuple[dict[str, int], dict[str, list[str]]]:
+        try:
+            mtime = self.path.stat().st_mtime
+        except FileNotFoundError:
+            return {}, {}
+        if self._loaded is None or self._loaded[0] != mtime:
+            counts = {}
+            for line in self.path.read_text(encoding="utf-8").splitlines():
+                word, _, count = line.partition(" ")
+                counts[word] = int(count or 1)
+            by_letter: dict[str, list[str]] = {}
+            for word in counts:
+                by_letter.setdefault(word[0], []).append(word)
+            self._loaded = (mtime, counts, by_letter)
+        return self._loaded[1], self._loaded[2]
+
+    def count(self, word: str) -> int:
+        return self._load()[0].get(word, 0)
+
+    def near(self, word: str, maxdist: int) -> list[tuple[str, int, int]]:
+        """(word, edits, count) within maxdist edits, sharing the first letter."""
+        counts, by_letter = self._load()
+        found = []
+        for candidate in by_letter.get(word[:1], ()):
+            if candidate == word or abs(len(candidate) - len(word)) > maxdist:
+                continue
+            distance = _edit_distance(word, candidate, maxdist)
+            if distance <= maxdist:
+                found.append((candidate, distance, counts[candidate]))
+        return found
+
+    @staticmethod
+    def write(path: Path, counts: Mapping[str, int]) -> None:
+        scratch = path.with_name(f"{path.name}.{uuid.uuid4().hex}")
+        lines = "".join(f"{word} {count}\n" for word, count in sorted(counts.items()))
+        scratch.write_text(lines, encoding="utf-8")
+        os.replace(scratch, path)
+
+    def add(self, documents: Iterable[dict]) -> None:
+        counts = dict(self._load()[0])
+        for doc in documents:
+            for word in vocabulary_words(doc[VOCABULARY_KEY]):
+                counts[word] = counts.get(word, 0) + 1
+        if self.path.parent.is_dir():
+            self.write(self.path, counts)
 
 
 class _MarkFormatter(highlight.HtmlFormatter):
@@ -720,12 +787,14 @@ class WhooshEngine:
 
     FINGERPRINT_FILE = "wraparound.json"
 
-    def __init__(self, directory: str | Path):
+    def __init__(self, directory: str | Path, procs: int = 1):
         self.directory = Path(directory)
+        self.procs = max(1, procs)
         self._local = threading.local()
         self._lock = threading.Lock()
         self._segments: dict[str, _Segment] = {}
         self._views: dict[tuple, _View] = {}
+        self.vocabulary = _Vocabulary(self.directory)
 
     # -- opening --
 
@@ -907,20 +976,12 @@ class WhooshEngine:
 
     def unknown_words(self, words: Iterable[str]) -> set[str]:
         """The words no indexed service contains."""
-        reader = self.searcher().reader()
-        return {w for w in words if not reader.doc_frequency("words", w)}
+        return {w for w in words if not self.vocabulary.count(w)}
 
     def spellings(self, word: str, maxdist: int) -> list[tuple[str, int, int]]:
-        """(indexed word, edits, services containing it) within `maxdist` edits of `word`,
-        sharing its first letter; nearest, then most common, first."""
-        reader = self.searcher().reader()
-        found: dict[str, int] = {}
-        for distance in range(1, maxdist + 1):
-            for candidate in reader.terms_within("words", word, distance, prefix=1):
-                if candidate != word:
-                    found.setdefault(candidate, distance)
-        ranked = [(w, d, reader.doc_frequency("words", w)) for w, d in found.items()]
-        return sorted(ranked, key=lambda r: (r[1], -r[2], r[0]))
+        """(indexed word, edits, services using it) within `maxdist` edits of `word`, sharing
+        its first letter; nearest, then most common, first."""
+        return sorted(self.vocabulary.near(word, maxdist), key=lambda r: (r[1], -r[2], r[0]))
 
     def snippet(self, text_: str, request: EngineQuery) -> str | None:
         """Escaped HTML of the best passage of `text_`, matched words and phrases in <mark>."""
@@ -973,16 +1034,19 @@ class WhooshEngine:
         if not ids:
             return
         self._note_pending(ids)
+        written: list[dict] = []
         with Session(db.engine) as session, self._writer() as writer:
             for start in range(0, len(ids), INDEX_CHUNK):
                 chunk = ids[start : start + INDEX_CHUNK]
                 docs, gone = _documents(session, chunk)
                 for doc in docs:
-                    writer.update_document(**doc)
+                    writer.update_document(**{k: v for k, v in doc.items() if k != VOCABULARY_KEY})
                 for service_id in gone:
                     writer.delete_by_term("id", service_id.hex)
+                written += [{VOCABULARY_KEY: doc[VOCABULARY_KEY]} for doc in docs]
                 session.expunge_all()
             fingerprint = _db_fingerprint(session.connection())
+        self.vocabulary.add(written)
         self._write_fingerprint(fingerprint)
 
     def delete(self, service_ids: Collection[uuid.UUID]) -> None:
@@ -1012,11 +1076,18 @@ class WhooshEngine:
                         .order_by(Service.id)
                     )
                 )
-                writer = ix.writer(limitmb=256)
+                procs = self.procs if len(ids) >= MULTIPROCESS_FROM else 1
+                if procs > 1:  # analysis in worker processes while this one reads the database
+                    writer = ix.writer(procs=procs, limitmb=128, multisegment=True)
+                else:
+                    writer = ix.writer(limitmb=256)
+                counts: dict[str, int] = {}
                 try:
                     for start in range(0, len(ids), INDEX_CHUNK):
                         docs, _gone = _documents(session, ids[start : start + INDEX_CHUNK])
                         for doc in docs:
+                            for word in vocabulary_words(doc.pop(VOCABULARY_KEY)):
+                                counts[word] = counts.get(word, 0) + 1
                             writer.add_document(**doc)
                         session.expunge_all()
                         if progress:
@@ -1024,7 +1095,8 @@ class WhooshEngine:
                 except BaseException:
                     writer.cancel()
                     raise
-                writer.commit(optimize=True)
+                writer.commit()
+            _Vocabulary.write(building / _Vocabulary.FILE, counts)
             (building / self.FINGERPRINT_FILE).write_text(json.dumps(fingerprint))
             self._swap(building)
         finally:
@@ -1266,7 +1338,8 @@ def init_app(app: Flask) -> None:
     index (if any) keeps answering.
     """
     _install_session_hooks()
-    app.extensions["directory_search"] = WhooshEngine(app.config["SEARCH_INDEX_DIR"])
+    procs = app.config.get("SEARCH_INDEX_PROCS", min(2, os.cpu_count() or 1))
+    app.extensions["directory_search"] = WhooshEngine(app.config["SEARCH_INDEX_DIR"], procs)
     if app.config.get("SEARCH_CHECK_AT_STARTUP", True):
         _check_index(app)
 
@@ -1330,14 +1403,15 @@ def _services_near(place: Place, radius_km: float) -> dict[uuid.UUID, _Near]:
     radius_m = radius_km * 1000
     near: dict[uuid.UUID, _Near] = {}
     within = geo_sql.within_radius(
-        dialect, "location", place.latitude, place.longitude, radius_m, types={"id": Uuid()}
-    ).subquery("w")
-    rows = session.execute(
-        select(
-            ServiceAtLocation.service_id, ServiceAtLocation.location_id, within.c.distance_m
-        ).join(within, within.c.id == ServiceAtLocation.location_id)
+        dialect,
+        "location",
+        place.latitude,
+        place.longitude,
+        radius_m,
+        join=geo_sql.Join("service_at_location", "location_id", ("service_id",)),
+        types={"id": Uuid(), "service_id": Uuid()},
     )
-    for service_id, location_id, distance_m in rows:
+    for location_id, service_id, distance_m in session.execute(within):
         found = near.get(service_id)
         if found is None or distance_m < found.distance_km * 1000:
             near[service_id] = _Near(distance_m / 1000, location_id)

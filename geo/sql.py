@@ -15,6 +15,7 @@ their own tables) or run them on a connection. Table and column names are identi
 import math
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import Float, String, func, text
 from sqlalchemy.engine import Connection
@@ -86,8 +87,21 @@ def distance_to(dialect: str, geom_column, latitude: float, longitude: float):
     return func.ST_Distance(func.geography(geom_column), func.geography(point))
 
 
-def _columns(key: str, extra: Sequence[str]) -> str:
-    return ", ".join(f"t.{_name(c)} AS {c}" for c in (key, *extra))
+def _columns(key: str, extra: Sequence[str], join: "Join | None" = None) -> str:
+    columns = [f"t.{_name(c)} AS {c}" for c in (key, *extra)]
+    if join is not None:
+        columns += [f"j.{_name(c)} AS {c}" for c in join.columns]
+    return ", ".join(columns)
+
+
+@dataclass(frozen=True)
+class Join:
+    """Another table joined to the matched rows (`table.column = <key>`), read in that order:
+    SpatiaLite would otherwise pick its own join order and may scan the other table."""
+
+    table: str
+    column: str
+    columns: tuple[str, ...]
 
 
 def within_radius(
@@ -102,13 +116,20 @@ def within_radius(
     extra: Sequence[str] = (),
     types: dict[str, TypeEngine] | None = None,
     limit: int | None = None,
+    join: Join | None = None,
 ) -> TextualSelect:
-    """Rows of `table` whose point lies within radius_m metres: columns key, *extra, distance_m.
+    """Rows of `table` whose point lies within radius_m metres: columns key, *extra, distance_m
+    (and the `join` table's columns, one row per joined row).
 
     With `limit`, the nearest first. The parameters are prefixed `w_` so the select can be
     combined with `covering()` in one statement.
     """
     table, geom = _name(table), _name(geom)
+    joined_sqlite = joined_pg = ""
+    if join is not None:
+        on = f"j.{_name(join.column)} = t.{_name(key)}"
+        joined_sqlite = f" CROSS JOIN {_name(join.table)} AS j"
+        joined_pg = f" JOIN {_name(join.table)} AS j ON {on}"
     params = {"w_lat": latitude, "w_lon": longitude, "w_r": float(radius_m)}
     distance = distance_sql(dialect, f"t.{geom}", "w")
     if dialect == "sqlite":
@@ -120,17 +141,19 @@ def within_radius(
             )
         )
         sql = (
-            f"SELECT {_columns(key, extra)}, {distance} AS distance_m "  # noqa: S608  (identifiers checked)
-            f"FROM idx_{table}_{geom} AS r CROSS JOIN {table} AS t "
+            f"SELECT {_columns(key, extra, join)}, {distance} AS distance_m "  # noqa: S608  (identifiers checked)
+            f"FROM idx_{table}_{geom} AS r CROSS JOIN {table} AS t{joined_sqlite} "
             "WHERE t.rowid = r.pkid AND r.xmin <= :w_maxx AND r.xmax >= :w_minx "
             "AND r.ymin <= :w_maxy AND r.ymax >= :w_miny "
             f"AND {distance} <= :w_r"
         )
+        if join is not None:
+            sql += f" AND j.{_name(join.column)} = t.{_name(key)}"
     else:
         point = _point_sql(dialect, "w")
         sql = (
-            f"SELECT {_columns(key, extra)}, {distance} AS distance_m "  # noqa: S608  (identifiers checked)
-            f"FROM {table} AS t "
+            f"SELECT {_columns(key, extra, join)}, {distance} AS distance_m "  # noqa: S608  (identifiers checked)
+            f"FROM {table} AS t{joined_pg} "
             f"WHERE ST_DWithin((t.{geom})::geography, ({point})::geography, :w_r)"
         )
     if limit is not None:
@@ -140,7 +163,8 @@ def within_radius(
             sql += f" ORDER BY (t.{geom})::geography <-> ({_point_sql(dialect, 'w')})::geography"
         sql += " LIMIT :w_limit"
         params["w_limit"] = int(limit)
-    column_types = {key: String(), **{c: String() for c in extra}, **(types or {})}
+    joined = join.columns if join is not None else ()
+    column_types = {c: String() for c in (key, *extra, *joined)} | (types or {})
     return text(sql).bindparams(**params).columns(**column_types, distance_m=Float())
 
 
@@ -245,6 +269,7 @@ def areas_covering(
 
 __all__ = [
     "KM_PER_MILE",
+    "Join",
     "areas_covering",
     "bounding_box",
     "covering",

@@ -142,12 +142,17 @@ def test_radius_and_coverage_queries_go_through_the_spatial_indexes(db, points):
     dialect = db.engine.dialect.name
     radius_plan = _plan(db, sql.within_radius(dialect, "location", *SEATTLE, 5000))
     area_plan = _plan(db, sql.covering(dialect, "service_area", *SEATTLE))
+    joined = sql.Join("service_at_location", "location_id", ("service_id",))
+    joined_plan = _plan(db, sql.within_radius(dialect, "location", *SEATTLE, 5000, join=joined))
     if dialect == "sqlite":
         assert "VIRTUAL TABLE INDEX" in radius_plan and "SCAN t" not in radius_plan
         assert "VIRTUAL TABLE INDEX" in area_plan and "SCAN t" not in area_plan
+        # The joined table is searched by its index for each point found, never scanned.
+        assert "SEARCH j USING INDEX ix_service_at_location_location_id" in joined_plan
     else:
         assert "ix_location_geog" in radius_plan
         assert "idx_service_area_geom" in area_plan
+        assert "ix_location_geog" in joined_plan
 
 
 def test_a_select_joins_other_tables(db, points):
