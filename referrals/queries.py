@@ -154,7 +154,7 @@ class DashboardView(enum.StrEnum):
 
 
 DASHBOARD_VIEW_LABELS = {
-    DashboardView.all: "All",
+    DashboardView.all: "All referrals",
     DashboardView.overdue: "Overdue",
     DashboardView.waiting: "Waiting for an answer",
     DashboardView.accepted: "Awaiting outcome",

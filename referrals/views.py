@@ -155,9 +155,10 @@ def due_text(referral: Referral, now: datetime | None = None) -> str:
         hours = int(span.total_seconds() // 3600)
         if hours < 1:
             return "less than an hour"
-        if hours < 48:
+        if hours < 24:
             return f"{hours} hour{'s' if hours != 1 else ''}"
-        return f"{hours // 24} days"
+        days = round(hours / 24)
+        return f"{days} day{'s' if days != 1 else ''}"
 
     if referral.is_overdue_at(now):
         return f"overdue by {amount(-delta)}" if delta < timedelta(0) else "overdue"
@@ -380,7 +381,9 @@ def _refer_context(user: User, service: Service, state: dict, **extra) -> dict:
         agency=services.agency_for_service(service),
         form=state,
         chosen=chosen,
-        new_member=state.get("member_id") == "new",
+        # Nobody on the caseload yet: "someone new" is the only choice, so start there.
+        new_member=state.get("member_id") == "new"
+        or (not members and not member_q and not state.get("member_id")),
         chosen_consent=services.consent_in_force(chosen) if chosen is not None else None,
         chosen_latest_consent=chosen.consents[0]
         if chosen is not None and chosen.consents
@@ -855,6 +858,18 @@ def notifications_page():
         render_template("referrals/notifications.html", items=items, unread_ids=unread_ids),
         vary=False,
     )
+
+
+@bp.get("/notifications/badge")
+def notifications_badge():
+    """The header's notifications link, polled by htmx so new notices show within a minute.
+
+    Nothing to show for the public: 204, and htmx leaves the page alone (no sign-in redirect
+    while someone types).
+    """
+    if current_actor() is None:
+        return "", 204
+    return _respond(render_template("referrals/_notifications_link.html"), vary=False)
 
 
 # -- the audit log ---------------------------------------------------------------------------

@@ -389,3 +389,660 @@ def test_refer_to_a_service_not_accepting(db, network, member, signed_in):
     assert "not accepting new referrals" in _text(response)
     outside = _text(client.get(f"/referrals/new?service_id={network.service_outside.id}"))
     assert "is not part of the referral network yet" in outside
+
+
+# -- the inbox -------------------------------------------------------------------------------
+
+
+def test_inbox_tabs_and_rows(db, network, member, referral, create_member, signed_in):
+    late = _refer(db, network, create_member(first_name="Ida", last_name="Wells"), need="Late")
+    db.session.get(Referral, late.id).due_at = utcnow() - timedelta(days=1)
+    db.session.commit()
+    client = signed_in(network.staff_a)
+    html = _text(client.get("/inbox"))
+    assert f'id="referral-{referral.id}"' in html
+    assert f'id="referral-{late.id}"' not in html  # overdue has its own tab
+    assert re.search(r'aria-current="page"[^>]*>New <span class="tab-count">1</span>', html)
+    assert re.search(r'class="tab-alert">Overdue <span class="tab-count">1</span>', html)
+    # The member as consent allows: name and phone shared, birth date and address not.
+    assert "Maria Lopez" in html and "(315) 555-0142" in html
+    assert "12 Elm St" not in html and "1979" not in html
+    overdue = _text(client.get("/inbox?tab=overdue"))
+    assert f'id="referral-{late.id}"' in overdue and "overdue by" in overdue
+    other_agency = _text(signed_in(network.staff_b).get("/inbox"))
+    assert "Maria Lopez" not in other_agency and "Nothing new." in other_agency
+
+
+def test_inbox_partials(db, network, member, referral, signed_in):
+    client = signed_in(network.staff_a)
+    tabs = client.get("/inbox?tab=new", headers=_htmx("inbox-tabs"))
+    assert _text(tabs).lstrip().startswith('<nav id="inbox-tabs"')
+    listing = client.get("/inbox?tab=accepted", headers=_htmx("inbox-list"))
+    assert _text(listing).lstrip().startswith('<div id="inbox-list">')
+    assert "No accepted referrals" in _text(listing)
+
+
+def test_accept_in_place(db, network, member, referral, signed_in):
+    client = signed_in(network.staff_a)
+    response = client.post(
+        f"/referrals/{referral.id}/accept", headers=_htmx(f"referral-{referral.id}")
+    )
+    html = _text(response)
+    assert response.status_code == 200
+    assert html.lstrip().startswith(f'<li id="referral-{referral.id}"')
+    assert 'hx-target="this" hx-swap="outerHTML"' in html
+    assert "Accepted · awaiting outcome" in html
+    assert "Record the outcome" in html  # the next step, in the same row
+    assert response.headers["HX-Trigger"] == "referral-changed"
+    assert _reload(db, Referral, referral.id).status == "accepted"
+
+
+def test_decline_in_place_needs_a_reason(db, network, member, referral, signed_in):
+    client = signed_in(network.staff_a)
+    target = _htmx(f"referral-{referral.id}")
+    response = client.post(f"/referrals/{referral.id}/decline", data={}, headers=target)
+    html = _text(response)
+    assert response.status_code == 400
+    assert html.lstrip().startswith(f'<li id="referral-{referral.id}"')
+    assert "Choose one of" in _field_error(html, f"decline-reason-{referral.id}")
+    assert _reload(db, Referral, referral.id).status == "sent"
+    response = client.post(
+        f"/referrals/{referral.id}/decline",
+        data={"reason": "no_capacity", "note": "Full until March"},
+        headers=target,
+    )
+    assert response.status_code == 200
+    assert "Declined · no capacity" in _text(response)
+    stored = _reload(db, Referral, referral.id)
+    assert (stored.status, stored.decline_text) == ("declined", "Full until March")
+
+
+def test_someone_else_acted_first_shows_the_conflict_in_place(
+    db, network, member, referral, signed_in
+):
+    first = signed_in(network.staff_a)
+    second = signed_in(network.agency_admin_a)
+    target = _htmx(f"referral-{referral.id}")
+    assert first.post(f"/referrals/{referral.id}/accept", headers=target).status_code == 200
+    response = second.post(
+        f"/referrals/{referral.id}/decline", data={"reason": "no_capacity"}, headers=target
+    )
+    html = _text(response)
+    assert response.status_code == 409
+    assert html.lstrip().startswith(f'<li id="referral-{referral.id}"')
+    assert "Cannot decline: this referral was already accepted by Dev Patel" in html
+    assert "Accepted · awaiting outcome" in html  # the row shows where things stand now
+    # Without JavaScript: the referral page, with the same message.
+    page = second.post(f"/referrals/{referral.id}/accept", data={})
+    assert page.status_code == 409
+    assert "already accepted by Dev Patel" in _text(page) and "<html" in _text(page)
+
+
+def test_record_the_outcome_in_place(db, network, member, referral, signed_in):
+    _accept(db, network, referral)
+    client = signed_in(network.staff_a)
+    target = _htmx(f"referral-{referral.id}")
+    missing = client.post(
+        f"/referrals/{referral.id}/complete", data={"outcome": "not_provided"}, headers=target
+    )
+    assert missing.status_code == 400
+    assert _field_error(_text(missing), f"complete-note-{referral.id}") == "This is required."
+    response = client.post(
+        f"/referrals/{referral.id}/complete", data={"outcome": "service_provided"}, headers=target
+    )
+    assert response.status_code == 200
+    assert "Closed · service provided" in _text(response)
+    assert _reload(db, Referral, referral.id).outcome == "service_provided"
+
+
+def test_forward_in_place_and_without_javascript(db, network, member, referral, signed_in):
+    client = signed_in(network.staff_a)
+    page = _text(client.get("/inbox"))
+    assert f'<option value="{network.service_b.id}">Emergency shelter beds' in page
+    assert f'<option value="{network.service_outside.id}"' not in page  # not in the network
+    response = client.post(
+        f"/referrals/{referral.id}/forward",
+        data={"service_id": str(network.service_b.id), "note": "They have room"},
+    )
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/referrals/{referral.id}"
+    stored = _reload(db, Referral, referral.id)
+    assert stored.status == "forwarded"
+    assert stored.forwarded_to.receiving_org_id == network.agency_b.id
+    shelter = _text(signed_in(network.staff_b).get("/inbox"))
+    assert f'id="referral-{stored.forwarded_to_id}"' in shelter
+
+
+def test_plain_post_redirects_back_to_the_inbox(db, network, member, referral, signed_in):
+    response = signed_in(network.staff_a).post(
+        f"/referrals/{referral.id}/accept", data={"next": "/inbox"}
+    )
+    assert response.status_code == 303 and response.headers["Location"] == "/inbox"
+    evil = signed_in(network.staff_a).post(
+        f"/referrals/{referral.id}/complete",
+        data={"outcome": "service_provided", "next": "https://evil.example/"},
+    )
+    assert evil.headers["Location"] == f"/referrals/{referral.id}"
+
+
+def test_capacity_switch_changes_what_search_shows(db, network, signed_in, client):
+    staff = signed_in(network.staff_a)
+    page = _text(staff.get("/inbox"))
+    assert f'id="capacity-{network.service_a.id}"' in page
+    assert f'id="capacity-{network.service_b.id}"' not in page  # another agency's
+    response = staff.post(
+        f"/services/{network.service_a.id}/capacity",
+        data={"referral_capacity": "waitlist"},
+        headers=_htmx(f"capacity-{network.service_a.id}"),
+    )
+    html = _text(response)
+    assert response.status_code == 200
+    assert html.lstrip().startswith(f'<form id="capacity-{network.service_a.id}"')
+    assert "Saved: searches now show “Waitlist”" in html
+    api = client.get(f"/api/v1/services/{network.service_a.id}").get_json()
+    assert api["referral_capacity"] == "waitlist"
+    response = staff.post(
+        f"/services/{network.service_a.id}/capacity", data={"referral_capacity": "not_accepting"}
+    )
+    assert response.status_code == 303
+    public = _text(client.get(f"/services/{network.service_a.id}"))
+    assert "Not accepting new referrals right now." in public
+    bad = staff.post(
+        f"/services/{network.service_a.id}/capacity",
+        data={"referral_capacity": "maybe"},
+        headers=_htmx(f"capacity-{network.service_a.id}"),
+    )
+    assert bad.status_code == 400 and "Unknown value" in _text(bad)
+    assert _reload(db, Service, network.service_a.id).referral_capacity == "not_accepting"
+
+
+# -- the referral page -----------------------------------------------------------------------
+
+
+def test_referral_page_for_each_side(db, network, member, referral, signed_in):
+    coordinator = _text(signed_in(network.coordinator_a).get(f"/referrals/{referral.id}"))
+    assert "Maria Lopez" in coordinator and "12 Elm St, Apt 3" in coordinator  # the full record
+    assert "Cancel the referral" in coordinator and ">Accept<" not in coordinator
+    assert "Write to Northside Food Pantry" in coordinator
+    staff = _text(signed_in(network.staff_a).get(f"/referrals/{referral.id}"))
+    assert "Maria Lopez" in staff and "12 Elm St" not in staff  # only what consent allows
+    assert "Shown as far as the member's consent allows." in staff
+    assert ">Accept<" in staff and "Decline…" in staff and "Forward…" in staff
+    assert "Cancel the referral" not in staff
+    admin = _text(signed_in(network.admin).get(f"/referrals/{referral.id}"))
+    assert "What you can do" not in admin and "Write to" not in admin
+
+
+def test_referral_page_timeline(db, network, member, referral, signed_in):
+    services.decline(
+        db.session.get(Referral, referral.id),
+        db.session.get(User, network.staff_a.id),
+        reason="other",
+        text="We only serve families with children",
+    )
+    db.session.commit()
+    html = _text(signed_in(network.coordinator_a).get(f"/referrals/{referral.id}"))
+    history = html[html.index('id="history-title"') :]
+    assert "Sent" in history and "Ana Ortiz" in history
+    assert "Declined" in history and "(sent → declined)" in history and "Dev Patel" in history
+    assert "We only serve families with children" in history
+    assert re.search(r'href="/(search)?\?q=Groceries[^"]*">Re-send elsewhere', html)
+
+
+def test_revoked_consent_hides_the_member_from_the_agency(db, network, member, referral, signed_in):
+    consent = db.session.scalar(select(Consent).where(Consent.member_id == member.id))
+    response = signed_in(network.coordinator_a).post(
+        f"/members/{member.id}/consents/{consent.id}/revoke"
+    )
+    assert response.status_code == 303
+    staff = _text(signed_in(network.staff_a).get(f"/referrals/{referral.id}"))
+    assert "Maria" not in staff and "555-0142" not in staff
+    assert "consent does not allow sharing their details now" in staff
+
+
+def test_messages_post_in_place_and_notify_the_other_side(db, network, member, referral, signed_in):
+    staff = signed_in(network.staff_a)
+    target = _htmx(f"thread-{referral.id}")
+    empty = staff.post(f"/referrals/{referral.id}/messages", data={"body": "  "}, headers=target)
+    assert empty.status_code == 400
+    assert _field_error(_text(empty), f"message-body-{referral.id}") == "This is required."
+    coordinator = signed_in(network.coordinator_a)
+    before = _text(coordinator.get("/notifications"))  # reads the "sent" notices, if any
+    assert "Notifications" in before
+    response = staff.post(
+        f"/referrals/{referral.id}/messages",
+        data={"body": "Can she come Tuesday at 10?"},
+        headers=target,
+    )
+    html = _text(response)
+    assert response.status_code == 200
+    assert html.lstrip().startswith(f'<section id="thread-{referral.id}"')
+    assert "Can she come Tuesday at 10?" in html and "Dev Patel" in html
+    header = _text(coordinator.get("/members"))
+    assert re.search(
+        r'id="notifications-link"[^>]*>Notifications&nbsp;<span class="badge"[^>]*>1<', header
+    )
+    plain = coordinator.post(f"/referrals/{referral.id}/messages", data={"body": "Yes, thanks"})
+    assert plain.status_code == 303
+    assert plain.headers["Location"] == f"/referrals/{referral.id}#thread-{referral.id}"
+    assert db.session.scalar(select(func.count()).select_from(ReferralMessage)) == 2
+
+
+def test_notifications_page_marks_them_read(db, network, member, referral, signed_in):
+    client = signed_in(network.staff_a)
+    header = _text(client.get("/inbox"))
+    assert re.search(r'Notifications&nbsp;<span class="badge"[^>]*>1<', header)
+    page = _text(client.get("/notifications"))
+    assert "New urgent referral to Emergency food boxes from Central Health Home" in page
+    assert '<span class="badge badge-area">New</span>' in page
+    assert f'href="/referrals/{referral.id}"' in page
+    unread = (
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.user_id == network.staff_a.id, Notification.read_at.is_(None))
+    )
+    assert db.session.scalar(unread) == 0
+    again = _text(client.get("/notifications"))
+    assert '<span class="badge badge-area">New</span>' not in again
+    assert re.search(r'id="notifications-link"[^>]*>Notifications</a>', again)  # no badge
+
+
+# -- the caseload ----------------------------------------------------------------------------
+
+
+def test_caseload_search_and_pages(db, network, create_member, signed_in):
+    for n in range(21):
+        create_member(first_name=f"Ana{n:02d}", last_name="Zed", consent=n % 2 == 0)
+    create_member(first_name="Tomas", last_name="Reyes", phone="315-555-7788")
+    create_member(network.coordinator_b, first_name="Tomas", last_name="Other")
+    client = signed_in(network.coordinator_a)
+    html = _text(client.get("/members"))
+    assert "22 members, showing 1–20." in html
+    assert "Reyes, Tomas" in html  # sorted by last name: R before Z
+    assert "Other, Tomas" not in html
+    by_phone = client.get("/members?q=555-7788", headers=_htmx("member-list"))
+    assert _text(by_phone).lstrip().startswith('<div id="member-list">')
+    assert "Reyes, Tomas" in _text(by_phone) and "1 member." in _text(by_phone)
+    page_two = _text(client.get("/members?page=2"))
+    assert "showing 21–22" in page_two
+    assert "No consent in force" in page_two or "No consent in force" in html
+
+
+def test_add_a_member_with_consent(db, network, signed_in):
+    client = signed_in(network.coordinator_a)
+    form = _text(client.get("/members/new"))
+    assert 'name="consent_given"' in form and 'name="first_name"' in form
+    bad = client.post(
+        "/members/new",
+        data={"first_name": "Rosa", "last_name": "", "email": "not-an-email"},
+    )
+    assert bad.status_code == 400
+    assert _field_error(_text(bad), "last_name") == "This is required."
+    assert "Enter an email address" in _field_error(_text(bad), "email")
+    response = client.post(
+        "/members/new",
+        data={
+            "first_name": "Rosa",
+            "last_name": "Vega",
+            "consent_given": "1",
+            "consent_given_by": "Luis Vega (father)",
+            "consent_method": "written",
+            "consent_scope": ["first_name", "last_name"],
+        },
+    )
+    assert response.status_code == 303
+    member = db.session.scalar(select(Member).where(Member.first_name == "Rosa"))
+    assert response.headers["Location"] == f"/members/{member.id}"
+    assert [c.given_by for c in member.consents] == ["Luis Vega (father)"]
+    page = _text(client.get(response.headers["Location"]))
+    assert "In force." in page and "Luis Vega (father)" in page
+
+
+def test_member_page_consent_record_and_revoke(db, network, member, referral, signed_in):
+    client = signed_in(network.coordinator_a)
+    page = _text(client.get(f"/members/{member.id}"))
+    assert "Maria Lopez" in page and "In force." in page
+    assert f'href="/referrals/{referral.id}"' in page  # referral history
+    unticked = client.post(
+        f"/members/{member.id}/consents",
+        data={"consent_method": "verbal", "consent_scope": "first_name"},
+    )
+    assert unticked.status_code == 400
+    assert "Tick the box" in _field_error(_text(unticked), "consent_given")
+    wrong = client.post(
+        f"/members/{member.id}/consents",
+        data={"consent_given": "1", "consent_method": "verbal", "consent_expires_on": "2001-01-01"},
+    )
+    assert wrong.status_code == 400
+    html = _text(wrong)
+    assert "List the fields" in _field_error(html, "consent_scope")
+    assert "already have expired" in _field_error(html, "consent_expires_on")
+    ok = client.post(
+        f"/members/{member.id}/consents",
+        data={"consent_given": "1", "consent_method": "electronic", "consent_scope": "phone"},
+    )
+    assert ok.status_code == 303
+    consents = db.session.scalars(select(Consent).where(Consent.member_id == member.id)).all()
+    assert len(consents) == 2
+    for consent in consents:
+        client.post(f"/members/{member.id}/consents/{consent.id}/revoke")
+    page = _text(client.get(f"/members/{member.id}"))
+    assert "No consent in force" in page and page.count("Revoked") == 2
+    wrong_consent = client.post(f"/members/{member.id}/consents/{uuid.uuid4()}/revoke")
+    assert wrong_consent.status_code == 404
+
+
+# -- the audit log ---------------------------------------------------------------------------
+
+
+def test_pages_write_audit_rows(db, network, member, referral, signed_in):
+    signed_in(network.staff_a).get(f"/referrals/{referral.id}")
+    signed_in(network.staff_a).post(f"/referrals/{referral.id}/accept")
+    signed_in(network.coordinator_a).get(f"/members/{member.id}")
+    signed_in(network.coordinator_a).get("/referrals")
+    rows = db.session.execute(
+        select(AuditLog.actor_id, AuditLog.action, AuditLog.object_type, AuditLog.detail).where(
+            AuditLog.object_id.in_([referral.id, member.id])
+        )
+    ).all()
+    seen = {(r.actor_id, r.action, r.object_type, (r.detail or {}).get("via")) for r in rows}
+    staff, coordinator = network.staff_a.id, network.coordinator_a.id
+    assert (staff, "view", "referral", "page") in seen
+    assert (staff, "view", "member", "page:referral") in seen
+    assert (staff, "accept", "referral", None) in seen
+    assert (coordinator, "view", "member", "page") in seen
+    assert (coordinator, "view", "referral", "page:dashboard") in seen
+    assert (coordinator, "view", "member", "page:dashboard") in seen
+
+
+def test_audit_page_filters(db, network, member, referral, signed_in):
+    _accept(db, network, referral)
+    admin = signed_in(network.admin)
+    everything = _text(admin.get("/admin/audit"))
+    assert "ana@central.example.org" in everything and "dev@pantry.example.org" in everything
+    accepts = admin.get("/admin/audit?action=accept", headers=_htmx("audit-results"))
+    html = _text(accepts)
+    assert html.lstrip().startswith('<div id="audit-results">')
+    assert "1 entry." in html and "dev@pantry.example.org" in html
+    assert "ana@central.example.org" not in html
+    by_actor = _text(admin.get("/admin/audit?actor=ANA@central.example.org&object_type=consent"))
+    assert "1 entry." in by_actor
+    by_object = _text(admin.get(f"/admin/audit?object_id={referral.id}"))
+    assert "2 entries." in by_object  # sent, accepted
+    today = date.today()
+    in_range = _text(admin.get(f"/admin/audit?since={today - timedelta(days=1)}&until={today}"))
+    assert "dev@pantry.example.org" in in_range
+    future = _text(admin.get(f"/admin/audit?since={today + timedelta(days=2)}"))
+    assert "No entries." in future
+    bad = admin.get("/admin/audit?since=yesterday&actor=nobody@example.org&object_id=42")
+    assert bad.status_code == 400
+    assert "Enter a date as YYYY-MM-DD" in _field_error(_text(bad), "since")
+    assert "No account with that email" in _field_error(_text(bad), "actor")
+    assert "Paste a record id" in _field_error(_text(bad), "object_id")
+
+
+def test_audit_csv_downloads_the_filtered_rows(db, network, member, referral, signed_in):
+    _accept(db, network, referral)
+    response = signed_in(network.admin).get(f"/admin/audit.csv?object_id={referral.id}")
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(_text(response))))
+    assert [row["action"] for row in rows] == ["accept", "send"]
+    assert {row["object_id"] for row in rows} == {str(referral.id)}
+    assert rows[0]["actor"] == "dev@pantry.example.org"
+    bad = signed_in(network.admin).get("/admin/audit.csv?until=never")
+    assert bad.status_code == 400
+
+
+# -- who may open what -----------------------------------------------------------------------
+
+SIGNED_IN = _row(200, 200, 200, 200, 200, 200, 302)
+COORDINATORS = _row(200, 200, 403, 403, 403, 403, 302)
+ADMIN_ONLY = _row(403, 403, 403, 403, 403, 200, 302)
+AGENCY_A_ACTS = _row(403, 404, 303, 404, 303, 403, 302)
+
+# page -> (records it needs, method, path, form, expected status per role). The records belong to
+# coordination org A (member, consent) and are sent to agency A (service_a).
+PAGES = {
+    "dashboard": (None, "GET", "/referrals", None, _row(200, 200, 403, 403, 403, 200, 302)),
+    "dashboard list": (
+        None,
+        "GET",
+        "/referrals?view=overdue",
+        None,
+        _row(200, 200, 403, 403, 403, 200, 302),
+    ),
+    "refer form": (None, "GET", "/referrals/new?service_id={service}", None, COORDINATORS),
+    "referral page": (
+        "sent",
+        "GET",
+        "/referrals/{referral}",
+        None,
+        _row(200, 404, 200, 404, 200, 200, 302),
+    ),
+    "inbox": (None, "GET", "/inbox", None, _row(403, 403, 200, 200, 200, 403, 302)),
+    "caseload": (None, "GET", "/members", None, COORDINATORS),
+    "new member form": (None, "GET", "/members/new", None, COORDINATORS),
+    "member page": (
+        "member",
+        "GET",
+        "/members/{member}",
+        None,
+        _row(200, 404, 403, 403, 403, 403, 302),
+    ),
+    "notifications": (None, "GET", "/notifications", None, SIGNED_IN),
+    "audit log": (None, "GET", "/admin/audit", None, ADMIN_ONLY),
+    "audit csv": (None, "GET", "/admin/audit.csv", None, ADMIN_ONLY),
+    "send referral": (
+        "member",
+        "POST",
+        "/referrals/new",
+        {"service_id": "{service}", "member_id": "{member}", "need": "Food"},
+        _row(303, 404, 403, 403, 403, 403, 302),
+    ),
+    "add member": (
+        None,
+        "POST",
+        "/members/new",
+        {"first_name": "Lee", "last_name": "Chan"},
+        _row(303, 303, 403, 403, 403, 403, 302),
+    ),
+    "record consent": (
+        "member",
+        "POST",
+        "/members/{member}/consents",
+        {"consent_given": "1", "consent_method": "verbal", "consent_scope": "first_name"},
+        _row(303, 404, 403, 403, 403, 403, 302),
+    ),
+    "revoke consent": (
+        "member",
+        "POST",
+        "/members/{member}/consents/{consent}/revoke",
+        {},
+        _row(303, 404, 403, 403, 403, 403, 302),
+    ),
+    "accept": ("sent", "POST", "/referrals/{referral}/accept", {}, AGENCY_A_ACTS),
+    "decline": (
+        "sent",
+        "POST",
+        "/referrals/{referral}/decline",
+        {"reason": "no_capacity"},
+        AGENCY_A_ACTS,
+    ),
+    "forward": (
+        "sent",
+        "POST",
+        "/referrals/{referral}/forward",
+        {"service_id": "{other_service}"},
+        AGENCY_A_ACTS,
+    ),
+    "record outcome": (
+        "accepted",
+        "POST",
+        "/referrals/{referral}/complete",
+        {"outcome": "service_provided"},
+        AGENCY_A_ACTS,
+    ),
+    "cancel": (
+        "sent",
+        "POST",
+        "/referrals/{referral}/cancel",
+        {"reason": "sent_in_error"},
+        _row(303, 404, 403, 404, 403, 403, 302),
+    ),
+    "message": (
+        "sent",
+        "POST",
+        "/referrals/{referral}/messages",
+        {"body": "Hello"},
+        _row(303, 404, 303, 404, 303, 403, 302),
+    ),
+    "capacity": (
+        "sent",
+        "POST",
+        "/services/{service}/capacity",
+        {"referral_capacity": "waitlist"},
+        _row(403, 403, 303, 403, 303, 303, 302),
+    ),
+}
+
+
+@pytest.fixture
+def records(db, network, create_member):
+    """`records(needs)`: fresh records for one request, and the values for the path."""
+
+    def make(needs: str | None) -> dict:
+        values = {"service": network.service_a.id, "other_service": network.service_b.id}
+        if needs is None:
+            return values
+        person = create_member()
+        values["member"] = person.id
+        values["consent"] = db.session.scalar(
+            select(Consent.id).where(Consent.member_id == person.id)
+        )
+        if needs in ("sent", "accepted"):
+            referral = _refer(db, network, person)
+            values["referral"] = referral.id
+            if needs == "accepted":
+                _accept(db, network, referral)
+        return values
+
+    return make
+
+
+def _fill(template, values: dict):
+    if isinstance(template, dict):
+        return {key: _fill(value, values) for key, value in template.items()}
+    return template.format(**values)
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_authorization_matrix(name, network, records, signed_in):
+    needs, method, path, form, expected = PAGES[name]
+    values = records(needs)
+    for role in ROLES:
+        if method == "POST":
+            values = records(needs)  # fresh: an earlier role's change must not decide this one
+        client = signed_in(network.people[role])
+        url = _fill(path, values)
+        if method == "GET":
+            response = client.get(url)
+        else:
+            response = client.post(url, data=_fill(form, values))
+        assert response.status_code == expected[role], (role, response.status_code, url)
+        if role == "anonymous":
+            assert response.headers["Location"].startswith("/login?next=")
+
+
+def test_partials_check_access_too(db, network, member, referral, create_member, signed_in):
+    """An htmx region asked for directly gives away nothing the page would not."""
+    target = _htmx(f"referral-{referral.id}")
+    assert (
+        signed_in(network.staff_b)
+        .post(f"/referrals/{referral.id}/accept", headers=target)
+        .status_code
+        == 404
+    )
+    thread = _htmx(f"thread-{referral.id}")
+    assert (
+        signed_in(network.coordinator_b)
+        .post(f"/referrals/{referral.id}/messages", data={"body": "hi"}, headers=thread)
+        .status_code
+        == 404
+    )
+    assert (
+        signed_in(network.staff_a)
+        .get("/referrals?q=maria", headers=_htmx("referral-list"))
+        .status_code
+        == 403
+    )
+    # Another organization's member asked for in the refer form's consent region: not shown.
+    html = _text(
+        signed_in(network.coordinator_b).get(
+            f"/referrals/new?service_id={network.service_a.id}&member_id={member.id}",
+            headers=_htmx("consent-section"),
+        )
+    )
+    assert "Maria" not in html
+    anonymous = signed_in(None).post(f"/referrals/{referral.id}/accept", headers=target)
+    assert anonymous.status_code == 401 and anonymous.headers["HX-Redirect"].startswith("/login")
+    assert _reload(db, Referral, referral.id).status == "sent"
+
+
+# -- CSRF ------------------------------------------------------------------------------------
+
+POST_FORMS = {name: spec for name, spec in PAGES.items() if spec[1] == "POST"}
+ACTS_AS = {
+    "send referral": "coordinator_a",
+    "add member": "coordinator_a",
+    "record consent": "coordinator_a",
+    "revoke consent": "coordinator_a",
+    "cancel": "coordinator_a",
+    "message": "coordinator_a",
+}
+
+
+def _csrf_login(client, user) -> str:
+    """Sign in through the protected form; return the new session's token (from hx-headers)."""
+    page = _text(client.get("/login"))
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)[1]
+    data = {"email": user.email, "password": "correct horse battery staple", "csrf_token": token}
+    response = client.post("/login", data=data)
+    assert response.status_code == 303, _text(response)
+    after = _text(client.get("/notifications"))
+    return re.search(r'"X-CSRFToken": "([^"]+)"', after)[1]
+
+
+@pytest.mark.parametrize("name", POST_FORMS)
+def test_every_form_needs_the_csrf_token(name, make_app, network, records):
+    needs, _method, path, form, _expected = POST_FORMS[name]
+    protected = make_app(WTF_CSRF_ENABLED=True)
+    client = protected.test_client()
+    token = _csrf_login(client, network.people[ACTS_AS.get(name, "staff_a")])
+    values = records(needs)
+    url, data = _fill(path, values), _fill(form, values)
+    refused = client.post(url, data=data)
+    assert refused.status_code == 400
+    assert "CSRF token is missing" in _text(refused)
+    htmx_refused = client.post(url, data=data, headers={"HX-Request": "true"})
+    assert htmx_refused.status_code == 400
+    # The token from the page (form field or htmx header) lets the same request through.
+    accepted = client.post(url, data=data, headers={"X-CSRFToken": token})
+    assert accepted.status_code == 303, _text(accepted)
+
+
+def test_notifications_badge_is_polled(db, network, member, referral, signed_in):
+    response = signed_in(network.staff_a, htmx=True).get("/notifications/badge")
+    html = _text(response)
+    assert html.lstrip().startswith('<a id="notifications-link"')
+    assert 'hx-trigger="every 60s"' in html and ">1<" in html
+    assert signed_in(None, htmx=True).get("/notifications/badge").status_code == 204
+
+
+def test_refer_form_starts_with_someone_new_for_an_empty_caseload(network, signed_in):
+    html = _text(
+        signed_in(network.coordinator_b).get(f"/referrals/new?service_id={network.service_a.id}")
+    )
+    assert re.search(r'id="member-new" name="member_id" value="new" checked', html)
+    assert '<details id="new-member" class="new-member" open' in html
