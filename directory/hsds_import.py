@@ -18,7 +18,7 @@ import uuid
 import zipfile
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
@@ -128,8 +128,17 @@ LAT_LON = ("latitude", "longitude")
 # Names datapackage templates carry unchanged; they say nothing about where the data came from.
 GENERIC_PACKAGE_NAMES = {"", "human_services_data", "hsds", "datapackage", "data", "export"}
 GENERIC_FOLDER_NAMES = {"json", "csv", "data", "export", "hsds", "datapackage"}
-HSDS_FILE_STEMS = {"services", "organizations", "locations", "service_at_locations",
-                   "taxonomies", "taxonomy_terms", "programs", "data", "export"}  # fmt: skip
+HSDS_FILE_STEMS = {
+    "services",
+    "organizations",
+    "locations",
+    "service_at_locations",
+    "taxonomies",
+    "taxonomy_terms",
+    "programs",
+    "data",
+    "export",
+}
 CHUNK = 500
 
 Progress = Callable[[str], None]
@@ -236,8 +245,8 @@ def _import(
     if kind == "json":
         _read_json_files(ctx, files, say)
     elif kind == "v3":
-        _read_v3_csv(ctx, _csv_tables(folder, descriptor, V3_FILES, V3_REQUIRED_COLUMNS, package,
-                                      say))  # fmt: skip
+        tables = _csv_tables(folder, descriptor, V3_FILES, V3_REQUIRED_COLUMNS, package, say)
+        _read_v3_csv(ctx, tables)
     else:
         tables = _csv_tables(
             folder, descriptor, LEGACY_FILES, LEGACY_REQUIRED_COLUMNS, package, say
@@ -292,7 +301,7 @@ def _detect(path: Path) -> tuple[str, Path, dict | None, list[Path]]:
             if p.is_file()
             and p.suffix.lower() in (".json", ".ndjson", ".jsonl")
             and p.name.lower() != "datapackage.json"
-        ),  # fmt: skip
+        ),
         key=_json_file_order,
     )
     if csvs:
@@ -313,30 +322,46 @@ def _json_file_order(path: Path) -> tuple[int, str]:
     return (first.index(stem) if stem in first else len(first), path.name)
 
 
+# Tables whose name says which HSDS version a package follows.
+LEGACY_ONLY_RESOURCES = {
+    "regular_schedule",
+    "holiday_schedule",
+    "physical_address",
+    "postal_address",
+    "service_taxonomy",
+    "accessibility_for_disabilities",
+    "eligibility",
+    "payment_accepted",
+}
+V3_ONLY_FILES = {
+    "schedules",
+    "addresses",
+    "attributes",
+    "taxonomy_terms",
+    "taxonomies",
+    "cost_options",
+    "organization_identifiers",
+    "accessibility",
+    "service_at_location",
+}
+V3_ONLY_RESOURCES = {
+    "schedule",
+    "address",
+    "attribute",
+    "taxonomy_term",
+    "cost_option",
+    "organization_identifier",
+    "accessibility",
+}
+
+
 def _tabular_kind(folder: Path, descriptor: dict | None, csvs: list[Path]) -> str:
     """HSDS 1.x or 3.0, from the datapackage's version and resources and the files present."""
     stems = {p.stem.lower() for p in csvs}
     names = {str(r.get("name", "")).lower() for r in (descriptor or {}).get("resources", [])}
     version = str((descriptor or {}).get("version", ""))
-    legacy = len(stems & LEGACY_ONLY) + len(
-        names
-        & {
-            "regular_schedule",
-            "holiday_schedule",
-            "physical_address",
-            "postal_address",
-            "service_taxonomy",
-            "accessibility_for_disabilities",
-            "eligibility",
-            "payment_accepted",
-        }  # fmt: skip
-    )
-    modern = len(
-        stems & {"schedules", "addresses", "attributes", "taxonomy_terms", "taxonomies",
-                 "cost_options", "organization_identifiers", "accessibility",
-                 "service_at_location"}  # fmt: skip
-    ) + len(names & {"schedule", "address", "attribute", "taxonomy_term", "cost_option",
-                     "organization_identifier", "accessibility"})  # fmt: skip
+    legacy = len(stems & LEGACY_ONLY) + len(names & LEGACY_ONLY_RESOURCES)
+    modern = len(stems & V3_ONLY_FILES) + len(names & V3_ONLY_RESOURCES)
     if version.startswith("3") or str((descriptor or {}).get("hsds_version", "")).startswith("3"):
         modern += 2
     services = next((p for p in csvs if p.stem.lower() == "services"), None)
@@ -498,6 +523,7 @@ def _column_info(column: Column) -> ColumnInfo:
 _COLUMNS: dict[str, list[ColumnInfo]] = {
     table: [_column_info(c) for c in model.__table__.columns] for table, model in MODELS.items()
 }
+_COLUMNS_BY_NAME = {table: {c.name: c for c in columns} for table, columns in _COLUMNS.items()}
 
 _STATUS = {
     "active": "active", "open": "active", "inactive": "inactive", "deleted": "inactive",
@@ -772,13 +798,11 @@ class Writer:
 
     def _merge(self, table: str, records: list[Record]) -> list[Record]:
         merged: dict[uuid.UUID, Record] = {}
+        copies: set[uuid.UUID] = set()
         for record in records:
             first = merged.get(record.id)
             if first is None:
-                merged[record.id] = Record(
-                    record.table, record.id, dict(record.values), record.origin,
-                    record.full, record.mergeable, dict(record.refs),
-                )  # fmt: skip
+                merged[record.id] = record
                 continue
             if not (first.mergeable and record.mergeable):
                 # The first copy stands; this one is reported and dropped.
@@ -786,6 +810,11 @@ class Writer:
                 self.report.rejected.append(Issue(table, record.origin, reason))
                 self.report.count(table).rejected += 1
                 continue
+            if record.id not in copies:  # combine into a copy: the package stays as read
+                first = merged[record.id] = replace(
+                    first, values=dict(first.values), refs=dict(first.refs)
+                )
+                copies.add(record.id)
             for key, value in record.values.items():
                 if value not in (None, "") or key not in first.values:
                     first.values[key] = value
@@ -818,14 +847,19 @@ class Writer:
     def _clean(self, table: str, record: Record) -> tuple[dict[str, Any], set[str]]:
         row: dict[str, Any] = {}
         managed: set[str] = set()
-        for info in _COLUMNS[table]:
+        values = record.values
+        columns = _COLUMNS[table]
+        if not record.full:  # only the fields the source has (most rows have few)
+            by_name = _COLUMNS_BY_NAME[table]
+            columns = [by_name[name] for name in values if name in by_name]
+        for info in columns:
             name = info.name
             if name in ("id", "geom") or (table == "location" and name in LAT_LON):
                 continue  # coordinates go through place_location in _fix_location
-            if name in record.values:
-                raw = record.values[name]
-            elif record.full and name not in OWN_COLUMNS and info.kind != "uuid":
-                # Nested JSON leaves links out (nesting says them), so only fields clear.
+            if name in values:
+                raw = values[name]
+            elif name not in OWN_COLUMNS and info.kind != "uuid":
+                # A whole JSON object: absent fields have no value. Links stay: nesting says them.
                 raw = None
             else:
                 continue
@@ -926,8 +960,9 @@ class Writer:
     def _fix_service(self, record: Record, row: dict, managed: set[str]) -> None:
         low, high = row.get("minimum_age"), row.get("maximum_age")
         if low is not None and high is not None and low > high:
-            self._warn("service", record, f"minimum_age {low} is above maximum_age {high}; both "
-                       "left empty")  # fmt: skip
+            self._warn(
+                "service", record, f"minimum_age {low} is above maximum_age {high}; both left empty"
+            )
             row["minimum_age"] = row["maximum_age"] = None
 
     def _fix_address(self, record: Record, row: dict, managed: set[str]) -> None:
@@ -941,10 +976,13 @@ class Writer:
     def _load_known(self, table: str, ids: set[uuid.UUID]) -> None:
         """Find which of these ids (not in the package) are stored, in a few batched queries."""
         wanted = {
-            i for i in ids
-            if i not in self.accepted[table] and i not in self.rejected[table]
-            and i not in self.known[table] and i not in self.checked_absent[table]
-        }  # fmt: skip
+            i
+            for i in ids
+            if i not in self.accepted[table]
+            and i not in self.rejected[table]
+            and i not in self.known[table]
+            and i not in self.checked_absent[table]
+        }
         if not wanted:
             return
         model = MODELS[table]

@@ -337,7 +337,7 @@ class LegacyReader:
                     origin,
                     mergeable=True,
                     refs={"taxonomy_term_id": code},
-                )  # fmt: skip
+                )
             )
 
     def _service_taxonomy(self) -> None:
@@ -397,8 +397,11 @@ class LegacyReader:
             if parent_text in seen:
                 continue
             record_id = self.ctx.ids.of("taxonomy_term", parent_text)
-            values = {"name": parent_name, "code": _code_from_id(parent_text),
-                      "taxonomy_id": taxonomy}  # fmt: skip
+            values = {
+                "name": parent_name,
+                "code": _code_from_id(parent_text),
+                "taxonomy_id": taxonomy,
+            }
             self.package.add(
                 Record(
                     "taxonomy_term",
@@ -406,7 +409,7 @@ class LegacyReader:
                     values,
                     Origin(origin.file, origin.where, parent_text),
                     mergeable=True,
-                )  # fmt: skip
+                )
             )
 
     def _phones(self) -> None:
@@ -430,7 +433,7 @@ class LegacyReader:
                         {"phone_id": record_id, **fields},
                         origin,
                         mergeable=True,
-                    )  # fmt: skip
+                    )
                 )
         self._claim("phone")
         if has_languages:
@@ -547,8 +550,15 @@ class LegacyReader:
         if "metadata" not in self.tables:
             return
         where: dict[uuid.UUID, set[str]] = defaultdict(set)
-        for table in ("organization", "service", "location", "program", "service_at_location",
-                      "phone", "contact"):  # fmt: skip
+        for table in (
+            "organization",
+            "service",
+            "location",
+            "program",
+            "service_at_location",
+            "phone",
+            "contact",
+        ):
             for record in self.package.records.get(table, []):
                 where[record.id].add(table)
         ignored: list[str] = []
@@ -565,7 +575,7 @@ class LegacyReader:
                     "service_at_location",
                     "phone",
                     "contact",
-                )  # fmt: skip
+                )
                 if raw and table in where.get(self.ctx.ref(table, raw), set())  # type: ignore[arg-type]
             ]
             resource_type = entity_table(values.get("resource_type"))

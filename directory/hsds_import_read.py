@@ -75,8 +75,9 @@ def read_csv(
     if not text.strip():
         raise ImportFailed(f"{name} is empty: not even a header row (was the file cut short?)")
     first_line = text.lstrip("\r\n").split("\n", 1)[0]
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(first_line),
-                        strict=True)  # fmt: skip
+    reader = csv.reader(
+        io.StringIO(text, newline=""), delimiter=_sniff_delimiter(first_line), strict=True
+    )
     table: CsvTable | None = None
     try:
         line = reader.line_num + 1

@@ -248,8 +248,16 @@ def object_kind(obj: dict, hint: str | None) -> str | None:
         return "service"
     if keys & {"location_type", "addresses", "accessibility", "latitude", "transportation"}:
         return "location"
-    if keys & {"services", "organization_identifiers", "website", "parent_organization_id",
-               "year_incorporated", "legal_status", "locations", "programs"}:  # fmt: skip
+    if keys & {
+        "services",
+        "organization_identifiers",
+        "website",
+        "parent_organization_id",
+        "year_incorporated",
+        "legal_status",
+        "locations",
+        "programs",
+    }:
         return "organization"
     if keys & {"taxonomy_detail", "term_uri", "parent_id", "code", "taxonomy"}:
         return "taxonomy_term"
@@ -404,8 +412,9 @@ def add_json_document(ctx: Context, file: str, data: Any, hint: str | None) -> N
     if tables is not None:
         for key, table in tables.items():
             rows = data[key]
-            nested = any(isinstance(v, dict | list) for r in rows if isinstance(r, dict)
-                         for v in r.values())  # fmt: skip
+            nested = any(
+                isinstance(v, dict | list) for r in rows if isinstance(r, dict) for v in r.values()
+            )
             if table is not None and nested:  # {"services": [nested services], ...}
                 flattener = Flattener(ctx, file)
                 for index, item in enumerate(rows):

@@ -6,8 +6,10 @@ returns a clean value or raises `BadValue` with a message a person can act on.
 
 import re
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from dateutil import parser as date_parser
@@ -233,6 +235,7 @@ def is_closed_word(text: str) -> bool:
     return text.strip().lower().rstrip(".") in _CLOSED_WORDS
 
 
+@lru_cache(maxsize=4096, typed=True)  # exports repeat the same few spellings endlessly
 def normalize_time(value: Any, *, keep_iso: bool = False) -> str:
     """A schedule time as "HH:MM" from "9:00am", "9 AM", "noon", "5:30 p.m.", "17:00:00".
 
@@ -299,7 +302,8 @@ def _one_day(text: str) -> int:
     raise BadValue(f"{text.strip()!r} is not a day of the week")
 
 
-def parse_weekdays(value: Any) -> list[int]:
+@lru_cache(maxsize=4096, typed=True)  # exports repeat the same few spellings endlessly
+def parse_weekdays(value: Any) -> tuple[int, ...]:
     """Monday=0 weekdays from 1, "Monday", "Mon", "MO", "Mon-Fri", "Monday, Wednesday", "weekdays".
 
     Numbers follow HSDS 1.x (1 = Monday ... 7 = Sunday; 0 is read as Sunday).
@@ -313,14 +317,14 @@ def parse_weekdays(value: Any) -> list[int]:
         raise BadValue("no weekday given")
     lowered = re.sub(r"\s+", " ", text.lower())
     if lowered in _DAY_GROUPS:
-        return list(_DAY_GROUPS[lowered])
+        return tuple(_DAY_GROUPS[lowered])
     try:
         days = _days_in(lowered)
     except BadValue:
         raise BadValue(f"{text!r} is not a day of the week") from None
     if not days:
         raise BadValue(f"{text!r} is not a day of the week")
-    return sorted(set(days))
+    return tuple(sorted(set(days)))
 
 
 def _days_in(lowered: str) -> list[int]:
@@ -343,7 +347,7 @@ def _days_in(lowered: str) -> list[int]:
     return days
 
 
-def byday_text(days: list[int]) -> str:
+def byday_text(days: Iterable[int]) -> str:
     """ "MO,TU,WE" from Monday=0 weekday numbers."""
     return ",".join(DAY_CODES[d] for d in sorted(set(days)))
 
@@ -351,6 +355,7 @@ def byday_text(days: list[int]) -> str:
 _BYDAY_TOKEN = re.compile(r"^([+-]?\d)?(MO|TU|WE|TH|FR|SA|SU)$")
 
 
+@lru_cache(maxsize=4096, typed=True)  # exports repeat the same few spellings endlessly
 def normalize_byday(value: Any) -> str:
     """An RFC 5545 BYDAY list ("MO,WE", "1SA", "-1FR"); day names are turned into codes."""
     text = clean_text(value)

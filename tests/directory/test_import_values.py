@@ -82,7 +82,7 @@ def test_unreadable_times_are_refused_by_name(text):
     ],
 )
 def test_weekdays_in_every_spelling(value, days):
-    assert parse_weekdays(value) == days
+    assert parse_weekdays(value) == tuple(days)
 
 
 @pytest.mark.parametrize("value", ["Funday", "8", "", None, "Mon-Blursday"])
