@@ -9,6 +9,7 @@ becomes language rows. HSDS 3.0 dropped eligibility and payment_accepted: eligib
 into the service's eligibility_description and accepted payments into its fees_description.
 """
 
+import re
 import uuid
 from collections import defaultdict
 from typing import Any
@@ -486,11 +487,20 @@ class LegacyReader:
             if isinstance(hours, str):
                 self.package.warn("schedule", origin, f"kept {hours!r} as a note, not as hours")
                 values["description"] = hours
-            else:
-                values["opens_at"], values["closes_at"] = hours
-            record_id = self._id("regular_schedule", "schedule", origin, values)
-            self.package.add(Record("schedule", record_id, values, origin, refs=refs))
+                hours = [(None, None)]
+            self._add_spans("regular_schedule", origin, values, refs, hours)
         self._claim("schedule")
+
+    def _add_spans(self, legacy: str, origin: Origin, values: dict, refs: dict, spans) -> None:
+        """One schedule per span of the row ("9am-12pm, 1pm-5pm" is two)."""
+        for index, (opens, closes) in enumerate(spans):
+            span_values = {**values, "opens_at": opens, "closes_at": closes}
+            if index == 0:
+                record_id = self._id(legacy, "schedule", origin, span_values)
+            else:
+                key = f"{origin.source_id or record_id}:{index}"
+                record_id = self.ctx.ids.derived(legacy, key)
+            self.package.add(Record("schedule", record_id, span_values, origin, refs=refs))
 
     def _holiday_schedules(self) -> None:
         if "holiday_schedule" not in self.tables:
@@ -509,12 +519,10 @@ class LegacyReader:
             if end < start:
                 start, end = end, start
             values.update(valid_from=start, valid_to=end)
-            if isinstance(hours, tuple):
-                values["opens_at"], values["closes_at"] = hours
-            elif isinstance(hours, str):
+            if isinstance(hours, str) and hours != "closed":
                 values["description"] = hours
-            record_id = self._id("holiday_schedule", "schedule", origin, values)
-            self.package.add(Record("schedule", record_id, values, origin, refs=refs))
+            spans = hours if isinstance(hours, list) else [(None, None)]  # closed that day
+            self._add_spans("holiday_schedule", origin, values, refs, spans)
         self._claim("schedule")
 
     def _languages(self) -> None:
@@ -606,26 +614,45 @@ def _code_from_id(source_id: str) -> str | None:
     return source_id
 
 
-def _hours(opens: Any, closes: Any) -> tuple[str, str] | str | None:
+def _hours(opens: Any, closes: Any) -> list[tuple[str, str]] | str | None:
     """Opening and closing times "HH:MM" from what 1.x exports hold.
 
     Returns "closed" when the day is marked closed, None when there are no times, a note (text)
-    when the times are words ("By appointment"), else (opens, closes). Raises BadValue for
-    times that can't be read.
+    when the times are words ("By appointment"), else the (opens, closes) spans: one, or several
+    for "9am-12pm, 1pm-5pm". Raises BadValue for times that can't be read.
     """
     opens, closes = clean_text(opens), clean_text(closes)
-    if opens and not closes:
-        split = split_time_range(opens)
-        if split:
-            opens, closes = split
     if any(t and is_all_day(t) for t in (opens, closes)):
-        return ALL_DAY
+        return [ALL_DAY]
     if any(t and is_closed_word(t) for t in (opens, closes)):
         return "closed"
     if not opens and not closes:
         return None
-    if opens and not closes and not any(ch.isdigit() for ch in opens):
-        return opens
-    if not opens or not closes:
-        raise BadValue(f"opens_at {opens!r} and closes_at {closes!r}: both times are needed")
-    return normalize_time(opens), normalize_time(closes)
+    if opens and not closes:
+        if not any(ch.isdigit() for ch in opens):
+            return opens
+        ranges = [split_time_range(part) for part in _TIME_LIST.split(opens) if part]
+        if not ranges or None in ranges:
+            raise BadValue(f"opens_at {opens!r} has no closing time")
+        pairs = [r for r in ranges if r is not None]
+    else:
+        starts = [p for p in _TIME_LIST.split(opens or "") if p]
+        ends = [p for p in _TIME_LIST.split(closes or "") if p]
+        if not starts or len(starts) != len(ends):
+            raise BadValue(f"opens_at {opens!r} and closes_at {closes!r} don't pair up")
+        pairs = list(zip(starts, ends, strict=True))
+    return [_span(start, end) for start, end in pairs]
+
+
+_TIME_LIST = re.compile(r"\s*(?:,|;|&|\band\b)\s*", re.IGNORECASE)
+_MERIDIEM = re.compile(r"[ap]\.?\s?m\b|\d\s*[ap]\b|noon|midnight", re.IGNORECASE)
+
+
+def _span(opens: str, closes: str) -> tuple[str, str]:
+    """One span; "9-5" and "8:30-4:30" (no am/pm, closing "before" opening) mean the afternoon."""
+    start, end = normalize_time(opens), normalize_time(closes)
+    hour = int(end[:2])
+    if end <= start and not _MERIDIEM.search(closes) and not closes.strip().startswith("0"):
+        if 1 <= hour <= 11:
+            end = f"{hour + 12:02d}{end[2:]}"
+    return start, end

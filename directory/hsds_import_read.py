@@ -75,9 +75,12 @@ def read_csv(
     if not text.strip():
         raise ImportFailed(f"{name} is empty: not even a header row (was the file cut short?)")
     first_line = text.lstrip("\r\n").split("\n", 1)[0]
-    reader = csv.reader(
-        io.StringIO(text, newline=""), delimiter=_sniff_delimiter(first_line), strict=True
-    )
+    delimiter = _sniff_delimiter(first_line)
+    if first_line.strip().lower().startswith("sep=") and len(first_line.strip()) == 5:
+        # Excel's "sep=;" line names the delimiter; blanked, so row numbers stay the file's.
+        delimiter = first_line.strip()[4]
+        text = text.replace(first_line, "", 1)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     table: CsvTable | None = None
     try:
         line = reader.line_num + 1

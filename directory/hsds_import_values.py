@@ -220,6 +220,9 @@ _CLOSED_WORDS = {"closed", "close", "none", "not open", "n/a", "-", "no hours"}
 _RANGE_SPLIT = re.compile(r"\s*(?:-|–|—|\bto\b|\bthrough\b|\bthru\b|\buntil\b)\s*", re.IGNORECASE)
 
 
+_ZONE_SUFFIX = re.compile(r"\s*\b(?:[ecmp]|ak|h)[sd]?t\.?$")
+
+
 def time_text(value: time) -> str:
     """ "09:00": the HH:MM form our schedules store."""
     return f"{value.hour:02d}:{value.minute:02d}"
@@ -258,6 +261,7 @@ def normalize_time(value: Any, *, keep_iso: bool = False) -> str:
     except ValueError:
         pass
     compact = re.sub(r"\s+", " ", text.lower()).replace("a.m", "am").replace("p.m", "pm")
+    compact = _ZONE_SUFFIX.sub("", compact)  # "9:00 AM EST": the zone is the location's anyway
     try:
         return time_text(parse_time(compact))
     except ValueError:

@@ -221,7 +221,13 @@ def test_messy_text_encodings_and_spreadsheet_damage_are_cleaned(db):
     defense = _service(db, "Eviction Defense")
     assert defense.status == "temporarily closed"
     assert defense.fees_description == "$0\nPayment accepted: cash."
-    assert [(s.byday, s.description) for s in defense.schedules] == [("SU", "By appointment")]
+    assert sorted((s.byday, s.opens_at, s.closes_at, s.description) for s in defense.schedules) == [
+        ("MO", "09:00", "12:00", None),  # "9:00am-12:00pm; 1:00pm-5:00pm": two spans
+        ("MO", "13:00", "17:00", None),
+        ("SU", None, None, "By appointment"),
+        ("TU", "09:00", "17:00", None),  # "9", "5": nine to five, not five in the morning
+        ("WE", "09:00", "17:00", None),  # "9:00 AM EST"
+    ]
     beds = _service(db, "Emergency Beds")
     assert sorted(lang.name for lang in beds.languages) == ["English", "Haitian Creole"]
 

@@ -41,6 +41,8 @@ from directory.hsds_import_values import (
         ("17:00:00", "17:00"),
         ("1730", "17:30"),
         (" 08:15 ", "08:15"),
+        ("9:00 AM EST", "09:00"),
+        ("5 pm PDT", "17:00"),
     ],
 )
 def test_free_text_times_become_hh_mm(text, expected):
@@ -169,6 +171,13 @@ def test_csv_reading_tolerates_blank_lines_spaces_and_other_delimiters(tmp_path)
     table = read_csv(path, required=("id", "name"))
     assert table.columns == ["id", "organization_id", "name"]
     assert table.rows == [(4, {"id": "1", "organization_id": "2", "name": " Pantry "})]
+
+
+def test_excel_separator_line_names_the_delimiter(tmp_path):
+    path = tmp_path / "services.csv"
+    path.write_text("sep=;\r\nid;name\r\n1;Pantry, food\r\n", encoding="utf-8")
+    table = read_csv(path, required=("id", "name"))
+    assert table.rows == [(3, {"id": "1", "name": "Pantry, food"})]
 
 
 @pytest.mark.parametrize(
