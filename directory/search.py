@@ -21,6 +21,7 @@ never reaches the index, because it is always rebuilt from committed rows.
 
 import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -42,7 +43,6 @@ from sqlalchemy import Uuid, event, func, inspect, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, joinedload, selectinload
 from whoosh import columns, fields, highlight, index, scoring
-from whoosh import query as wq
 from whoosh.analysis import (
     STOP_WORDS,
     CharsetFilter,
@@ -75,7 +75,7 @@ from geo import sql as geo_sql
 
 log = logging.getLogger(__name__)
 
-INDEX_VERSION = 1  # bump when documents change shape: a stale version is rebuilt at start-up
+INDEX_VERSION = 2  # bump when documents change shape: a stale version is rebuilt at start-up
 INDEXED_STATUSES = ("active", "temporarily closed")  # inactive and defunct services aren't found
 DEFAULT_RADIUS_KM = 40.0
 MAX_RADIUS_KM = 500.0
@@ -91,10 +91,12 @@ FIELD_WEIGHTS = {  # BM25F field boosts: a word in the name counts most
     "categories": 2.0,
     "organization": 1.5,
     "description": 1.0,
-    "eligibility": 0.6,
-    "languages": 0.8,
-    "city": 1.0,
+    "other": 0.7,  # eligibility, languages, city
 }
+TEXT_FIELDS = tuple(FIELD_WEIGHTS)
+MULTIWORD_FIELDS = {"name", "categories", "organization", "description"}
+BM25_K1, BM25_B = 1.2, 0.75
+POSTINGS_CACHE_SIZE = 20_000  # terms whose postings are kept in memory, per segment
 SYNONYM_WEIGHT = 0.8  # a formal term found for a lay phrase weighs a little less than the words
 CORRECTION_WEIGHT = 0.7
 TRUE_WORDS = {"1", "true", "yes", "on", "y"}
@@ -326,12 +328,15 @@ class SearchEngine(Protocol):
 
 
 def _loaders(*, phones: bool) -> tuple:
-    """Eager loading of what a listing shows (and, with phones, what a result card shows)."""
-    location_children = [
+    """Eager loading of what a listing shows (and, with phones, what a result card shows).
+
+    Collections of the service come by `selectinload` (one query each); a location's small
+    collections are joined to it, its hours (often seven rows) come by their own query.
+    """
+    location_joined = [
         Location.addresses,
         Location.accessibility,
         Location.languages,
-        Location.schedules,
         *([Location.phones] if phones else []),
     ]
     return (
@@ -341,10 +346,13 @@ def _loaders(*, phones: bool) -> tuple:
         selectinload(Service.cost_options),
         selectinload(Service.schedules),
         *([selectinload(Service.phones)] if phones else []),
-        selectinload(Service.service_at_locations).selectinload(ServiceAtLocation.schedules),
-        selectinload(Service.service_at_locations)
-        .joinedload(ServiceAtLocation.location)
-        .options(*[selectinload(child) for child in location_children]),
+        selectinload(Service.service_at_locations).options(
+            selectinload(ServiceAtLocation.schedules),
+            joinedload(ServiceAtLocation.location).options(
+                *[joinedload(child) for child in location_joined],
+                selectinload(Location.schedules),
+            ),
+        ),
     )
 
 
@@ -492,24 +500,26 @@ def _document(service: Service, chains: dict[uuid.UUID, list]) -> dict[str, Any]
     categories = " ".join(dict.fromkeys(term_names))
     cities = " ".join(dict.fromkeys(a.city for a in addresses if a.city))
     zips = " ".join(dict.fromkeys(a.postal_code[:5] for a in addresses if a.postal_code))
+    texts = {
+        "name": name_text,
+        "categories": categories,
+        "organization": org_text,
+        "description": description,
+        "other": " ".join((eligibility, " ".join(language_words), cities)),
+    }
     meta = {
         "n": (service.name or "").casefold(),
         "r": sorted(roots.items()),
         "l": sorted(languages.items()),
         "f": flags,
         "h": _hours_pattern(hours.schedules_for(service), zone),
+        "w": [len(texts[name].split()) for name in TEXT_FIELDS],  # lengths, for BM25
     }
     return {
         "id": service.id.hex,
         "sid": service.id.bytes,
         "meta": json.dumps(meta, separators=(",", ":")).encode(),
-        "name": name_text,
-        "organization": org_text,
-        "description": description,
-        "categories": categories,
-        "eligibility": eligibility,
-        "languages": " ".join(language_words),
-        "city": cities,
+        **texts,
         "zip": zips,
         "cat": " ".join(sorted(cat_ids)),
         "lang": " ".join(sorted(languages)),
@@ -558,13 +568,7 @@ def _schema() -> fields.Schema:
         id=fields.ID(unique=True),
         sid=fields.COLUMN(columns.FixedBytesColumn(16)),
         meta=fields.COLUMN(columns.VarBytesColumn()),
-        name=fields.TEXT(analyzer=analyzer),
-        organization=fields.TEXT(analyzer=analyzer),
-        description=fields.TEXT(analyzer=analyzer),
-        categories=fields.TEXT(analyzer=analyzer),
-        eligibility=fields.TEXT(analyzer=analyzer),
-        languages=fields.TEXT(analyzer=analyzer),
-        city=fields.TEXT(analyzer=analyzer),
+        **{name: fields.TEXT(analyzer=analyzer, phrase=False) for name in TEXT_FIELDS},
         zip=fields.KEYWORD(),
         cat=fields.KEYWORD(),
         lang=fields.KEYWORD(),
@@ -640,6 +644,30 @@ class _Vocabulary:
             self.write(self.path, counts)
 
 
+ANALYZER = _analyzer()  # one instance, so its stemming cache is shared
+
+
+@lru_cache(maxsize=4096)
+def _stems(text_: str) -> tuple[str, ...]:
+    return tuple(t.text for t in ANALYZER(text_))
+
+
+@lru_cache(maxsize=256)
+def _highlight_terms(concepts: tuple, corrections: tuple) -> tuple[frozenset, frozenset]:
+    """(single stems, phrases of stems) to mark in snippets for these concepts."""
+    extra = dict(corrections)
+    singles: set[str] = set()
+    phrases: set[tuple[str, ...]] = set()
+    for concept in concepts:
+        for alt in (concept.text, *concept.alternatives, *extra.get(concept.text, ())):
+            stems = _stems(alt)
+            if len(stems) == 1:
+                singles.add(stems[0])
+            elif stems:
+                phrases.add(stems)
+    return frozenset(singles), frozenset(phrases)
+
+
 class _MarkFormatter(highlight.HtmlFormatter):
     """Escaped text with matched words in <mark>."""
 
@@ -650,8 +678,8 @@ class _MarkFormatter(highlight.HtmlFormatter):
 
 
 class _Segment:
-    """One segment's per-document columns, decoded once (segments never change, only their
-    deletions do)."""
+    """One segment's per-document columns, decoded once (a segment's documents never change,
+    only which of them are deleted), and the postings read from it so far."""
 
     def __init__(self, reader):
         count = reader.doc_count_all()
@@ -663,17 +691,19 @@ class _Segment:
         pattern_ids: dict[str, int] = {}
         self.patterns: list[str] = []
         pattern_of = np.zeros(count, dtype=np.int32)
+        lengths = np.zeros((count, len(TEXT_FIELDS)), dtype=np.float32)
         values: dict[tuple[str, str], list[int]] = {}
         self.labels: dict[tuple[str, str], str] = {}
         for i in range(count):
             raw = meta_column[i]
-            meta = json.loads(raw) if raw else {"n": "", "r": [], "l": [], "f": [], "h": "{}"}
+            meta = json.loads(raw) if raw else _EMPTY_META
             self.names.append(meta["n"])
             pattern = meta["h"]
             if pattern not in pattern_ids:
                 pattern_ids[pattern] = len(self.patterns)
                 self.patterns.append(pattern)
             pattern_of[i] = pattern_ids[pattern]
+            lengths[i] = meta.get("w") or 1  # (an index from before lengths were kept)
             for facet, pairs in (("category", meta["r"]), ("language", meta["l"])):
                 for value, label in pairs:
                     values.setdefault((facet, value), []).append(i)
@@ -681,34 +711,116 @@ class _Segment:
             for flag in meta["f"]:
                 values.setdefault((flag, "true"), []).append(i)
         self.pattern_of = pattern_of
+        self.lengths = {name: lengths[:, j] for j, name in enumerate(TEXT_FIELDS)}
         self.masks: dict[tuple[str, str], np.ndarray] = {}
         for key, docs in values.items():
             mask = np.zeros(count, dtype=bool)
             mask[docs] = True
             self.masks[key] = mask
+        self._postings: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+
+    def postings(self, reader, field_name: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """(local docnums, term frequencies) of a term in a field, live documents only."""
+        key = (reader.segment().deleted_count(), field_name, term)
+        found = self._postings.get(key)
+        if found is None:
+            ids: list[int] = []
+            weights: list[float] = []
+            if (field_name, term) in reader:
+                matcher = reader.postings(field_name, term)
+                while matcher.is_active():
+                    ids.append(matcher.id())
+                    weights.append(matcher.weight())
+                    matcher.next()
+            found = (np.array(ids, dtype=np.int64), np.array(weights, dtype=np.float32))
+            if len(self._postings) >= POSTINGS_CACHE_SIZE:
+                self._postings.clear()  # cheap to refill; only terms searched again come back
+            self._postings[key] = found
+        return found
+
+
+_EMPTY_META = {"n": "", "r": [], "l": [], "f": [], "h": "{}", "w": [0] * 5}
 
 
 class _View:
-    """Every live document of one index generation: id ↔ docnum, names, facets, hours."""
+    """Every live document of one index generation: id ↔ docnum, names, facets, hours, and
+    BM25F weights of the terms searched so far."""
 
     def __init__(self, searcher, segments: dict[str, _Segment]):
         self.parts: list[tuple[_Segment, int]] = []
         self.docnum: dict[bytes, int] = {}
-        live = []
+        total = 0
+        live_parts = []
         for reader, offset in searcher.reader().leaf_readers():
             segment_id = reader.segment().segment_id()
             if segment_id not in segments:
                 segments[segment_id] = _Segment(reader)
             segment = segments[segment_id]
             self.parts.append((segment, offset))
-            deleted = reader.has_deletions()
-            for i, sid in enumerate(segment.sids):
-                if deleted and reader.is_deleted(i):
-                    continue
-                self.docnum[sid] = offset + i
-                live.append(offset + i)
-        self.live = np.array(sorted(live), dtype=np.int64)
+            alive = np.ones(segment.count, dtype=bool)
+            if reader.has_deletions():
+                alive[[d for d in reader.deleted_docs_set if d < segment.count]] = False
+            live_parts.append(alive)
+            for i in np.flatnonzero(alive).tolist():
+                self.docnum[segment.sids[i]] = offset + i
+            total = offset + segment.count
+        self.size = total
+        self.alive = np.concatenate(live_parts) if live_parts else np.zeros(0, dtype=bool)
+        self.live = np.flatnonzero(self.alive)
         self.offsets = np.array([offset for _, offset in self.parts], dtype=np.int64)
+        live_count = max(1, len(self.live))
+        self.average_length = {
+            name: max(
+                1.0,
+                float(sum(float(s.lengths[name].sum()) for s, _ in self.parts) / live_count),
+            )
+            for name in TEXT_FIELDS
+        }
+        self._weights: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+
+    # -- terms --
+
+    def term(self, readers, field_name: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """(global docnums, BM25 weights) of a term in a field: idf × saturated, length-
+        normalised frequency (k1 = 1.2, b = 0.75); keyword fields weigh 1."""
+        key = (field_name, term)
+        found = self._weights.get(key)
+        if found is not None:
+            return found
+        ids_parts, tf_parts, length_parts = [], [], []
+        for (segment, offset), reader in zip(self.parts, readers, strict=True):
+            ids, tfs = segment.postings(reader, field_name, term)
+            if len(ids):
+                ids_parts.append(ids + offset)
+                tf_parts.append(tfs)
+                if field_name in TEXT_FIELDS:
+                    length_parts.append(segment.lengths[field_name][ids])
+        if not ids_parts:
+            found = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+        elif field_name not in TEXT_FIELDS:
+            ids = np.concatenate(ids_parts)
+            found = (ids, np.ones(len(ids), dtype=np.float32))
+        else:
+            ids = np.concatenate(ids_parts)
+            tfs = np.concatenate(tf_parts)
+            lengths = np.concatenate(length_parts)
+            n, df = len(self.live), len(ids)
+            idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+            norm = BM25_K1 * (1 - BM25_B + BM25_B * lengths / self.average_length[field_name])
+            found = (ids, (idf * tfs * (BM25_K1 + 1) / (tfs + norm)).astype(np.float32))
+        if len(self._weights) >= POSTINGS_CACHE_SIZE:
+            self._weights.clear()
+        self._weights[key] = found
+        return found
+
+    def docs_with(self, readers, field_name: str, values: Iterable[str]) -> np.ndarray:
+        """A mask of the documents having any of these keyword values."""
+        mask = np.zeros(self.size, dtype=bool)
+        for value in values:
+            mask[self.term(readers, field_name, value)[0]] = True
+        return mask
+
+    # -- per document --
 
     def _split(self, docnums: np.ndarray):
         """(segment, local docnums, positions in `docnums`) for each segment."""
@@ -723,6 +835,11 @@ class _View:
                 yield segment, ordered[start:end] - offset, order[start:end]
             start = end
 
+    def _locate(self, docnum: int) -> tuple[_Segment, int]:
+        index_ = int(np.searchsorted(self.offsets, docnum, side="right")) - 1
+        segment, offset = self.parts[index_]
+        return segment, docnum - offset
+
     def name(self, docnum: int) -> str:
         segment, local = self._locate(docnum)
         return segment.names[local]
@@ -730,20 +847,6 @@ class _View:
     def sid(self, docnum: int) -> uuid.UUID:
         segment, local = self._locate(docnum)
         return uuid.UUID(bytes=segment.sids[local])
-
-    def _locate(self, docnum: int) -> tuple[_Segment, int]:
-        index = int(np.searchsorted(self.offsets, docnum, side="right")) - 1
-        segment, offset = self.parts[index]
-        return segment, docnum - offset
-
-    def has(self, docnums: np.ndarray, facet: str, value: str = "true") -> np.ndarray:
-        """Which of these documents have the facet value (e.g. ("free", "true"))."""
-        out = np.zeros(len(docnums), dtype=bool)
-        for segment, local, positions in self._split(docnums):
-            mask = segment.masks.get((facet, value))
-            if mask is not None:
-                out[positions] = mask[local]
-        return out
 
     def open_now(self, docnums: np.ndarray, now: datetime, default_tz: str) -> list:
         """Open at `now` (True/False/None for no hours), one per document."""
@@ -848,86 +951,99 @@ class WhooshEngine:
 
     # -- queries --
 
-    def _stems(self, text: str) -> list[str]:
-        return [t.text for t in _analyzer()(text)]
+    def _add(self, total: np.ndarray, ids: np.ndarray, weights: np.ndarray, scale: float) -> None:
+        if len(ids) * 32 < len(total):
+            np.add.at(total, ids, weights * scale)
+        else:
+            total += np.bincount(ids, weights=weights * scale, minlength=len(total)).astype(
+                np.float32
+            )
 
-    def _words_query(self, text: str, weight: float) -> wq.Query | None:
-        stems = self._stems(text)
+    def _words_scores(self, view, readers, text_: str, weight: float, total) -> None:
+        """Add the BM25F scores of one word or phrase to `total`. Several words count in a
+        field only when all of them are in it (name, categories, organization, description)."""
+        stems = _stems(text_)
         if not stems:
-            return None
-        parts: list[wq.Query] = []
+            return
         for name, boost in FIELD_WEIGHTS.items():
             if len(stems) == 1:
-                parts.append(wq.Term(name, stems[0], boost=boost * weight))
-            else:
-                parts.append(wq.Phrase(name, stems, boost=boost * weight))
-        if re.fullmatch(r"\d{5}", text.strip()):
-            parts.append(wq.Term("zip", text.strip(), boost=weight))
-        return wq.Or(parts)
+                ids, weights = view.term(readers, name, stems[0])
+                if len(ids):
+                    self._add(total, ids, weights, boost * weight)
+                continue
+            if name not in MULTIWORD_FIELDS:
+                continue
+            parts = [view.term(readers, name, stem) for stem in stems]
+            if any(not len(ids) for ids, _ in parts):
+                continue
+            common = parts[0][0]
+            for ids, _ in parts[1:]:
+                common = np.intersect1d(common, ids, assume_unique=True)
+            if not len(common):
+                continue
+            for ids, weights in parts:
+                keep = np.isin(ids, common, assume_unique=True)
+                self._add(total, ids[keep], weights[keep], boost * weight)
+        digits = text_.strip()
+        if re.fullmatch(r"\d{5}", digits):
+            ids, weights = view.term(readers, "zip", digits)
+            if len(ids):
+                self._add(total, ids, weights, weight)
 
-    def _concept_query(self, concept, corrections) -> wq.Query | None:
-        parts = []
-        texts = [(concept.text, 1.0)]
-        texts += [(alt, SYNONYM_WEIGHT) for alt in concept.alternatives]
-        texts += [(alt, CORRECTION_WEIGHT) for alt in corrections.get(concept.text, ())]
-        for text_, weight in texts:
-            q = self._words_query(text_, weight)
-            if q is not None:
-                parts.append(q)
-        return wq.Or(parts) if parts else None
-
-    def concept_queries(self, request: EngineQuery) -> list[wq.Query]:
-        """One Whoosh query per concept (its words, formal terms and spellings)."""
-        parts = [self._concept_query(c, request.corrections) for c in request.concepts]
-        return [p for p in parts if p is not None]
-
-    def text_query(self, request: EngineQuery) -> wq.Query | None:
-        """The Whoosh query for the concepts: all of them, or any of them."""
-        parts = self.concept_queries(request)
-        if not parts:
-            return None
-        return wq.And(parts) if request.require_all else wq.Or(parts)
-
-    def _filter_query(self, request: EngineQuery) -> wq.Query | None:
-        parts = []
-        if request.category_ids:
-            parts.append(wq.Or([wq.Term("cat", c.hex) for c in request.category_ids]))
-        if request.languages:
-            parts.append(wq.Or([wq.Term("lang", v) for v in request.languages]))
-        if request.free_only:
-            parts.append(wq.Term("flag", "free"))
-        if request.wheelchair:
-            parts.append(wq.Term("flag", "wheelchair"))
-        return wq.And(parts) if parts else None
+    def _concept_scores(self, view, readers, concept, corrections) -> np.ndarray:
+        """Per-document scores of one concept: its words, formal terms and likely spellings."""
+        total = np.zeros(view.size, dtype=np.float32)
+        self._words_scores(view, readers, concept.text, 1.0, total)
+        for alternative in concept.alternatives:
+            self._words_scores(view, readers, alternative, SYNONYM_WEIGHT, total)
+        for spelling in corrections.get(concept.text, ()):
+            self._words_scores(view, readers, spelling, CORRECTION_WEIGHT, total)
+        return total
 
     def search(
         self, request: EngineQuery, candidate_ids: Collection[uuid.UUID] | None
     ) -> EngineResult:
-        """Matches among the candidates (or the whole index), with facet counts."""
+        """Matches among the candidates (or the whole index), with facet counts.
+
+        Text is scored with BM25F over term postings read from the index (cached per segment)
+        and combined with numpy: every concept must match, or any of them.
+        """
         searcher = self.searcher()
         view = self._view(searcher)
-        has_concepts = bool(request.concepts)
-        text_q = self.text_query(request)
-        if has_concepts and text_q is None:
-            return EngineResult(0, [], view.facet_counts(np.array([], dtype=np.int64), []))
-        filter_q = self._filter_query(request)
+        readers = [reader for reader, _ in searcher.reader().leaf_readers()]
 
-        # 1. The documents allowed: the candidates, narrowed by the exact filters.
-        allowed: np.ndarray | None = None
+        # 1. The documents allowed: live, among the candidates, passing the exact filters.
+        allowed = view.alive.copy()
         if candidate_ids is not None:
             found = [view.docnum.get(c.bytes) for c in candidate_ids]
-            allowed = np.array(sorted(d for d in found if d is not None), dtype=np.int64)
-        if filter_q is not None:
-            filtered = np.fromiter(searcher.docs_for_query(filter_q), dtype=np.int64)
-            allowed = filtered if allowed is None else np.intersect1d(allowed, filtered)
+            chosen = np.zeros(view.size, dtype=bool)
+            chosen[[d for d in found if d is not None]] = True
+            allowed &= chosen
+        if request.category_ids:
+            allowed &= view.docs_with(readers, "cat", [c.hex for c in request.category_ids])
+        if request.languages:
+            allowed &= view.docs_with(readers, "lang", request.languages)
+        if request.free_only:
+            allowed &= view.docs_with(readers, "flag", ["free"])
+        if request.wheelchair:
+            allowed &= view.docs_with(readers, "flag", ["wheelchair"])
 
-        # 2. The documents matching the words, among the allowed ones.
-        if text_q is None:
-            matched = view.live if allowed is None else allowed
-        else:
-            words = np.fromiter(searcher.docs_for_query(text_q), dtype=np.int64)
-            matched = words if allowed is None else np.intersect1d(words, allowed)
-        matched = np.unique(matched)
+        # 2. The documents matching the words.
+        scores = coverage = None
+        if request.concepts:
+            per_concept = [
+                self._concept_scores(view, readers, c, request.corrections)
+                for c in request.concepts
+            ]
+            hits = np.zeros(view.size, dtype=np.int32)
+            scores = np.zeros(view.size, dtype=np.float32)
+            for concept_scores in per_concept:
+                hits += concept_scores > 0
+                scores += concept_scores
+            needed = len(per_concept) if request.require_all else 1
+            allowed &= hits >= needed
+            coverage = hits / len(per_concept)
+        matched = np.flatnonzero(allowed)
 
         # 3. Open now: needed for the filter, the facet and the boost.
         open_flags = view.open_now(matched, request.now, request.default_tz)
@@ -936,43 +1052,31 @@ class WhooshEngine:
             matched = matched[keep] if len(matched) else matched
             open_flags = [o for o in open_flags if o]
         facets = view.facet_counts(matched, open_flags)
-        open_of = dict(zip(matched.tolist(), open_flags, strict=True))
         total = len(matched)
         if not total:
             return EngineResult(0, [], facets)
+        open_of = dict(zip(matched.tolist(), open_flags, strict=True))
 
-        # 4. Scores: every match when a place limits them (distance re-ranks), else the best.
-        everything = candidate_ids is not None
-        if text_q is None:
-            docs = matched.tolist()
-            if not everything and len(docs) > request.top:
-                docs = sorted(docs, key=view.name)[: request.top]
-            scored = [(d, 0.0) for d in docs]
-        else:
-            narrowing = (
-                None if (allowed is None and not request.open_now) else set(matched.tolist())
-            )
-            limit = None if everything else request.top
-            results = searcher.search(text_q, filter=narrowing, limit=limit, terms=False)
-            scored = [(hit.docnum, float(hit.score)) for hit in results]
-        coverage = self._coverage(searcher, request, [d for d, _ in scored])
+        # 4. Every match when a place limits them (distance re-ranks), else the best ones.
+        chosen = matched
+        if candidate_ids is None and total > request.top:
+            if scores is not None:  # more concepts matched first, then the higher score
+                key = scores[matched] + coverage[matched] * (float(scores[matched].max()) + 1)
+                chosen = matched[np.argpartition(-key, request.top - 1)[: request.top]]
+            else:
+                chosen = np.array(sorted(matched.tolist(), key=view.name)[: request.top])
         matches = [
-            EngineMatch(view.sid(d), s, open_of.get(d), view.name(d), c)
-            for (d, s), c in zip(scored, coverage, strict=True)
+            EngineMatch(
+                view.sid(d),
+                float(scores[d]) if scores is not None else 0.0,
+                open_of.get(d),
+                view.name(d),
+                float(coverage[d]) if coverage is not None else 1.0,
+            )
+            for d in chosen.tolist()
         ]
-        best = max((m.score for m in matches), default=0.0)
-        return EngineResult(total, matches, facets, best)
-
-    def _coverage(self, searcher, request: EngineQuery, docnums: list[int]) -> list[float]:
-        """For each document, the share of the concepts it matches (1 when all must match)."""
-        queries = self.concept_queries(request)
-        if request.require_all or len(queries) < 2 or not docnums:
-            return [1.0] * len(docnums)
-        docs = np.array(docnums, dtype=np.int64)
-        hits = np.zeros(len(docs), dtype=np.int64)
-        for q in queries:
-            hits += np.isin(docs, np.fromiter(searcher.docs_for_query(q), dtype=np.int64))
-        return (hits / len(queries)).tolist()
+        best_score = float(scores[matched].max()) if scores is not None else 0.0
+        return EngineResult(total, matches, facets, best_score)
 
     def unknown_words(self, words: Iterable[str]) -> set[str]:
         """The words no indexed service contains."""
@@ -987,17 +1091,8 @@ class WhooshEngine:
         """Escaped HTML of the best passage of `text_`, matched words and phrases in <mark>."""
         if not text_ or not request.concepts:
             return None
-        singles: set[str] = set()
-        phrases: set[tuple[str, ...]] = set()
-        for concept in request.concepts:
-            extra = request.corrections.get(concept.text, ())
-            for alt in (concept.text, *concept.alternatives, *extra):
-                stems = tuple(self._stems(alt))
-                if len(stems) == 1:
-                    singles.add(stems[0])
-                elif stems:
-                    phrases.add(stems)
-        tokens = [t.copy() for t in _analyzer()(text_, chars=True, positions=True)]
+        singles, phrases = _highlight_terms(request.concepts, tuple(request.corrections.items()))
+        tokens = [t.copy() for t in ANALYZER(text_, chars=True, positions=True)]
         for token in tokens:
             token.matched = token.text in singles
         for phrase in phrases:
@@ -1596,6 +1691,14 @@ def _engine_query(query: SearchQuery, now: datetime) -> EngineQuery:
     )
 
 
+def load_services(ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Service]:
+    """These services with everything a result card shows, in a fixed number of queries."""
+    if not ids:
+        return {}
+    statement = select(Service).where(Service.id.in_(list(ids))).options(*LOAD_FOR_DISPLAY)
+    return {service.id: service for service in db.session.scalars(statement)}
+
+
 def search(query: SearchQuery) -> SearchResults:
     """Services for a search: matching the words (lay words and typos forgiven), near the
     place (within the radius, or serving it), passing the filters, best first, one page.
@@ -1633,12 +1736,7 @@ def search(query: SearchQuery) -> SearchResults:
     ranked = ranking.rank(candidates, has_place=near is not None)
     start = (query.page - 1) * query.per_page
     page = ranked[start : start + query.per_page]
-    services = {
-        s.id: s
-        for s in db.session.scalars(
-            select(Service).where(Service.id.in_([r.key for r in page])).options(*LOAD_FOR_DISPLAY)
-        )
-    }
+    services = load_services([r.key for r in page])
     hits = []
     for item in page:
         service = services.get(item.key)
@@ -1673,5 +1771,18 @@ def service_ids_matching(text_: str, limit: int = 10000) -> list[uuid.UUID]:
         default_tz=current_app.config.get("DEFAULT_TIMEZONE", "America/New_York"),
         top=limit,
     )
-    found = _match(engine(), text_, request, None)
-    return [m.service_id for m in found.result.matches[:limit]]
+    result = _match(engine(), text_, request, None).result
+    ranked = ranking.rank(
+        [
+            ranking.Candidate(
+                m.service_id,
+                ranking.relevance(m.score, result.best_score),
+                open_now=m.open_now,
+                name=m.name,
+                coverage=m.coverage,
+            )
+            for m in result.matches
+        ],
+        has_place=False,
+    )
+    return [c.key for c in ranked[:limit]]
