@@ -10,6 +10,7 @@ commits. Rules:
 - A location with unusable coordinates keeps everything else, without a point, with a warning.
 - Children the package lists completely (a service's phones, when phones.csv is present or a
   service object has "phones") replace what was stored: ones no longer listed are removed.
+  Services, organizations and locations themselves are never removed (referrals point at them).
 - Fields our exports add (referral_capacity, tz_name) are changed only when the package has them.
 """
 
@@ -124,6 +125,9 @@ MODELS: dict[str, type] = {
 # Our own columns, not HSDS fields: a package that doesn't mention them leaves them alone.
 OWN_COLUMNS = {"id", "geom", "dataset", "referral_capacity", "tz_name", "last_modified"}
 DATASET_TABLES = {"organization", "service", "location"}
+# A service, organization or location missing from a later export is left as it is: referrals
+# and agencies point at them. Only their details (phones, hours, sites...) follow the package.
+NEVER_REMOVED = {"organization", "service", "location", "taxonomy", "taxonomy_term", "metadata"}
 LAT_LON = ("latitude", "longitude")
 # Names datapackage templates carry unchanged; they say nothing about where the data came from.
 GENERIC_PACKAGE_NAMES = {"", "human_services_data", "hsds", "datapackage", "data", "export"}
@@ -1150,6 +1154,8 @@ class Writer:
 
     def _prune(self) -> None:
         for (table, link), parents in self.package.authority.items():
+            if table in NEVER_REMOVED:
+                continue
             if link.startswith("link:"):
                 parent_table = link.split(":", 1)[1]
             else:

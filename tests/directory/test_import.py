@@ -379,6 +379,10 @@ def test_reimport_updates_changed_records_and_removes_children_no_longer_listed(
     (package / "services.csv").write_text(
         services.replace("Groceries once a week", "Groceries twice a week"), encoding="utf-8"
     )
+    services = (package / "services.csv").read_text().splitlines()
+    (package / "services.csv").write_text(
+        "\n".join(line for line in services if not line.startswith("11,")) + "\n"
+    )
     schedules = (package / "regular_schedules.csv").read_text().splitlines()
     (package / "regular_schedules.csv").write_text(
         "\n".join(line for line in schedules if not line.startswith("62,")) + "\n"
@@ -386,7 +390,9 @@ def test_reimport_updates_changed_records_and_removes_children_no_longer_listed(
     report = _import(db, package)
 
     assert report.count("service").updated == 1
-    assert report.count("service").unchanged == 2
+    assert report.count("service").unchanged == 1
+    assert report.count("service").removed == 0  # Emergency Beds left out: kept all the same
+    assert _service(db, "Emergency Beds").status == "active"
     assert report.count("schedule").removed == 1
     db.session.expire_all()
     pantry = _service(db, "Food Pantry")
