@@ -541,9 +541,10 @@ def _run_action(user: User, referral: Referral, action: str, form) -> Referral:
     if action == "complete":
         return services.complete(referral, user, outcome=form.get("outcome"), text=note)
     service_id = _parse_uuid(form.get("service_id"))
-    if service_id is None:
+    service = db.session.get(Service, service_id) if service_id else None
+    if service is None:
         raise InvalidInput({"service_id": "Choose the service to forward it to."})
-    return services.forward(referral, user, db.session.get(Service, service_id), note=note)
+    return services.forward(referral, user, service, note=note)
 
 
 @bp.post("/referrals/<uuid:referral_id>/<any(accept, decline, cancel, forward, complete):action>")

@@ -695,13 +695,13 @@ def test_add_a_member_with_consent(db, network, signed_in):
     assert response.headers["Location"] == f"/members/{member.id}"
     assert [c.given_by for c in member.consents] == ["Luis Vega (father)"]
     page = _text(client.get(response.headers["Location"]))
-    assert "In force." in page and "Luis Vega (father)" in page
+    assert '<span class="badge badge-ok">In force</span>' in page and "Luis Vega (father)" in page
 
 
 def test_member_page_consent_record_and_revoke(db, network, member, referral, signed_in):
     client = signed_in(network.coordinator_a)
     page = _text(client.get(f"/members/{member.id}"))
-    assert "Maria Lopez" in page and "In force." in page
+    assert "Maria Lopez" in page and '<span class="badge badge-ok">In force</span>' in page
     assert f'href="/referrals/{referral.id}"' in page  # referral history
     unticked = client.post(
         f"/members/{member.id}/consents",
@@ -1046,3 +1046,14 @@ def test_refer_form_starts_with_someone_new_for_an_empty_caseload(network, signe
     )
     assert re.search(r'id="member-new" name="member_id" value="new" checked', html)
     assert '<details id="new-member" class="new-member" open' in html
+
+
+def test_forward_needs_a_service(db, network, member, referral, signed_in):
+    target = _htmx(f"referral-{referral.id}")
+    for chosen in ("", str(uuid.uuid4()), "not-an-id", str(network.service_a.id)):
+        response = signed_in(network.staff_a).post(
+            f"/referrals/{referral.id}/forward", data={"service_id": chosen}, headers=target
+        )
+        assert response.status_code == 400, chosen
+        assert _field_error(_text(response), f"forward-service-{referral.id}")
+    assert _reload(db, Referral, referral.id).status == "sent"
