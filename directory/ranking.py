@@ -26,6 +26,8 @@ name, then id, so pages are stable.
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
+
 HALF_DISTANCE_KM = 8.0
 COVERED_DISTANCE_KM = 2.0
 UNKNOWN_DISTANCE_KM = 100.0
@@ -90,3 +92,69 @@ def rank(candidates: list[Candidate], has_place: bool) -> list[Candidate]:
     scored = [replace(c, score=score(c, has_place)) for c in candidates]
     has_text = any(c.relevance is not None for c in candidates)
     return sorted(scored, key=lambda c: _order(c, has_text, has_place))
+
+
+# --- The same rule over arrays, for searches that find thousands of services ---------------
+
+
+def scores(
+    relevance: np.ndarray | None,
+    distance_km: np.ndarray | None,
+    serves_area: np.ndarray | None,
+    open_now: np.ndarray,
+) -> np.ndarray:
+    """`score()` for many candidates at once. distance_km holds NaN where unknown; open_now is
+    1 (open), 0 (closed) or -1 (no hours); relevance None means no words; distance None means
+    no place."""
+    value = np.ones(len(open_now)) if relevance is None else np.clip(relevance, 0.0, 1.0)
+    if distance_km is not None:
+        value = value * (HALF_DISTANCE_KM / (HALF_DISTANCE_KM + effective_distances(
+            distance_km, serves_area)))  # fmt: skip
+    return np.where(open_now == 1, value * (1 + OPEN_NOW_BOOST), value)
+
+
+def effective_distances(distance_km: np.ndarray, serves_area: np.ndarray | None) -> np.ndarray:
+    """`effective_distance_km()` for many candidates at once."""
+    distance = np.where(np.isnan(distance_km), UNKNOWN_DISTANCE_KM, np.maximum(distance_km, 0))
+    if serves_area is None:
+        return distance
+    covered = np.where(
+        np.isnan(distance_km), COVERED_DISTANCE_KM, np.minimum(distance_km, COVERED_DISTANCE_KM)
+    )
+    return np.where(serves_area, covered, distance)
+
+
+def order(
+    *,
+    scores: np.ndarray,
+    coverage: np.ndarray,
+    distance_km: np.ndarray | None,
+    serves_area: np.ndarray | None,
+    names: list[str],
+    keys: list,
+    has_text: bool,
+    limit: int,
+) -> list[int]:
+    """Positions of the best `limit` candidates, best first, as `rank()` orders them."""
+    count = len(names)
+    if has_text:
+        numeric = [-np.round(coverage, 6), -scores]
+    elif distance_km is not None:
+        numeric = [effective_distances(distance_km, serves_area)]
+    else:
+        numeric = []
+    if numeric and limit < count:
+        # Cheap numeric pre-selection, widened to every tie of the last one kept.
+        by_numbers = np.lexsort(numeric[::-1])
+        last = by_numbers[limit - 1]
+        tied = np.ones(count, dtype=bool)
+        for column in numeric:
+            tied &= column == column[last]
+        keep = np.union1d(by_numbers[:limit], np.flatnonzero(tied))
+    else:
+        keep = np.arange(count)
+
+    def full_key(i: int) -> tuple:
+        return (*(float(column[i]) for column in numeric), names[i], str(keys[i]))
+
+    return sorted(keep.tolist(), key=full_key)[:limit]

@@ -39,7 +39,7 @@ from typing import Any, Protocol
 
 import numpy as np
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import Uuid, event, func, inspect, select, text
+from sqlalchemy import Float, String, event, func, inspect, select, text, type_coerce
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, joinedload, selectinload
 from whoosh import columns, fields, highlight, index, scoring
@@ -288,28 +288,30 @@ class EngineQuery:
 
 
 @dataclass
-class EngineMatch:
-    service_id: uuid.UUID
-    score: float  # text relevance (0 when there are no words)
-    open_now: bool | None
-    name: str
-    coverage: float = 1.0  # share of the concepts matched (below 1 only when any may match)
-
-
-@dataclass
 class EngineResult:
+    """Matches as parallel arrays: every match when candidates were given, else the best
+    `top` (more concepts matched first, then higher score; by name when there are no words)."""
+
     total: int
-    matches: list[EngineMatch]  # best first; every match when candidates were given
+    ids: list[bytes]  # 16-byte service ids (uuid.bytes)
+    scores: np.ndarray  # text scores, 0 without words
+    coverage: np.ndarray  # share of the concepts each matches
+    open_now: np.ndarray  # int8: 1 open, 0 closed, -1 no hours on record
+    names: list[str]  # lower-case names, for ties
     facets: dict[str, list[Facet]]
     best_score: float = 0.0
+
+    @classmethod
+    def empty(cls, facets: dict[str, list[Facet]]) -> "EngineResult":
+        nothing = np.zeros(0)
+        return cls(0, [], nothing, nothing, np.zeros(0, dtype=np.int8), [], facets)
 
 
 class SearchEngine(Protocol):
     """A full-text backend. Candidate ids (from the place) restrict the search when given."""
 
-    def search(
-        self, request: EngineQuery, candidate_ids: Collection[uuid.UUID] | None
-    ) -> EngineResult: ...
+    def search(self, request: EngineQuery, candidate_ids: Collection[bytes] | None) -> EngineResult:
+        """Candidate ids (16-byte service ids, `uuid.bytes`) limit the search when given."""
 
     def unknown_words(self, words: Iterable[str]) -> set[str]: ...
 
@@ -765,6 +767,8 @@ class _View:
                 self.docnum[segment.sids[i]] = offset + i
             total = offset + segment.count
         self.size = total
+        self.sids = [sid for segment, _ in self.parts for sid in segment.sids]
+        self.names = [name for segment, _ in self.parts for name in segment.names]
         self.alive = np.concatenate(live_parts) if live_parts else np.zeros(0, dtype=bool)
         self.live = np.flatnonzero(self.alive)
         self.offsets = np.array([offset for _, offset in self.parts], dtype=np.int64)
@@ -777,6 +781,7 @@ class _View:
             for name in TEXT_FIELDS
         }
         self._weights: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+        self._name_ranks: np.ndarray | None = None
 
     # -- terms --
 
@@ -840,29 +845,29 @@ class _View:
         segment, offset = self.parts[index_]
         return segment, docnum - offset
 
-    def name(self, docnum: int) -> str:
-        segment, local = self._locate(docnum)
-        return segment.names[local]
+    def name_ranks(self) -> np.ndarray:
+        """Each document's place in alphabetical order (computed once per generation)."""
+        if self._name_ranks is None:
+            ranks = np.empty(self.size, dtype=np.int64)
+            ranks[sorted(range(self.size), key=self.names.__getitem__)] = np.arange(self.size)
+            self._name_ranks = ranks
+        return self._name_ranks
 
-    def sid(self, docnum: int) -> uuid.UUID:
-        segment, local = self._locate(docnum)
-        return uuid.UUID(bytes=segment.sids[local])
-
-    def open_now(self, docnums: np.ndarray, now: datetime, default_tz: str) -> list:
-        """Open at `now` (True/False/None for no hours), one per document."""
+    def open_now(self, docnums: np.ndarray, now: datetime, default_tz: str) -> np.ndarray:
+        """Open at `now`, one per document: 1 open, 0 closed, -1 no hours on record."""
         minute = now.astimezone(UTC).replace(second=0, microsecond=0)
-        out: list = [None] * len(docnums)
+        out = np.full(len(docnums), -1, dtype=np.int8)
         for segment, local, positions in self._split(docnums):
             pattern_of = segment.pattern_of[local]
-            answers = {
-                int(p): _pattern_open(segment.patterns[p], minute, default_tz)
-                for p in np.unique(pattern_of)
-            }
-            for position, pattern in zip(positions.tolist(), pattern_of.tolist(), strict=True):
-                out[position] = answers[pattern]
+            patterns = np.unique(pattern_of)
+            answers = np.full(len(segment.patterns), -1, dtype=np.int8)
+            for p in patterns.tolist():
+                state = _pattern_open(segment.patterns[p], minute, default_tz)
+                answers[p] = -1 if state is None else int(state)
+            out[positions] = answers[pattern_of]
         return out
 
-    def facet_counts(self, docnums: np.ndarray, open_flags: list) -> dict[str, list[Facet]]:
+    def facet_counts(self, docnums: np.ndarray, open_flags: np.ndarray) -> dict[str, list[Facet]]:
         counts: dict[tuple[str, str], int] = {}
         labels: dict[tuple[str, str], str] = {}
         for segment, local, _positions in self._split(docnums):
@@ -881,7 +886,7 @@ class _View:
         facets["wheelchair"] = [
             Facet("true", "Wheelchair accessible", counts.get(("wheelchair", "true"), 0))
         ]
-        facets["open_now"] = [Facet("true", "Open now", sum(1 for o in open_flags if o))]
+        facets["open_now"] = [Facet("true", "Open now", int((open_flags == 1).sum()))]
         return facets
 
 
@@ -1000,10 +1005,8 @@ class WhooshEngine:
             self._words_scores(view, readers, spelling, CORRECTION_WEIGHT, total)
         return total
 
-    def search(
-        self, request: EngineQuery, candidate_ids: Collection[uuid.UUID] | None
-    ) -> EngineResult:
-        """Matches among the candidates (or the whole index), with facet counts.
+    def search(self, request: EngineQuery, candidate_ids: Collection[bytes] | None) -> EngineResult:
+        """Matches among the candidates (16-byte service ids), or the whole index, with facets.
 
         Text is scored with BM25F over term postings read from the index (cached per segment)
         and combined with numpy: every concept must match, or any of them.
@@ -1015,7 +1018,7 @@ class WhooshEngine:
         # 1. The documents allowed: live, among the candidates, passing the exact filters.
         allowed = view.alive.copy()
         if candidate_ids is not None:
-            found = [view.docnum.get(c.bytes) for c in candidate_ids]
+            found = [view.docnum.get(c) for c in candidate_ids]
             chosen = np.zeros(view.size, dtype=bool)
             chosen[[d for d in found if d is not None]] = True
             allowed &= chosen
@@ -1048,35 +1051,32 @@ class WhooshEngine:
         # 3. Open now: needed for the filter, the facet and the boost.
         open_flags = view.open_now(matched, request.now, request.default_tz)
         if request.open_now:
-            keep = np.array([bool(o) for o in open_flags], dtype=bool)
-            matched = matched[keep] if len(matched) else matched
-            open_flags = [o for o in open_flags if o]
+            matched, open_flags = matched[open_flags == 1], open_flags[open_flags == 1]
         facets = view.facet_counts(matched, open_flags)
         total = len(matched)
         if not total:
-            return EngineResult(0, [], facets)
-        open_of = dict(zip(matched.tolist(), open_flags, strict=True))
+            return EngineResult.empty(facets)
 
         # 4. Every match when a place limits them (distance re-ranks), else the best ones.
-        chosen = matched
+        chosen = np.arange(total)
         if candidate_ids is None and total > request.top:
             if scores is not None:  # more concepts matched first, then the higher score
                 key = scores[matched] + coverage[matched] * (float(scores[matched].max()) + 1)
-                chosen = matched[np.argpartition(-key, request.top - 1)[: request.top]]
+                chosen = np.argpartition(-key, request.top - 1)[: request.top]
             else:
-                chosen = np.array(sorted(matched.tolist(), key=view.name)[: request.top])
-        matches = [
-            EngineMatch(
-                view.sid(d),
-                float(scores[d]) if scores is not None else 0.0,
-                open_of.get(d),
-                view.name(d),
-                float(coverage[d]) if coverage is not None else 1.0,
-            )
-            for d in chosen.tolist()
-        ]
-        best_score = float(scores[matched].max()) if scores is not None else 0.0
-        return EngineResult(total, matches, facets, best_score)
+                ranks = view.name_ranks()[matched]
+                chosen = np.argpartition(ranks, request.top - 1)[: request.top]
+        docs = matched[chosen]
+        return EngineResult(
+            total=total,
+            ids=[view.sids[d] for d in docs.tolist()],
+            scores=scores[docs].astype(np.float64) if scores is not None else np.zeros(len(docs)),
+            coverage=coverage[docs] if coverage is not None else np.ones(len(docs)),
+            open_now=open_flags[chosen],
+            names=[view.names[d] for d in docs.tolist()],
+            facets=facets,
+            best_score=float(scores[matched].max()) if scores is not None else 0.0,
+        )
 
     def unknown_words(self, words: Iterable[str]) -> set[str]:
         """The words no indexed service contains."""
@@ -1483,60 +1483,74 @@ def reindex(progress: Callable[[int, int], None] | None = None) -> int:
 @dataclass
 class _Near:
     distance_km: float | None = None
-    location_id: uuid.UUID | None = None
+    location_id: Any = None  # as the database returned it (hex text or UUID)
     serves_area: bool = False
 
 
-def _to_uuid(value) -> uuid.UUID:
-    return value if isinstance(value, uuid.UUID) else uuid.UUID(hex=str(value))
+def _key(value) -> bytes:
+    """A service id from the database (UUID, or hex text on SQLite) as 16 bytes."""
+    return value.bytes if isinstance(value, uuid.UUID) else bytes.fromhex(value)
 
 
-def _services_near(place: Place, radius_km: float) -> dict[uuid.UUID, _Near]:
-    """Services with a location within the radius, or a service area covering the place."""
+def _to_uuid(value) -> uuid.UUID | None:
+    if value is None or isinstance(value, uuid.UUID):
+        return value
+    return uuid.UUID(hex=value)
+
+
+def _services_near(place: Place, radius_km: float) -> dict[bytes, _Near]:
+    """Services (by 16-byte id) with a location within the radius, or a service area covering
+    the place; ids stay as the database returns them until a page needs them."""
     session = db.session
     dialect = session.get_bind().dialect.name
-    radius_m = radius_km * 1000
-    near: dict[uuid.UUID, _Near] = {}
-    within = geo_sql.within_radius(
-        dialect,
+    near: dict[bytes, _Near] = {}
+    rows = geo_sql.rows_within(
+        session,
         "location",
         place.latitude,
         place.longitude,
-        radius_m,
+        radius_km * 1000,
         join=geo_sql.Join("service_at_location", "location_id", ("service_id",)),
-        types={"id": Uuid(), "service_id": Uuid()},
     )
-    for location_id, service_id, distance_m in session.execute(within):
-        found = near.get(service_id)
+    for location_id, service_id, distance_m in rows:
+        service_key = _key(service_id)
+        found = near.get(service_key)
         if found is None or distance_m < found.distance_km * 1000:
-            near[service_id] = _Near(distance_m / 1000, location_id)
+            near[service_key] = _Near(distance_m / 1000, location_id)
     areas = geo_sql.covering(
-        dialect,
-        "service_area",
-        place.latitude,
-        place.longitude,
-        extra=("service_id",),
-        types={"id": Uuid(), "service_id": Uuid()},
+        dialect, "service_area", place.latitude, place.longitude, extra=("service_id",)
     ).subquery("a")
-    # Covered services, with the distance to each of their offices (none: a NULL location).
-    distance = geo_sql.distance_to(dialect, Location.geom, place.latitude, place.longitude)
+    # Covered services, with where their offices are (none: NULL coordinates).
+    location_id = type_coerce(Location.id, String)
+    latitude, longitude = (
+        type_coerce(Location.latitude, Float),
+        type_coerce(Location.longitude, Float),
+    )
     rows = session.execute(
-        select(areas.c.service_id, Location.id, distance)
+        select(areas.c.service_id, location_id, latitude, longitude)
         .select_from(areas)
         .outerjoin(ServiceAtLocation, ServiceAtLocation.service_id == areas.c.service_id)
         .outerjoin(
             Location,
-            (Location.id == ServiceAtLocation.location_id) & Location.geom.is_not(None),
+            (Location.id == ServiceAtLocation.location_id) & Location.latitude.is_not(None),
         )
         .where(areas.c.service_id.is_not(None))
+    ).all()
+    located = [row for row in rows if row[2] is not None]
+    distances = geo_sql.great_circle_m(
+        place.latitude,
+        place.longitude,
+        [float(row[2]) for row in located],
+        [float(row[3]) for row in located],
     )
-    for service_id, location_id, distance_m in rows:
-        found = near.setdefault(service_id, _Near())
-        found.serves_area = True
-        if distance_m is not None and (
-            found.distance_km is None or distance_m < found.distance_km * 1000
-        ):
-            found.distance_km, found.location_id = distance_m / 1000, location_id
+    for row in rows:
+        near.setdefault(_key(row[0]), _Near()).serves_area = True
+    for (service_id, location, _lat, _lon), distance_m in zip(
+        located, distances.tolist(), strict=True
+    ):
+        found = near[_key(service_id)]
+        if found.distance_km is None or distance_m < found.distance_km * 1000:
+            found.distance_km, found.location_id = distance_m / 1000, location
     return near
 
 
@@ -1719,38 +1733,40 @@ def search(query: SearchQuery) -> SearchResults:
     result, request = found.result, found.request
 
     has_text = bool(request.concepts)
-    candidates = []
-    for match in result.matches:
-        place_info = near.get(match.service_id) if near is not None else None
-        candidates.append(
-            ranking.Candidate(
-                key=match.service_id,
-                relevance=ranking.relevance(match.score, result.best_score) if has_text else None,
-                coverage=match.coverage,
-                distance_km=place_info.distance_km if place_info else None,
-                serves_area=place_info.serves_area if place_info else False,
-                open_now=match.open_now,
-                name=match.name,
-            )
-        )
-    ranked = ranking.rank(candidates, has_place=near is not None)
+    places = [near[i] for i in result.ids] if near is not None else None
+    distance = serves = None
+    if places is not None:
+        distance = np.array([np.nan if p.distance_km is None else p.distance_km for p in places])
+        serves = np.array([p.serves_area for p in places], dtype=bool)
+    relevance = result.scores / result.best_score if has_text and result.best_score else None
+    combined = ranking.scores(relevance, distance, serves, result.open_now)
     start = (query.page - 1) * query.per_page
-    page = ranked[start : start + query.per_page]
-    services = load_services([r.key for r in page])
+    positions = ranking.order(
+        scores=combined,
+        coverage=result.coverage,
+        distance_km=distance,
+        serves_area=serves,
+        names=result.names,
+        keys=result.ids,
+        has_text=has_text,
+        limit=start + query.per_page,
+    )[start:]
+    services = load_services([uuid.UUID(bytes=result.ids[i]) for i in positions])
     hits = []
-    for item in page:
-        service = services.get(item.key)
+    for i in positions:
+        service = services.get(uuid.UUID(bytes=result.ids[i]))
         if service is None:  # deleted since the index was read
             continue
-        place_info = near.get(item.key) if near is not None else None
+        place = places[i] if places is not None else None
+        state = int(result.open_now[i])
         hits.append(
             SearchHit(
-                service_id=item.key,
-                score=item.score,
-                distance_km=item.distance_km,
-                nearest_location_id=place_info.location_id if place_info else None,
-                serves_area=item.serves_area,
-                open_now=item.open_now,
+                service_id=service.id,
+                score=float(combined[i]),
+                distance_km=place.distance_km if place else None,
+                nearest_location_id=_to_uuid(place.location_id) if place else None,
+                serves_area=place.serves_area if place else False,
+                open_now=None if state < 0 else bool(state),
                 snippet=search_engine.snippet(service.description or "", request)
                 if has_text
                 else None,
@@ -1772,17 +1788,15 @@ def service_ids_matching(text_: str, limit: int = 10000) -> list[uuid.UUID]:
         top=limit,
     )
     result = _match(engine(), text_, request, None).result
-    ranked = ranking.rank(
-        [
-            ranking.Candidate(
-                m.service_id,
-                ranking.relevance(m.score, result.best_score),
-                open_now=m.open_now,
-                name=m.name,
-                coverage=m.coverage,
-            )
-            for m in result.matches
-        ],
-        has_place=False,
+    relevance = result.scores / result.best_score if result.best_score else None
+    positions = ranking.order(
+        scores=ranking.scores(relevance, None, None, result.open_now),
+        coverage=result.coverage,
+        distance_km=None,
+        serves_area=None,
+        names=result.names,
+        keys=result.ids,
+        has_text=True,
+        limit=limit,
     )
-    return [c.key for c in ranked[:limit]]
+    return [uuid.UUID(bytes=result.ids[i]) for i in positions]

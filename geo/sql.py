@@ -17,6 +17,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from sqlalchemy import Float, String, func, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -189,7 +190,9 @@ def covering(
             f"FROM idx_{table}_{geom} AS r CROSS JOIN {table} AS t "
             "WHERE t.rowid = r.pkid AND r.xmin <= :c_lon AND r.xmax >= :c_lon "
             "AND r.ymin <= :c_lat AND r.ymax >= :c_lat "
-            f"AND ST_Covers(t.{geom}, {point}) = 1"
+            # For a point, intersecting an area is being covered by it (its edge included),
+            # and SpatiaLite answers it faster.
+            f"AND ST_Intersects(t.{geom}, {point}) = 1"
         )
     else:
         sql = f"SELECT {_columns(key, extra)} FROM {table} AS t WHERE ST_Covers(t.{geom}, {point})"  # noqa: S608
@@ -202,6 +205,69 @@ def _dialect(bind: Connection | Session) -> str:
     if isinstance(bind, Connection):
         return bind.dialect.name
     return bind.get_bind().dialect.name
+
+
+EARTH_RADIUS_M = 6_371_008.8  # mean radius: great circles within 0.5 % of the ellipsoid
+
+
+def great_circle_m(latitude: float, longitude: float, lats, lons) -> np.ndarray:
+    """Haversine distances in metres from a point to arrays of points (vectorised)."""
+    lat1, lon1 = math.radians(latitude), math.radians(longitude)
+    lat2 = np.radians(np.asarray(lats, dtype=np.float64))
+    lon2 = np.radians(np.asarray(lons, dtype=np.float64))
+    h = (
+        np.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    )
+    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(1.0, h)))
+
+
+def rows_within(
+    bind: Connection | Session,
+    table: str,
+    latitude: float,
+    longitude: float,
+    radius_m: float,
+    *,
+    key: str = "id",
+    geom: str = "geom",
+    join: Join | None = None,
+    coordinates: tuple[str, str] = ("latitude", "longitude"),
+) -> list[tuple]:
+    """[(key, *join columns, distance_m)] of the rows within radius_m metres, in no order.
+
+    For searches that may find thousands of points. SpatiaLite: the R*Tree finds the box and
+    numpy measures great circles from the table's latitude/longitude columns (decoding each
+    geometry in SQL costs about 10 µs a row). PostGIS: ST_DWithin and ST_Distance on geography,
+    through the expression index.
+    """
+    dialect = _dialect(bind)
+    if dialect != "sqlite":
+        select = within_radius(dialect, table, latitude, longitude, radius_m, key=key, geom=geom,
+                               join=join)  # fmt: skip
+        return [tuple(row) for row in bind.execute(select).all()]
+    table, geom = _name(table), _name(geom)
+    lat_column, lon_column = (_name(c) for c in coordinates)
+    joined, on = "", ""
+    if join is not None:
+        joined = f" CROSS JOIN {_name(join.table)} AS j"
+        on = f" AND j.{_name(join.column)} = t.{_name(key)}"
+    min_lon, min_lat, max_lon, max_lat = bounding_box(latitude, longitude, radius_m)
+    sql = (
+        f"SELECT {_columns(key, (), join)}, t.{lat_column}, t.{lon_column} "  # noqa: S608  (identifiers checked)
+        f"FROM idx_{table}_{geom} AS r CROSS JOIN {table} AS t{joined} "
+        f"WHERE t.rowid = r.pkid{on} AND r.xmin <= :max_lon AND r.xmax >= :min_lon "
+        "AND r.ymin <= :max_lat AND r.ymax >= :min_lat"
+    )
+    params = {"min_lon": min_lon, "min_lat": min_lat, "max_lon": max_lon, "max_lat": max_lat}
+    rows = bind.execute(text(sql), params).all()
+    if not rows:
+        return []
+    distances = great_circle_m(
+        latitude, longitude, [row[-2] for row in rows], [row[-1] for row in rows]
+    )
+    keep = np.flatnonzero(distances <= radius_m)
+    return [(*rows[i][:-2], float(distances[i])) for i in keep.tolist()]
 
 
 def points_within(
@@ -278,6 +344,8 @@ __all__ = [
     "km_to_miles",
     "miles_to_km",
     "nearest",
+    "great_circle_m",
     "points_within",
+    "rows_within",
     "within_radius",
 ]

@@ -102,3 +102,48 @@ def test_when_any_word_may_match_more_words_matched_come_first():
         has_place=True,
     )
     assert _names(ranked) == ["All, far", "Half, near", "Half, far"]
+
+
+def test_the_array_form_orders_exactly_as_rank_does():
+    import random
+
+    import numpy as np
+
+    rng = random.Random(4)
+    for has_text, has_place in [(True, True), (True, False), (False, True), (False, False)]:
+        candidates = [
+            Candidate(
+                key=f"k{i:03}",
+                relevance=rng.choice([0.2, 0.5, 1.0]) if has_text else None,
+                coverage=rng.choice([1.0, 0.5]) if has_text else 1.0,
+                distance_km=rng.choice([None, 0.5, 3.0, 3.0, 40.0]) if has_place else None,
+                serves_area=has_place and rng.random() < 0.2,
+                open_now=rng.choice([True, False, None]),
+                name=rng.choice(["alpha", "beta", "gamma"]),
+            )
+            for i in range(60)
+        ]
+        expected = ranking.rank(candidates, has_place=has_place)
+        open_now = np.array([-1 if c.open_now is None else int(c.open_now) for c in candidates])
+        relevance = np.array([c.relevance for c in candidates]) if has_text else None
+        distance = serves = None
+        if has_place:
+            distance = np.array(
+                [np.nan if c.distance_km is None else c.distance_km for c in candidates]
+            )
+            serves = np.array([c.serves_area for c in candidates])
+        scores = ranking.scores(relevance, distance, serves, open_now)
+        for candidate, value in zip(candidates, scores, strict=True):
+            assert value == pytest.approx(ranking.score(candidate, has_place))
+        for limit in (5, 60):
+            positions = ranking.order(
+                scores=scores,
+                coverage=np.array([c.coverage for c in candidates]),
+                distance_km=distance,
+                serves_area=serves,
+                names=[c.name for c in candidates],
+                keys=[c.key for c in candidates],
+                has_text=has_text,
+                limit=limit,
+            )
+            assert [candidates[i].key for i in positions] == [c.key for c in expected][:limit]
