@@ -7,6 +7,7 @@ from pathlib import Path
 
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from extensions import csrf, db, htmx, limiter, login_manager, migrate
 
@@ -52,6 +53,13 @@ def create_app(test_config: dict | None = None) -> Flask:
         MAIL_SERVER=os.environ.get("MAIL_SERVER", "127.0.0.1"),
         MAIL_PORT=int(os.environ.get("MAIL_PORT", "25")),
         MAIL_FROM=os.environ.get("MAIL_FROM", "Wraparound <no-reply@wraparound.local>"),
+        MAIL_USE_STARTTLS=os.environ.get("MAIL_USE_STARTTLS", "0") == "1",
+        MAIL_USERNAME=os.environ.get("MAIL_USERNAME", ""),
+        MAIL_PASSWORD=os.environ.get("MAIL_PASSWORD", ""),
+        REFERRAL_HOLIDAYS=os.environ.get("REFERRAL_HOLIDAYS", ""),
+        HSDS_PROFILE_URL=os.environ.get("HSDS_PROFILE_URL", ""),
+        MAX_CONTENT_LENGTH=int(os.environ.get("MAX_CONTENT_LENGTH", str(2 * 1024 * 1024))),
+        TRUSTED_PROXY_COUNT=int(os.environ.get("TRUSTED_PROXY_COUNT", "0")),
         PUBLIC_BASE_URL=os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
         MAP_TILE_URL=os.environ.get("MAP_TILE_URL", ""),
         MAP_TILE_ATTRIBUTION=os.environ.get("MAP_TILE_ATTRIBUTION", ""),
@@ -60,6 +68,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     if "SECRET_KEY" not in test_config:
         app.config["SECRET_KEY"] = _secret_key(app.instance_path)
     app.config.from_mapping(test_config)
+
+    if app.config["TRUSTED_PROXY_COUNT"]:
+        # Behind a reverse proxy: the audit log and rate limits need the client's real address.
+        n = app.config["TRUSTED_PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
