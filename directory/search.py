@@ -39,7 +39,7 @@ from typing import Any, Protocol
 
 import numpy as np
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import Float, String, event, func, inspect, select, text, type_coerce
+from sqlalchemy import event, func, inspect, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, joinedload, selectinload
 from whoosh import columns, fields, highlight, index, scoring
@@ -75,7 +75,7 @@ from geo import sql as geo_sql
 
 log = logging.getLogger(__name__)
 
-INDEX_VERSION = 2  # bump when documents change shape: a stale version is rebuilt at start-up
+INDEX_VERSION = 3  # bump when documents change shape: a stale version is rebuilt at start-up
 INDEXED_STATUSES = ("active", "temporarily closed")  # inactive and defunct services aren't found
 DEFAULT_RADIUS_KM = 40.0
 MAX_RADIUS_KM = 500.0
@@ -284,13 +284,26 @@ class EngineQuery:
     open_now: bool = False
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     default_tz: str = "America/New_York"
-    top: int = TOP_TEXT_MATCHES  # without candidates: how many best matches to return
+    top: int = TOP_TEXT_MATCHES  # without a place: how many best matches to return
+    near: "Near | None" = None  # the place: services within the radius, or covering it
+
+
+@dataclass(frozen=True)
+class Near:
+    """A place to search around: a radius, and the services whose areas cover the point
+    (found with the database's spatial index, as 16-byte ids)."""
+
+    latitude: float
+    longitude: float
+    radius_m: float
+    covering: frozenset[bytes] = frozenset()
 
 
 @dataclass
 class EngineResult:
-    """Matches as parallel arrays: every match when candidates were given, else the best
-    `top` (more concepts matched first, then higher score; by name when there are no words)."""
+    """Matches as parallel arrays: every match when a place was given (distance re-ranks),
+    else the best `top` (more concepts matched first, then higher score; by name when there
+    are no words)."""
 
     total: int
     ids: list[bytes]  # 16-byte service ids (uuid.bytes)
@@ -300,6 +313,9 @@ class EngineResult:
     names: list[str]  # lower-case names, for ties
     facets: dict[str, list[Facet]]
     best_score: float = 0.0
+    distance_km: np.ndarray | None = None  # to the nearest location (NaN: none), with a place
+    serves_area: np.ndarray | None = None  # bool: a service area covers the place
+    location_ids: list[str | None] | None = None  # the nearest location (hex), with a place
 
     @classmethod
     def empty(cls, facets: dict[str, list[Facet]]) -> "EngineResult":
@@ -308,10 +324,13 @@ class EngineResult:
 
 
 class SearchEngine(Protocol):
-    """A full-text backend. Candidate ids (from the place) restrict the search when given."""
+    """A search backend: text, place, filters and facets over its copy of the directory.
 
-    def search(self, request: EngineQuery, candidate_ids: Collection[bytes] | None) -> EngineResult:
-        """Candidate ids (16-byte service ids, `uuid.bytes`) limit the search when given."""
+    `request.near` limits the search to services with a location within the radius or an
+    area covering the point (the covering ids come from the database's spatial index).
+    """
+
+    def search(self, request: EngineQuery) -> EngineResult: ...
 
     def unknown_words(self, words: Iterable[str]) -> set[str]: ...
 
@@ -350,7 +369,7 @@ def _loaders(*, phones: bool) -> tuple:
         *([selectinload(Service.phones)] if phones else []),
         selectinload(Service.service_at_locations).options(
             selectinload(ServiceAtLocation.schedules),
-            joinedload(ServiceAtLocation.location).options(
+            joinedload(ServiceAtLocation.location, innerjoin=True).options(
                 *[joinedload(child) for child in location_joined],
                 selectinload(Location.schedules),
             ),
@@ -516,6 +535,11 @@ def _document(service: Service, chains: dict[uuid.UUID, list]) -> dict[str, Any]
         "f": flags,
         "h": _hours_pattern(hours.schedules_for(service), zone),
         "w": [len(texts[name].split()) for name in TEXT_FIELDS],  # lengths, for BM25
+        "p": [  # located locations, for distances (geo is measured outside Whoosh)
+            [float(loc.latitude), float(loc.longitude), loc.id.hex]
+            for loc in locations
+            if loc.latitude is not None and loc.longitude is not None
+        ],
     }
     return {
         "id": service.id.hex,
@@ -694,6 +718,8 @@ class _Segment:
         self.patterns: list[str] = []
         pattern_of = np.zeros(count, dtype=np.int32)
         lengths = np.zeros((count, len(TEXT_FIELDS)), dtype=np.float32)
+        points: list[tuple[float, float, int]] = []
+        self.location_ids: list[str] = []
         values: dict[tuple[str, str], list[int]] = {}
         self.labels: dict[tuple[str, str], str] = {}
         for i in range(count):
@@ -706,6 +732,9 @@ class _Segment:
                 self.patterns.append(pattern)
             pattern_of[i] = pattern_ids[pattern]
             lengths[i] = meta.get("w") or 1  # (an index from before lengths were kept)
+            for lat, lon, location_id in meta.get("p", ()):
+                points.append((lat, lon, i))
+                self.location_ids.append(location_id)
             for facet, pairs in (("category", meta["r"]), ("language", meta["l"])):
                 for value, label in pairs:
                     values.setdefault((facet, value), []).append(i)
@@ -714,6 +743,9 @@ class _Segment:
                 values.setdefault((flag, "true"), []).append(i)
         self.pattern_of = pattern_of
         self.lengths = {name: lengths[:, j] for j, name in enumerate(TEXT_FIELDS)}
+        located = np.array(points, dtype=np.float64).reshape(-1, 3)
+        self.location_lat, self.location_lon = located[:, 0], located[:, 1]
+        self.location_doc = located[:, 2].astype(np.int64)  # in document order
         self.masks: dict[tuple[str, str], np.ndarray] = {}
         for key, docs in values.items():
             mask = np.zeros(count, dtype=bool)
@@ -767,6 +799,12 @@ class _View:
                 self.docnum[segment.sids[i]] = offset + i
             total = offset + segment.count
         self.size = total
+        self.location_lat = np.concatenate([s.location_lat for s, _ in self.parts] or [[]])
+        self.location_lon = np.concatenate([s.location_lon for s, _ in self.parts] or [[]])
+        self.location_doc = np.concatenate(
+            [s.location_doc + offset for s, offset in self.parts] or [np.zeros(0, np.int64)]
+        ).astype(np.int64)
+        self.location_ids = [i for segment, _ in self.parts for i in segment.location_ids]
         self.sids = [sid for segment, _ in self.parts for sid in segment.sids]
         self.names = [name for segment, _ in self.parts for name in segment.names]
         self.alive = np.concatenate(live_parts) if live_parts else np.zeros(0, dtype=bool)
@@ -844,6 +882,55 @@ class _View:
         index_ = int(np.searchsorted(self.offsets, docnum, side="right")) - 1
         segment, offset = self.parts[index_]
         return segment, docnum - offset
+
+    def near(self, near: Near) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(candidate mask, distance km to the nearest location (NaN: none), index of that
+        location (-1: none), serves-area mask), each over every document.
+
+        Locations are filtered by a bounding box, then measured on the great circle, all in
+        numpy over the stored coordinates (no Python loop over documents).
+        """
+        distance = np.full(self.size, np.nan)
+        nearest = np.full(self.size, -1, dtype=np.int64)
+        min_lon, min_lat, max_lon, max_lat = geo_sql.bounding_box(
+            near.latitude, near.longitude, near.radius_m
+        )
+        lat, lon, doc = self.location_lat, self.location_lon, self.location_doc
+        in_box = np.flatnonzero(
+            (lat >= min_lat) & (lat <= max_lat) & (lon >= min_lon) & (lon <= max_lon)
+        )
+        in_box = in_box[self.alive[doc[in_box]]]
+        metres = geo_sql.great_circle_m(near.latitude, near.longitude, lat[in_box], lon[in_box])
+        inside = metres <= near.radius_m
+        self._keep_nearest(distance, nearest, in_box[inside], metres[inside])
+        serves = np.zeros(self.size, dtype=bool)
+        covered = [self.docnum[i] for i in near.covering if i in self.docnum]
+        if covered:
+            serves[covered] = True
+            far = np.flatnonzero(serves & np.isnan(distance))
+            # Their offices, wherever they are: locations are stored in document order.
+            starts = np.searchsorted(doc, far, side="left")
+            ends = np.searchsorted(doc, far, side="right")
+            indices = np.concatenate(
+                [np.arange(a, b) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+                or [np.zeros(0, np.int64)]
+            ).astype(np.int64)
+            measured = geo_sql.great_circle_m(
+                near.latitude, near.longitude, lat[indices], lon[indices]
+            )
+            self._keep_nearest(distance, nearest, indices, measured)
+        candidates = ~np.isnan(distance) & self.alive
+        candidates[np.flatnonzero(serves)] = True
+        return candidates & self.alive, distance / 1000, nearest, serves
+
+    def _keep_nearest(self, distance, nearest, indices: np.ndarray, metres: np.ndarray) -> None:
+        """Record, per document, the closest of these locations (farthest written first)."""
+        order = np.argsort(-metres, kind="stable")
+        docs = self.location_doc[indices[order]]
+        current = distance[docs]
+        closer = np.isnan(current) | (metres[order] < current)
+        distance[docs[closer]] = metres[order][closer]
+        nearest[docs[closer]] = indices[order][closer]
 
     def name_ranks(self) -> np.ndarray:
         """Each document's place in alphabetical order (computed once per generation)."""
@@ -1005,8 +1092,8 @@ class WhooshEngine:
             self._words_scores(view, readers, spelling, CORRECTION_WEIGHT, total)
         return total
 
-    def search(self, request: EngineQuery, candidate_ids: Collection[bytes] | None) -> EngineResult:
-        """Matches among the candidates (16-byte service ids), or the whole index, with facets.
+    def search(self, request: EngineQuery) -> EngineResult:
+        """Matches near the place (if any), or in the whole index, with facet counts.
 
         Text is scored with BM25F over term postings read from the index (cached per segment)
         and combined with numpy: every concept must match, or any of them.
@@ -1015,13 +1102,12 @@ class WhooshEngine:
         view = self._view(searcher)
         readers = [reader for reader, _ in searcher.reader().leaf_readers()]
 
-        # 1. The documents allowed: live, among the candidates, passing the exact filters.
+        # 1. The documents allowed: live, near the place, passing the exact filters.
         allowed = view.alive.copy()
-        if candidate_ids is not None:
-            found = [view.docnum.get(c) for c in candidate_ids]
-            chosen = np.zeros(view.size, dtype=bool)
-            chosen[[d for d in found if d is not None]] = True
-            allowed &= chosen
+        distance = nearest = serves = None
+        if request.near is not None:
+            candidates, distance, nearest, serves = view.near(request.near)
+            allowed &= candidates
         if request.category_ids:
             allowed &= view.docs_with(readers, "cat", [c.hex for c in request.category_ids])
         if request.languages:
@@ -1059,7 +1145,7 @@ class WhooshEngine:
 
         # 4. Every match when a place limits them (distance re-ranks), else the best ones.
         chosen = np.arange(total)
-        if candidate_ids is None and total > request.top:
+        if request.near is None and total > request.top:
             if scores is not None:  # more concepts matched first, then the higher score
                 key = scores[matched] + coverage[matched] * (float(scores[matched].max()) + 1)
                 chosen = np.argpartition(-key, request.top - 1)[: request.top]
@@ -1076,6 +1162,11 @@ class WhooshEngine:
             names=[view.names[d] for d in docs.tolist()],
             facets=facets,
             best_score=float(scores[matched].max()) if scores is not None else 0.0,
+            distance_km=distance[docs] if distance is not None else None,
+            serves_area=serves[docs] if serves is not None else None,
+            location_ids=[view.location_ids[i] if i >= 0 else None for i in nearest[docs].tolist()]
+            if nearest is not None
+            else None,
         )
 
     def unknown_words(self, words: Iterable[str]) -> set[str]:
@@ -1480,78 +1571,19 @@ def reindex(progress: Callable[[int, int], None] | None = None) -> int:
 # --- Searching --------------------------------------------------------------------------------
 
 
-@dataclass
-class _Near:
-    distance_km: float | None = None
-    location_id: Any = None  # as the database returned it (hex text or UUID)
-    serves_area: bool = False
-
-
 def _key(value) -> bytes:
     """A service id from the database (UUID, or hex text on SQLite) as 16 bytes."""
     return value.bytes if isinstance(value, uuid.UUID) else bytes.fromhex(value)
 
 
-def _to_uuid(value) -> uuid.UUID | None:
-    if value is None or isinstance(value, uuid.UUID):
-        return value
-    return uuid.UUID(hex=value)
-
-
-def _services_near(place: Place, radius_km: float) -> dict[bytes, _Near]:
-    """Services (by 16-byte id) with a location within the radius, or a service area covering
-    the place; ids stay as the database returns them until a page needs them."""
-    session = db.session
-    dialect = session.get_bind().dialect.name
-    near: dict[bytes, _Near] = {}
-    rows = geo_sql.rows_within(
-        session,
-        "location",
-        place.latitude,
-        place.longitude,
-        radius_km * 1000,
-        join=geo_sql.Join("service_at_location", "location_id", ("service_id",)),
-    )
-    for location_id, service_id, distance_m in rows:
-        service_key = _key(service_id)
-        found = near.get(service_key)
-        if found is None or distance_m < found.distance_km * 1000:
-            near[service_key] = _Near(distance_m / 1000, location_id)
+def _covering(place: Place) -> frozenset[bytes]:
+    """Ids of the services with a service area covering the place (the database's spatial
+    index: SpatiaLite R*Tree, PostGIS GiST)."""
+    dialect = db.session.get_bind().dialect.name
     areas = geo_sql.covering(
         dialect, "service_area", place.latitude, place.longitude, extra=("service_id",)
-    ).subquery("a")
-    # Covered services, with where their offices are (none: NULL coordinates).
-    location_id = type_coerce(Location.id, String)
-    latitude, longitude = (
-        type_coerce(Location.latitude, Float),
-        type_coerce(Location.longitude, Float),
     )
-    rows = session.execute(
-        select(areas.c.service_id, location_id, latitude, longitude)
-        .select_from(areas)
-        .outerjoin(ServiceAtLocation, ServiceAtLocation.service_id == areas.c.service_id)
-        .outerjoin(
-            Location,
-            (Location.id == ServiceAtLocation.location_id) & Location.latitude.is_not(None),
-        )
-        .where(areas.c.service_id.is_not(None))
-    ).all()
-    located = [row for row in rows if row[2] is not None]
-    distances = geo_sql.great_circle_m(
-        place.latitude,
-        place.longitude,
-        [float(row[2]) for row in located],
-        [float(row[3]) for row in located],
-    )
-    for row in rows:
-        near.setdefault(_key(row[0]), _Near()).serves_area = True
-    for (service_id, location, _lat, _lon), distance_m in zip(
-        located, distances.tolist(), strict=True
-    ):
-        found = near[_key(service_id)]
-        if found.distance_km is None or distance_m < found.distance_km * 1000:
-            found.distance_km, found.location_id = distance_m / 1000, location
-    return near
+    return frozenset(_key(row.service_id) for row in db.session.execute(areas) if row.service_id)
 
 
 def _resolve_categories(values: Iterable[str]) -> tuple[uuid.UUID, ...]:
@@ -1641,21 +1673,21 @@ class _Match:
     suggestion: str | None = None
 
 
-def _run(search_engine: SearchEngine, request: EngineQuery, candidates) -> _Match:
+def _run(search_engine: SearchEngine, request: EngineQuery) -> _Match:
     """Every word first; if that finds little, any word."""
-    result = search_engine.search(request, candidates)
+    result = search_engine.search(request)
     if len(request.concepts) > 1 and result.total < ALL_WORDS_ENOUGH:
         relaxed = replace(request, require_all=False)
-        more = search_engine.search(relaxed, candidates)
+        more = search_engine.search(relaxed)
         if more.total > result.total:
             return _Match(relaxed, more)
     return _Match(request, result)
 
 
-def _match(search_engine: SearchEngine, text_: str, request: EngineQuery, candidates) -> _Match:
+def _match(search_engine: SearchEngine, text_: str, request: EngineQuery) -> _Match:
     """Search the words; when some are unknown and little is found, search likely spellings
     too and offer the corrected text as "did you mean"."""
-    found = _run(search_engine, request, candidates)
+    found = _run(search_engine, request)
     if not request.concepts:
         return found
     lexicon = _synonyms()
@@ -1674,21 +1706,11 @@ def _match(search_engine: SearchEngine, text_: str, request: EngineQuery, candid
     corrected_text = " ".join(words)
     concepts = tuple(lexicon.expand(corrected_text))
     extra = {options[0]: tuple(options[1:3]) for options in corrections.values()}
-    fuzzy = _run(search_engine, replace(request, concepts=concepts, corrections=extra), candidates)
+    fuzzy = _run(search_engine, replace(request, concepts=concepts, corrections=extra))
     if fuzzy.result.total > found.result.total or found.result.total < TYPO_RETRY_BELOW:
         fuzzy.suggestion = corrected_text
         return fuzzy if fuzzy.result.total >= found.result.total else found
     return found
-
-
-def _empty_facets() -> dict[str, list[Facet]]:
-    return {
-        "category": [],
-        "language": [],
-        "free": [Facet("true", "Free of cost", 0)],
-        "wheelchair": [Facet("true", "Wheelchair accessible", 0)],
-        "open_now": [Facet("true", "Open now", 0)],
-    }
 
 
 def _engine_query(query: SearchQuery, now: datetime) -> EngineQuery:
@@ -1724,20 +1746,17 @@ def search(query: SearchQuery) -> SearchResults:
         now = now.replace(tzinfo=UTC)
     request = _engine_query(query, now)
     search_engine = engine()
-    near: dict[uuid.UUID, _Near] | None = None
     if query.place is not None:
-        near = _services_near(query.place, query.radius_km or DEFAULT_RADIUS_KM)
-        if not near:  # an empty candidate set must not reach the engine (it would mean "all")
-            return SearchResults(query, 0, [], _empty_facets())
-    found = _match(search_engine, query.text, request, near.keys() if near is not None else None)
+        place = query.place
+        radius_m = (query.radius_km or DEFAULT_RADIUS_KM) * 1000
+        request = replace(
+            request, near=Near(place.latitude, place.longitude, radius_m, _covering(place))
+        )
+    found = _match(search_engine, query.text, request)
     result, request = found.result, found.request
 
     has_text = bool(request.concepts)
-    places = [near[i] for i in result.ids] if near is not None else None
-    distance = serves = None
-    if places is not None:
-        distance = np.array([np.nan if p.distance_km is None else p.distance_km for p in places])
-        serves = np.array([p.serves_area for p in places], dtype=bool)
+    distance, serves = result.distance_km, result.serves_area
     relevance = result.scores / result.best_score if has_text and result.best_score else None
     combined = ranking.scores(relevance, distance, serves, result.open_now)
     start = (query.page - 1) * query.per_page
@@ -1757,15 +1776,16 @@ def search(query: SearchQuery) -> SearchResults:
         service = services.get(uuid.UUID(bytes=result.ids[i]))
         if service is None:  # deleted since the index was read
             continue
-        place = places[i] if places is not None else None
         state = int(result.open_now[i])
+        located = distance is not None and not np.isnan(distance[i])
+        location = result.location_ids[i] if result.location_ids else None
         hits.append(
             SearchHit(
                 service_id=service.id,
                 score=float(combined[i]),
-                distance_km=place.distance_km if place else None,
-                nearest_location_id=_to_uuid(place.location_id) if place else None,
-                serves_area=place.serves_area if place else False,
+                distance_km=float(distance[i]) if located else None,
+                nearest_location_id=uuid.UUID(hex=location) if location else None,
+                serves_area=bool(serves[i]) if serves is not None else False,
                 open_now=None if state < 0 else bool(state),
                 snippet=search_engine.snippet(service.description or "", request)
                 if has_text
@@ -1787,7 +1807,7 @@ def service_ids_matching(text_: str, limit: int = 10000) -> list[uuid.UUID]:
         default_tz=current_app.config.get("DEFAULT_TIMEZONE", "America/New_York"),
         top=limit,
     )
-    result = _match(engine(), text_, request, None).result
+    result = _match(engine(), text_, request).result
     relevance = result.scores / result.best_score if result.best_score else None
     positions = ranking.order(
         scores=ranking.scores(relevance, None, None, result.open_now),

@@ -66,6 +66,21 @@ def test_points_within_a_radius_with_great_circle_distances(db, points):
         assert distance_m == pytest.approx(expected, rel=0.01)
 
 
+def test_rows_within_measure_the_same_distances_from_coordinates(db, points):
+    ids, spots = points
+    rows = sql.rows_within(db.session, "location", *SEATTLE, 5_500)
+    found = {ids[_uuid(key)]: distance for key, distance in rows}
+    assert set(found) == {"1 km north", "5 km north", "5 km east"}
+    for name, distance_m in found.items():
+        assert distance_m == pytest.approx(_haversine_km(SEATTLE, spots[name]) * 1000, rel=0.01)
+
+
+def test_great_circle_in_numpy():
+    metres = sql.great_circle_m(*SEATTLE, [SEATTLE[0], 45.5152], [SEATTLE[1], -122.6784])
+    assert metres[0] == 0
+    assert metres[1] == pytest.approx(_haversine_km(SEATTLE, (45.5152, -122.6784)) * 1000, rel=1e-3)
+
+
 def test_the_radius_is_a_circle_not_a_box(db, points):
     ids, _ = points
     # A box of ±4.9 km would hold the corner (4.5 km north, 4.5 km east) = 6.4 km away.
