@@ -57,6 +57,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         MAIL_USERNAME=os.environ.get("MAIL_USERNAME", ""),
         MAIL_PASSWORD=os.environ.get("MAIL_PASSWORD", ""),
         REFERRAL_HOLIDAYS=os.environ.get("REFERRAL_HOLIDAYS", ""),
+        OUTCOME_REMINDER_DAYS=int(os.environ.get("OUTCOME_REMINDER_DAYS", "10")),
         HSDS_PROFILE_URL=os.environ.get("HSDS_PROFILE_URL", ""),
         MAX_CONTENT_LENGTH=int(os.environ.get("MAX_CONTENT_LENGTH", str(2 * 1024 * 1024))),
         TRUSTED_PROXY_COUNT=int(os.environ.get("TRUSTED_PROXY_COUNT", "0")),

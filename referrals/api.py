@@ -17,7 +17,7 @@ from accounts.auth import api_auth_required
 from accounts.models import Role, User
 from directory.models import Service
 from extensions import db, utcnow
-from referrals import audit, notifications, services
+from referrals import audit, notifications, queries, services
 from referrals.errors import InvalidInput, NotFound, ReferralError
 from referrals.models import (
     SHAREABLE_MEMBER_FIELDS,
@@ -225,6 +225,8 @@ def _referral_json(referral: Referral, viewer: User, *, detail: bool = False) ->
         "responded_at": _iso(referral.responded_at),
         "closed_at": _iso(referral.closed_at),
         "overdue": referral.is_overdue_at(now),
+        "outcome_due_at": _iso(services.outcome_due(referral)),
+        "outcome_overdue": referral.is_outcome_overdue,
         "your_side": side.value if side else None,
         "allowed_actions": [a.value for a in allowed_actions(Status(referral.status), side)],
         "version": referral.version_id,
@@ -415,6 +417,14 @@ def list_referrals():
             errors["overdue"] = "Use true or false."
         elif overdue == "true":
             stmt = stmt.where(Referral.status == Status.sent, Referral.due_at <= utcnow())
+    outcome_overdue = request.args.get("outcome_overdue")
+    if outcome_overdue:
+        if outcome_overdue not in ("true", "false"):
+            errors["outcome_overdue"] = "Use true or false."
+        elif outcome_overdue == "true":
+            stmt = stmt.where(queries.outcome_overdue_condition())
+        else:
+            stmt = stmt.where(~queries.outcome_overdue_condition())
     member_id = request.args.get("member_id")
     if member_id:
         parsed = _parse_uuid(errors, "member_id", member_id)

@@ -27,7 +27,8 @@ def deliver_command(limit: int, retry_now: bool) -> None:
 
 @bp.cli.command("sweep")
 def sweep_command() -> None:
-    """Flag referrals nobody answered in time and queue one reminder to each side."""
+    """Flag referrals nobody answered in time, and accepted ones with no outcome by their
+    deadline; queue one reminder to each side of each."""
     try:
         flagged = services.sweep_overdue()
         db.session.commit()
@@ -35,3 +36,11 @@ def sweep_command() -> None:
         db.session.rollback()
         raise
     click.echo(f"{len(flagged)} referral(s) newly overdue")
+    # A separate unit of work: a failure here never holds back the answer reminders above.
+    try:
+        no_outcome = services.sweep_outcome_overdue()
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    click.echo(f"{len(no_outcome)} accepted referral(s) newly past their outcome deadline")

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     Uuid,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -198,6 +199,10 @@ class Referral(db.Model):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     overdue: Mapped[bool] = mapped_column(Boolean, default=False)
     overdue_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Accepted, and no outcome recorded within OUTCOME_REMINDER_DAYS business days (the sweep
+    # sets it; recording an outcome or cancelling clears it). `…_notified_at` stays: reminded once.
+    outcome_overdue: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    outcome_overdue_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     version_id: Mapped[int] = mapped_column(Integer, nullable=False)
 
     __mapper_args__ = {"version_id_col": version_id}
@@ -229,8 +234,17 @@ class Referral(db.Model):
         """Still waiting for an answer after its response window (whether or not swept yet)."""
         return self.status == Status.sent and (self.overdue or self.due_at <= now)
 
+    @property
+    def is_outcome_overdue(self) -> bool:
+        """Accepted, and the sweep found no outcome recorded by the outcome deadline."""
+        return self.status == Status.accepted and bool(self.outcome_overdue)
+
     def __repr__(self) -> str:
         return f"<Referral {self.id} {self.status} {self.service_name!r}>"
+
+
+# Events the sweep writes: a flag raised on a referral, not a step of the state machine.
+SWEEP_EVENT_ACTIONS = ("overdue", "outcome_overdue")
 
 
 class ReferralEvent(db.Model):
@@ -238,7 +252,7 @@ class ReferralEvent(db.Model):
 
     __tablename__ = "referral_event"
     __table_args__ = (
-        CheckConstraint(_in("action", [*Action, "overdue"]), name="action"),
+        CheckConstraint(_in("action", [*Action, *SWEEP_EVENT_ACTIONS]), name="action"),
         CheckConstraint(_nullable_in("from_status", Status), name="from_status"),
         CheckConstraint(_in("to_status", Status), name="to_status"),
         Index("ix_referral_event_referral_at", "referral_id", "at"),
@@ -248,7 +262,7 @@ class ReferralEvent(db.Model):
     referral_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("referral.id", ondelete="CASCADE")
     )
-    actor_id: Mapped[uuid.UUID | None] = mapped_column(  # None: the system (the overdue sweep)
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(  # None: the system (the sweeps)
         Uuid, ForeignKey("user_account.id", ondelete="SET NULL")
     )
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -263,7 +277,7 @@ class ReferralEvent(db.Model):
 
     @property
     def is_transition(self) -> bool:
-        return self.action != "overdue"
+        return self.action not in SWEEP_EVENT_ACTIONS
 
     def __repr__(self) -> str:
         return f"<ReferralEvent {self.id} {self.action} {self.from_status}->{self.to_status}>"
@@ -300,6 +314,7 @@ class NotificationKind(enum.StrEnum):
     forwarded = "forwarded"
     completed = "completed"
     overdue = "overdue"
+    outcome_overdue = "outcome_overdue"
     message = "message"
 
 

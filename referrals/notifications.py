@@ -293,6 +293,43 @@ def referral_overdue(referral: Referral, now: datetime | None = None) -> int:
     )
 
 
+def referral_outcome_overdue(referral: Referral, due: datetime, now: datetime | None = None) -> int:
+    """Both sides hear that an accepted referral still has no outcome past its deadline."""
+    org = referral.receiving_org.name
+    text = f"No outcome yet from {org} on the accepted referral to {referral.service_name}"
+    accepted = _when(referral.responded_at or referral.sent_at)
+    deadline = _when(due)
+    to_agency = (
+        f"You accepted the referral to {referral.service_name} from "
+        f"{referral.sending_org.name} on {accepted}, and no outcome has been recorded (it was "
+        f"due by {deadline}).\nPlease record what happened, or cancel the referral if it "
+        "cannot go ahead, so the coordinator knows."
+    )
+    to_coordinator = (
+        f"{org} accepted the referral to {referral.service_name} on {accepted} but has not "
+        f"recorded an outcome (due by {deadline}). You may want to check in with them."
+    )
+    subject = f"Outcome overdue: {referral.service_name}"
+    count = _notify(
+        agency_recipients(referral),
+        NotificationKind.outcome_overdue,
+        referral,
+        text,
+        subject,
+        to_agency,
+        now=now,
+    )
+    return count + _notify(
+        coordinator_recipients(referral),
+        NotificationKind.outcome_overdue,
+        referral,
+        text,
+        subject,
+        to_coordinator,
+        now=now,
+    )
+
+
 def new_message(referral: Referral, author: User, side: Side, now: datetime | None = None) -> int:
     """The other side hears a message is waiting (its text stays in the app)."""
     other = Side.receiving if side == Side.sending else Side.sending

@@ -75,6 +75,15 @@ def waiting_condition(now: datetime):
     )
 
 
+def outcome_overdue_condition():
+    """Accepted, and flagged by the sweep for having no outcome by its outcome deadline."""
+    return and_(Referral.status == Status.accepted.value, Referral.outcome_overdue.is_(True))
+
+
+def _outcome_overdue_first():
+    return case((outcome_overdue_condition(), 0), else_=1)
+
+
 def _closed_condition():
     return Referral.status.in_([s.value for s in CLOSED_STATUSES])
 
@@ -136,7 +145,7 @@ def inbox_page(user: User, tab: InboxTab, now: datetime, page: int, per_page: in
     if tab == InboxTab.closed:
         order = (Referral.closed_at.desc(), Referral.id)
     elif tab == InboxTab.accepted:
-        order = (Referral.responded_at.asc(), Referral.id)
+        order = (_outcome_overdue_first(), Referral.responded_at.asc(), Referral.id)
     else:
         order = (_URGENCY_RANK, Referral.due_at.asc(), Referral.id)
     return paginate(stmt, order, page, per_page)
@@ -221,6 +230,8 @@ def dashboard_page(
         order = (Referral.closed_at.desc(), Referral.id)
     elif filters.view in (DashboardView.overdue, DashboardView.waiting):
         order = (Referral.due_at.asc(), Referral.id)
+    elif filters.view == DashboardView.accepted:
+        order = (_outcome_overdue_first(), Referral.sent_at.desc(), Referral.id)
     else:
         order = (Referral.sent_at.desc(), Referral.id)
     return paginate(stmt, order, page, per_page)

@@ -12,7 +12,8 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app, has_app_context
-from sqlalchemy import Select, false, select, update
+from sqlalchemy import Select, false, func, select, update
+from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
 from accounts.models import NetworkOrganization, OrgKind, Role, User
@@ -31,6 +32,7 @@ from referrals.errors import (
 )
 from referrals.models import (
     SHAREABLE_MEMBER_FIELDS,
+    SWEEP_EVENT_ACTIONS,
     AuditAction,
     AuditObject,
     Consent,
@@ -110,6 +112,28 @@ def response_due(agency: NetworkOrganization, sent_at: datetime) -> datetime:
     """When the receiving agency should have answered a referral sent at `sent_at`."""
     window = agency.response_window_business_days or 2
     return add_business_days(sent_at, window, local_zone(), network_holidays())
+
+
+DEFAULT_OUTCOME_REMINDER_DAYS = 10
+
+
+def outcome_reminder_days() -> int:
+    """Business days an agency has, once it accepts, to record an outcome: config
+    OUTCOME_REMINDER_DAYS (at least one)."""
+    raw = current_app.config.get("OUTCOME_REMINDER_DAYS") if has_app_context() else None
+    return max(1, int(raw if raw not in (None, "") else DEFAULT_OUTCOME_REMINDER_DAYS))
+
+
+def outcome_due_after(accepted_at: datetime) -> datetime:
+    """The outcome deadline of a referral accepted at `accepted_at`."""
+    return add_business_days(accepted_at, outcome_reminder_days(), local_zone(), network_holidays())
+
+
+def outcome_due(referral: Referral) -> datetime | None:
+    """When an accepted referral should have its outcome recorded (None unless accepted)."""
+    if referral.status != Status.accepted:
+        return None
+    return outcome_due_after(referral.responded_at or referral.sent_at)
 
 
 # -- input checks ----------------------------------------------------------------------------
@@ -612,6 +636,13 @@ def _lock(referral: Referral) -> None:
     db.session.refresh(referral, with_for_update=True)
 
 
+def _clear_outcome_overdue(referral: Referral) -> None:
+    # Written even when it reads False: on SQLite a sweep may set it between `_lock`'s read and
+    # this flush (it doesn't bump the version), and a closed referral must not keep the flag.
+    referral.outcome_overdue = False
+    flag_modified(referral, "outcome_overdue")
+
+
 def _acting_side(actor: User, referral: Referral) -> Side:
     side = side_of(actor, referral)
     if side is not None:
@@ -640,7 +671,7 @@ def _refusal(referral: Referral, action: Action, error: IllegalTransition) -> Tr
         .where(
             ReferralEvent.referral_id == referral.id,
             ReferralEvent.to_status == current,
-            ReferralEvent.action != "overdue",
+            ReferralEvent.action.not_in(SWEEP_EVENT_ACTIONS),
         )
         .order_by(ReferralEvent.at.desc())
         .limit(1)
@@ -664,7 +695,10 @@ def _lost_race(referral_id: uuid.UUID, action: Action) -> ConcurrentUpdate:
         row = conn.execute(
             select(ReferralEvent.action, ReferralEvent.at, Account.full_name, Account.email)
             .outerjoin(Account, Account.id == ReferralEvent.actor_id)
-            .where(ReferralEvent.referral_id == referral_id, ReferralEvent.action != "overdue")
+            .where(
+                ReferralEvent.referral_id == referral_id,
+                ReferralEvent.action.not_in(SWEEP_EVENT_ACTIONS),
+            )
             .order_by(ReferralEvent.at.desc())
             .limit(1)
         ).first()
@@ -799,6 +833,7 @@ def cancel(
     text = checks.reason_text("note", reason, text)
     checks.done()
     _lock(referral)
+    _clear_outcome_overdue(referral)
     _transition(
         referral,
         Action.cancel,
@@ -896,6 +931,7 @@ def complete(
     text = checks.reason_text("note", outcome, text)
     checks.done()
     _lock(referral)
+    _clear_outcome_overdue(referral)
     _transition(
         referral,
         Action.complete,
@@ -1027,6 +1063,64 @@ def sweep_overdue(now: datetime | None = None) -> list[uuid.UUID]:
         )
         notifications.referral_overdue(referral, now)
         log.info("referral %s overdue (was due %s)", referral_id, referral.due_at.isoformat())
+        flagged.append(referral_id)
+    db.session.flush()
+    return flagged
+
+
+def sweep_outcome_overdue(now: datetime | None = None) -> list[uuid.UUID]:
+    """Flag accepted referrals with no outcome past their outcome deadline and queue reminders to
+    the agency and the coordinator, once each: no accepted referral is left to die in silence.
+
+    The deadline is OUTCOME_REMINDER_DAYS business days after acceptance (`outcome_due`). Safe on
+    several hosts at once, as `sweep_overdue`: each referral is claimed by a conditional UPDATE
+    (…WHERE outcome_overdue_notified_at IS NULL). The flag is not a status: the referral can
+    still be completed or cancelled, which clears it.
+    """
+    now = now or utcnow()
+    days = outcome_reminder_days()
+    accepted_at = func.coalesce(Referral.responded_at, Referral.sent_at)
+    # N business days are at least N calendar days (one less for a daylight-saving hour): a
+    # cheap bound in SQL; the exact business-day deadline is checked per referral below.
+    candidates = db.session.execute(
+        select(Referral.id, Referral.responded_at, Referral.sent_at)
+        .where(
+            Referral.status == Status.accepted,
+            Referral.outcome_overdue_notified_at.is_(None),
+            accepted_at <= now - timedelta(days=days - 1),
+        )
+        .order_by(accepted_at, Referral.id)
+    ).all()
+    flagged = []
+    for referral_id, responded_at, sent_at in candidates:
+        due = outcome_due_after(responded_at or sent_at)
+        if due > now:
+            continue
+        claimed = db.session.execute(
+            update(Referral)
+            .where(
+                Referral.id == referral_id,
+                Referral.status == Status.accepted,
+                Referral.outcome_overdue_notified_at.is_(None),
+            )
+            .values(outcome_overdue=True, outcome_overdue_notified_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount != 1:
+            continue
+        referral = db.session.get(Referral, referral_id, populate_existing=True)
+        db.session.add(
+            ReferralEvent(
+                referral_id=referral_id,
+                actor_id=None,
+                at=now,
+                from_status=Status.accepted.value,
+                to_status=Status.accepted.value,
+                action="outcome_overdue",
+            )
+        )
+        notifications.referral_outcome_overdue(referral, due, now)
+        log.info("referral %s outcome overdue (was due %s)", referral_id, due.isoformat())
         flagged.append(referral_id)
     db.session.flush()
     return flagged
