@@ -498,7 +498,7 @@ def _size(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
 
 
-def run(kind: str, n: int, count: int, state: str, seed: int) -> dict:
+def run(kind: str, n: int, count: int, state: str, seed: int, procs: int = 1) -> dict:
     from flask_migrate import upgrade
     from sqlalchemy import text
 
@@ -515,6 +515,7 @@ def run(kind: str, n: int, count: int, state: str, seed: int) -> dict:
                 "SEARCH_INDEX_DIR": str(workdir / "index"),
                 "SEARCH_CHECK_AT_STARTUP": False,
                 "SEARCH_SYNC": False,
+                "SEARCH_INDEX_PROCS": procs,
                 "SECRET_KEY": "bench",
             }
             app = create_app(config)
@@ -567,12 +568,15 @@ def main(argv=None) -> int:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--state", default="NY", help="US state whose cities hold the services")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--procs", type=int, default=1, help="processes analysing text while indexing"
+    )
     args = parser.parse_args(argv)
     kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     reports = []
     for kind in kinds:
         print(f"== {kind}: {args.n} services in {args.state}, {args.queries} searches")
-        reports.append(run(kind, args.n, args.queries, args.state, args.seed))
+        reports.append(run(kind, args.n, args.queries, args.state, args.seed, args.procs))
     print()
     for r in reports:
         print(

@@ -39,7 +39,7 @@ from typing import Any, Protocol
 
 import numpy as np
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import event, func, inspect, select, text
+from sqlalchemy import Float, event, func, inspect, select, text, type_coerce
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, joinedload, selectinload
 from whoosh import columns, fields, highlight, index, scoring
@@ -86,6 +86,7 @@ TOP_TEXT_MATCHES = 500  # without a place, rank this many best text matches (ope
 SYNC_REBUILD_LIMIT = 5000  # a stale index this small is rebuilt while the app starts
 INDEX_CHUNK = 500
 MULTIPROCESS_FROM = 20_000  # rebuilds this big analyse text in SEARCH_INDEX_PROCS processes
+# (default 1: on a busy two-core machine a second process made rebuilds slower, not faster)
 FIELD_WEIGHTS = {  # BM25F field boosts: a word in the name counts most
     "name": 3.0,
     "categories": 2.0,
@@ -377,7 +378,6 @@ def _loaders(*, phones: bool) -> tuple:
     )
 
 
-_LOAD_FOR_INDEX = _loaders(phones=False)
 LOAD_FOR_DISPLAY = _loaders(phones=True)
 """Loader options for a result card: organization, locations and addresses, phones, hours,
 languages, cost options and categories, in a fixed number of queries."""
@@ -492,8 +492,8 @@ def _term_chains(session: Session, term_ids: set[uuid.UUID]) -> dict[uuid.UUID, 
     return chains
 
 
-def _document(service: Service, chains: dict[uuid.UUID, list]) -> dict[str, Any]:
-    """The Whoosh fields of one service."""
+def _document(service: Any, chains: dict[uuid.UUID, list]) -> dict[str, Any]:
+    """The Whoosh fields of one service (a model, or a plain listing from `_listings`)."""
     org = service.organization
     locations = _locations(service)
     addresses = [a for loc in locations for a in loc.addresses]
@@ -509,7 +509,7 @@ def _document(service: Service, chains: dict[uuid.UUID, list]) -> dict[str, Any]
     language_words = [label for label in languages.values()]
     language_words += [" ".join(LANGUAGES[v][1]) for v in languages if v in LANGUAGES]
     flags = []
-    if service.is_free:
+    if Service.is_free.fget(service):  # the model's rule, on a model or a plain listing
         flags.append("free")
     if is_wheelchair_accessible(service):
         flags.append("wheelchair")
@@ -556,19 +556,144 @@ def _document(service: Service, chains: dict[uuid.UUID, list]) -> dict[str, Any]
     }
 
 
-def _load_services(session: Session, ids: Collection[uuid.UUID]) -> list[Service]:
-    return list(
-        session.scalars(
-            select(Service)
-            .where(Service.id.in_(list(ids)), Service.status.in_(INDEXED_STATUSES))
-            .options(*_LOAD_FOR_INDEX)
+def _listings(session: Session, ids: Collection[uuid.UUID]) -> list[SimpleNamespace]:
+    """The indexable services among `ids`, shaped like the models (what `_document`,
+    `Service.is_free` and `hours.schedules_for` read), from twelve plain queries.
+
+    Plain rows rather than ORM objects: a rebuild reads millions of rows, and building ORM
+    objects was most of its time.
+    """
+    service, org = Service.__table__, Organization.__table__
+    rows = session.execute(
+        select(
+            service.c.id,
+            service.c.name,
+            service.c.alternate_name,
+            service.c.description,
+            service.c.eligibility_description,
+            service.c.fees_description,
+            org.c.name,
+            org.c.alternate_name,
         )
+        .join(org, org.c.id == service.c.organization_id)
+        .where(service.c.id.in_(list(ids)), service.c.status.in_(INDEXED_STATUSES))
     )
+    services = {}
+    for sid, name, alternate, description, eligibility, fees, org_name, org_alternate in rows:
+        services[sid] = SimpleNamespace(
+            id=sid,
+            name=name,
+            alternate_name=alternate,
+            description=description,
+            eligibility_description=eligibility,
+            fees_description=fees,
+            organization=SimpleNamespace(name=org_name, alternate_name=org_alternate),
+            attributes=[],
+            languages=[],
+            cost_options=[],
+            schedules=[],
+            service_at_locations=[],
+        )
+    if not services:
+        return []
+    keys = list(services)
+    attribute = Attribute.__table__
+    for link_id, term_id in session.execute(
+        select(attribute.c.link_id, attribute.c.taxonomy_term_id).where(
+            attribute.c.link_entity == "service", attribute.c.link_id.in_(keys)
+        )
+    ):
+        services[link_id].attributes.append(SimpleNamespace(taxonomy_term_id=term_id))
+    language = Language.__table__
+    for owner, code, name in session.execute(
+        select(language.c.service_id, language.c.code, language.c.name).where(
+            language.c.service_id.in_(keys)
+        )
+    ):
+        services[owner].languages.append(SimpleNamespace(code=code, name=name))
+    cost = CostOption.__table__
+    for owner, amount in session.execute(
+        select(cost.c.service_id, type_coerce(cost.c.amount, Float)).where(
+            cost.c.service_id.in_(keys)
+        )
+    ):
+        services[owner].cost_options.append(SimpleNamespace(amount=amount))
+    for owner, schedule in _schedules(session, Schedule.__table__.c.service_id, keys):
+        services[owner].schedules.append(schedule)
+
+    sal, location = ServiceAtLocation.__table__, Location.__table__
+    locations: dict = {}
+    sals: dict = {}
+    for sal_id, owner, location_id, latitude, longitude in session.execute(
+        select(
+            sal.c.id,
+            sal.c.service_id,
+            location.c.id,
+            type_coerce(location.c.latitude, Float),
+            type_coerce(location.c.longitude, Float),
+        )
+        .join(location, location.c.id == sal.c.location_id)
+        .where(sal.c.service_id.in_(keys))
+    ):
+        place = locations.get(location_id)
+        if place is None:
+            place = locations[location_id] = SimpleNamespace(
+                id=location_id,
+                latitude=latitude,
+                longitude=longitude,
+                addresses=[],
+                accessibility=[],
+                languages=[],
+                schedules=[],
+            )
+        sals[sal_id] = SimpleNamespace(location=place, schedules=[])
+        services[owner].service_at_locations.append(sals[sal_id])
+    if locations:
+        places = list(locations)
+        address = Address.__table__
+        for owner, city, postal_code in session.execute(
+            select(address.c.location_id, address.c.city, address.c.postal_code).where(
+                address.c.location_id.in_(places)
+            )
+        ):
+            locations[owner].addresses.append(SimpleNamespace(city=city, postal_code=postal_code))
+        access = Accessibility.__table__
+        for owner, description, details in session.execute(
+            select(access.c.location_id, access.c.description, access.c.details).where(
+                access.c.location_id.in_(places)
+            )
+        ):
+            locations[owner].accessibility.append(
+                SimpleNamespace(description=description, details=details)
+            )
+        for owner, code, name in session.execute(
+            select(language.c.location_id, language.c.code, language.c.name).where(
+                language.c.location_id.in_(places)
+            )
+        ):
+            locations[owner].languages.append(SimpleNamespace(code=code, name=name))
+        for owner, schedule in _schedules(session, Schedule.__table__.c.location_id, places):
+            locations[owner].schedules.append(schedule)
+        for owner, schedule in _schedules(
+            session, Schedule.__table__.c.service_at_location_id, list(sals)
+        ):
+            sals[owner].schedules.append(schedule)
+    return list(services.values())
+
+
+def _schedules(session: Session, owner_column, owners: list):
+    """(owner id, schedule) pairs: the schedule fields the hours rules read."""
+    table = Schedule.__table__
+    columns = [table.c[name] for name in _SCHEDULE_FIELDS]
+    for owner, *values in session.execute(
+        select(owner_column, *columns).where(owner_column.in_(owners))
+    ):
+        yield owner, SimpleNamespace(**dict(zip(_SCHEDULE_FIELDS, values, strict=True)))
 
 
 def _documents(session: Session, ids: Collection[uuid.UUID]) -> tuple[list[dict], set]:
     """Documents for the indexable services among `ids`, and the ids that have none."""
-    services = _load_services(session, ids)
+    services = _listings(session, ids)
     term_ids = {a.taxonomy_term_id for s in services for a in s.attributes}
     chains = _term_chains(session, term_ids) if term_ids else {}
     docs = [_document(s, chains) for s in services]
@@ -1524,7 +1649,7 @@ def init_app(app: Flask) -> None:
     index (if any) keeps answering.
     """
     _install_session_hooks()
-    procs = app.config.get("SEARCH_INDEX_PROCS", min(2, os.cpu_count() or 1))
+    procs = app.config.get("SEARCH_INDEX_PROCS", 1)
     app.extensions["directory_search"] = WhooshEngine(app.config["SEARCH_INDEX_DIR"], procs)
     if app.config.get("SEARCH_CHECK_AT_STARTUP", True):
         _check_index(app)
