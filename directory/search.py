@@ -459,7 +459,7 @@ def _schedules_from_pattern(pattern: str) -> tuple[list[SimpleNamespace], str | 
     return schedules, data.get("z")
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)
 def _pattern_open(pattern: str, minute: datetime, default_tz: str) -> bool | None:
     schedules, zone = _schedules_from_pattern(pattern)
     if not schedules:

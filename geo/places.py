@@ -50,10 +50,14 @@ def _fold(text: str) -> str:
 
 @cache
 def _zip_table() -> tuple[dict, dict]:
-    """{zip: (lat, lon, city, state, tz)}, {(folded city, state): [(lat, lon, zip)]}; built once."""
+    """{zip: (lat, lon, city, state, tz)}, {(folded city, state): ((lat, lon, zip), ...)}.
+
+    Built once from a fresh copy of the package's rows (`filter_by()`, not `list_all()`, which
+    keeps 42,000 dicts alive): plain tuples the garbage collector need not walk.
+    """
     by_zip: dict[str, tuple[float, float, str, str, str | None]] = {}
     by_city: dict[tuple[str, str], list[tuple[float, float, str]]] = defaultdict(list)
-    for row in zipcodes.list_all():
+    for row in zipcodes.filter_by():
         try:
             lat, lon = float(row["lat"]), float(row["long"])
         except (TypeError, ValueError):
@@ -65,7 +69,7 @@ def _zip_table() -> tuple[dict, dict]:
             continue
         for city in [row["city"], *row.get("acceptable_cities", [])]:
             by_city[(_fold(city), row["state"])].append((lat, lon, row["zip_code"]))
-    return by_zip, dict(by_city)
+    return by_zip, {key: tuple(points) for key, points in by_city.items()}
 
 
 def _state_code(text: str) -> str | None:
