@@ -27,7 +27,8 @@ import re
 import shutil
 import threading
 import uuid
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -65,6 +66,7 @@ from directory.models import (
     Organization,
     Schedule,
     Service,
+    ServiceArea,
     ServiceAtLocation,
     TaxonomyTerm,
 )
@@ -98,6 +100,8 @@ TEXT_FIELDS = tuple(FIELD_WEIGHTS)
 MULTIWORD_FIELDS = {"name", "categories", "organization", "description"}
 BM25_K1, BM25_B = 1.2, 0.75
 POSTINGS_CACHE_SIZE = 20_000  # terms whose postings are kept in memory, per segment
+CONCEPT_CACHE_SIZE = 64  # concepts whose scores are kept, per index generation
+COVERING_CACHE_SIZE = 1024  # places whose covering service areas are kept, per generation
 SYNONYM_WEIGHT = 0.8  # a formal term found for a lay phrase weighs a little less than the words
 CORRECTION_WEIGHT = 0.7
 TRUE_WORDS = {"1", "true", "yes", "on", "y"}
@@ -332,6 +336,9 @@ class SearchEngine(Protocol):
     """
 
     def search(self, request: EngineQuery) -> EngineResult: ...
+
+    def generation(self) -> Hashable:
+        """Changes whenever the indexed directory changes (for caches above the engine)."""
 
     def unknown_words(self, words: Iterable[str]) -> set[str]: ...
 
@@ -945,6 +952,7 @@ class _View:
         }
         self._weights: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
         self._name_ranks: np.ndarray | None = None
+        self.concepts: OrderedDict = OrderedDict()  # concept → its scores, most recent last
 
     # -- terms --
 
@@ -1208,13 +1216,24 @@ class WhooshEngine:
                 self._add(total, ids, weights, weight)
 
     def _concept_scores(self, view, readers, concept, corrections) -> np.ndarray:
-        """Per-document scores of one concept: its words, formal terms and likely spellings."""
+        """Per-document scores of one concept: its words, formal terms and likely spellings
+        (kept for the index generation: people search the same needs again and again)."""
+        spellings = tuple(corrections.get(concept.text, ()))
+        key = (concept, spellings)
+        cached = view.concepts.get(key)
+        if cached is not None:
+            view.concepts.move_to_end(key)
+            return cached
         total = np.zeros(view.size, dtype=np.float32)
         self._words_scores(view, readers, concept.text, 1.0, total)
         for alternative in concept.alternatives:
             self._words_scores(view, readers, alternative, SYNONYM_WEIGHT, total)
-        for spelling in corrections.get(concept.text, ()):
+        for spelling in spellings:
             self._words_scores(view, readers, spelling, CORRECTION_WEIGHT, total)
+        total.flags.writeable = False
+        view.concepts[key] = total
+        if len(view.concepts) > CONCEPT_CACHE_SIZE:
+            view.concepts.popitem(last=False)
         return total
 
     def search(self, request: EngineQuery) -> EngineResult:
@@ -1293,6 +1312,11 @@ class WhooshEngine:
             if nearest is not None
             else None,
         )
+
+    def generation(self) -> Hashable:
+        """The index's identity and generation: changes with every committed change."""
+        searcher = self.searcher()
+        return (str(self.directory), self._identity(), searcher.reader().generation())
 
     def unknown_words(self, words: Iterable[str]) -> set[str]:
         """The words no indexed service contains."""
@@ -1527,7 +1551,7 @@ def _affected_service_ids(connection, objects: Iterable) -> set[uuid.UUID]:
                 sal_ids.add(obj.service_at_location_id)
         elif isinstance(obj, Address | Accessibility):
             locations.add(obj.location_id)
-        elif isinstance(obj, CostOption):
+        elif isinstance(obj, CostOption | ServiceArea):
             services.add(obj.service_id)
         elif isinstance(obj, Attribute):
             if obj.link_entity == "service":
@@ -1576,6 +1600,7 @@ _TRACKED = (
     CostOption,
     Attribute,
     TaxonomyTerm,
+    ServiceArea,
 )
 
 
@@ -1701,9 +1726,24 @@ def _key(value) -> bytes:
     return value.bytes if isinstance(value, uuid.UUID) else bytes.fromhex(value)
 
 
-def _covering(place: Place) -> frozenset[bytes]:
+_covering_cache: OrderedDict = OrderedDict()
+
+
+def _covering(place: Place, generation: Hashable) -> frozenset[bytes]:
     """Ids of the services with a service area covering the place (the database's spatial
-    index: SpatiaLite R*Tree, PostGIS GiST)."""
+    index: SpatiaLite R*Tree, PostGIS GiST). Remembered per place until the index changes:
+    a service area edit reindexes its service, which changes the generation."""
+    key = (generation, round(place.latitude, 6), round(place.longitude, 6))
+    found = _covering_cache.get(key)
+    if found is None:
+        found = _covering_query(place)
+        _covering_cache[key] = found
+        if len(_covering_cache) > COVERING_CACHE_SIZE:
+            _covering_cache.popitem(last=False)
+    return found
+
+
+def _covering_query(place: Place) -> frozenset[bytes]:
     dialect = db.session.get_bind().dialect.name
     areas = geo_sql.covering(
         dialect, "service_area", place.latitude, place.longitude, extra=("service_id",)
@@ -1875,7 +1915,13 @@ def search(query: SearchQuery) -> SearchResults:
         place = query.place
         radius_m = (query.radius_km or DEFAULT_RADIUS_KM) * 1000
         request = replace(
-            request, near=Near(place.latitude, place.longitude, radius_m, _covering(place))
+            request,
+            near=Near(
+                place.latitude,
+                place.longitude,
+                radius_m,
+                _covering(place, search_engine.generation()),
+            ),
         )
     found = _match(search_engine, query.text, request)
     result, request = found.result, found.request

@@ -222,3 +222,29 @@ def test_services_leaving_service_leave_the_index(db, statuses):
     service.status = "active"
     db.session.commit()
     assert found("diapers") == ["Treasure Valley Diaper Bank"]
+
+
+def test_moving_a_service_area_changes_who_it_serves(db):
+    from directory.models import ServiceArea
+    from directory.services import set_service_area_extent
+    from tests.directory.test_search import square
+
+    far_office = (44.0682, -114.7420)  # Challis, Idaho: far from Boise
+    service = make_listing(
+        db,
+        "Sawtooth Mobile Clinic",
+        "Checkups from a van.",
+        at=far_office,
+        postal_code="83226",
+        city="Challis",
+        state="ID",
+        area=square(BOISE, 0.3),
+    )
+    db.session.commit()
+    boise = resolve_place("83702")
+    hits = search.search(SearchQuery(place=boise, radius_km=10)).hits
+    assert [(h.service.name, h.serves_area) for h in hits] == [("Sawtooth Mobile Clinic", True)]
+    area = db.session.get(ServiceArea, service.service_areas[0].id)
+    set_service_area_extent(area, square(far_office, 0.3), "geojson")
+    db.session.commit()
+    assert found(place=boise, radius_km=10) == []
