@@ -19,6 +19,7 @@ service ids at each flush and apply them in one writer pass after the commit. Ro
 never reaches the index, because it is always rebuilt from committed rows.
 """
 
+import html
 import json
 import logging
 import math
@@ -43,7 +44,7 @@ from flask import Flask, current_app, has_app_context
 from sqlalchemy import Float, event, func, inspect, select, text, type_coerce
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, joinedload, selectinload
-from whoosh import columns, fields, highlight, index, scoring
+from whoosh import columns, fields, index, scoring
 from whoosh.analysis import (
     STOP_WORDS,
     CharsetFilter,
@@ -826,13 +827,17 @@ def _highlight_terms(concepts: tuple, corrections: tuple) -> tuple[frozenset, fr
     return frozenset(singles), frozenset(phrases)
 
 
-class _MarkFormatter(highlight.HtmlFormatter):
-    """Escaped text with matched words in <mark>."""
+_WORD = re.compile(r"\w+")
+SNIPPET_CHARS = 200
+SNIPPET_BEFORE = 50  # characters of context before the first match
 
-    template = "<%(tag)s>%(t)s</%(tag)s>"
 
-    def __init__(self):
-        super().__init__(tagname="mark", between=" … ")
+@lru_cache(maxsize=50_000)
+def _word_stem(word: str) -> str:
+    """A word as the index compares it (lower case, no accents, stemmed); "" for little
+    words the index drops."""
+    stems = _stems(word)
+    return stems[0] if stems else ""
 
 
 class _Segment:
@@ -1328,27 +1333,39 @@ class WhooshEngine:
         return sorted(self.vocabulary.near(word, maxdist), key=lambda r: (r[1], -r[2], r[0]))
 
     def snippet(self, text_: str, request: EngineQuery) -> str | None:
-        """Escaped HTML of the best passage of `text_`, matched words and phrases in <mark>."""
+        """Escaped HTML of a passage of `text_` around the first match, matched words and
+        phrases in <mark>; None when nothing matches."""
         if not text_ or not request.concepts:
             return None
         singles, phrases = _highlight_terms(request.concepts, tuple(request.corrections.items()))
-        tokens = [t.copy() for t in ANALYZER(text_, chars=True, positions=True)]
-        for token in tokens:
-            token.matched = token.text in singles
+        words = [(m.start(), m.end(), _word_stem(m.group())) for m in _WORD.finditer(text_)]
+        counted = [i for i, word in enumerate(words) if word[2]]  # little words don't count
+        marked = {i for i in counted if words[i][2] in singles}
         for phrase in phrases:
             size = len(phrase)
-            for i in range(len(tokens) - size + 1):
-                if all(tokens[i + k].text == phrase[k] for k in range(size)):
-                    for k in range(size):
-                        tokens[i + k].matched = True
-        if not any(t.matched for t in tokens):
+            for j in range(len(counted) - size + 1):
+                if all(words[counted[j + k]][2] == phrase[k] for k in range(size)):
+                    marked.update(counted[j : j + size])
+        if not marked:
             return None
-        fragmenter = highlight.ContextFragmenter(maxchars=160, surround=40)
-        fragments = fragmenter.fragment_tokens(text_, iter(tokens))
-        best = highlight.top_fragments(
-            fragments, 2, highlight.BasicFragmentScorer(), highlight.FIRST, minscore=1
+        first = words[min(marked)][0]
+        start = 0 if first < SNIPPET_BEFORE else text_.rfind(" ", 0, first - SNIPPET_BEFORE) + 1
+        end = (
+            len(text_)
+            if start + SNIPPET_CHARS >= len(text_)
+            else text_.rfind(" ", start, start + SNIPPET_CHARS)
         )
-        return _MarkFormatter().format(best) or None
+        end = end if end > first else min(len(text_), start + SNIPPET_CHARS)
+        out, cursor = ["…" if start else ""], start
+        for i in sorted(marked):
+            word_start, word_end, _stem = words[i]
+            if word_start < start or word_end > end:
+                continue
+            out += [html.escape(text_[cursor:word_start]), "<mark>"]
+            out += [html.escape(text_[word_start:word_end]), "</mark>"]
+            cursor = word_end
+        out += [html.escape(text_[cursor:end]), "…" if end < len(text_) else ""]
+        return "".join(out).strip()
 
     # -- writing --
 
@@ -1747,8 +1764,9 @@ def _covering_query(place: Place) -> frozenset[bytes]:
     dialect = db.session.get_bind().dialect.name
     areas = geo_sql.covering(
         dialect, "service_area", place.latitude, place.longitude, extra=("service_id",)
-    )
-    return frozenset(_key(row.service_id) for row in db.session.execute(areas) if row.service_id)
+    ).subquery()
+    ids = db.session.scalars(select(areas.c.service_id).where(areas.c.service_id.is_not(None)))
+    return frozenset(map(_key, ids))
 
 
 def _resolve_categories(values: Iterable[str]) -> tuple[uuid.UUID, ...]:

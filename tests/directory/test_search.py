@@ -536,3 +536,21 @@ def test_service_ids_matching_for_the_hsds_api(corpus):
     assert ids[0] == corpus["services"]["Eviction Defense Fund"].id
     assert search.service_ids_matching("near me") == []
     assert len(search.service_ids_matching("free", limit=2)) == 2
+
+
+def test_snippets_escape_mark_whole_phrases_and_show_a_window(tmp_path):
+    from directory.synonyms import Concept
+
+    engine = search.WhooshEngine(tmp_path / "index")
+    request = search.EngineQuery(concepts=(Concept("rents", ("legal aid",)),))
+    text_ = "Tenants <b>&</b> families get legal help; the aid pays back rent. Legal aid clinic."
+    snippet = engine.snippet(text_, request)
+    assert "&lt;b&gt;&amp;&lt;/b&gt;" in snippet  # the listing's text is escaped
+    assert "back <mark>rent</mark>" in snippet  # stems match ("rents" ~ "rent")
+    assert "<mark>Legal</mark> <mark>aid</mark> clinic" in snippet  # the phrase, whole
+    assert "get legal help" in snippet  # "legal" alone is not the phrase "legal aid"
+    long_text = "Intro words. " * 40 + "We help with rent." + " More words." * 40
+    window = engine.snippet(long_text, request)
+    assert window.startswith("…") and window.endswith("…")
+    assert "<mark>rent</mark>" in window and len(window) < 260
+    assert engine.snippet("Nothing relevant here.", request) is None
