@@ -1048,11 +1048,9 @@ class _View:
             far = np.flatnonzero(serves & np.isnan(distance))
             # Their offices, wherever they are: locations are stored in document order.
             starts = np.searchsorted(doc, far, side="left")
-            ends = np.searchsorted(doc, far, side="right")
-            indices = np.concatenate(
-                [np.arange(a, b) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
-                or [np.zeros(0, np.int64)]
-            ).astype(np.int64)
+            counts = np.searchsorted(doc, far, side="right") - starts
+            offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+            indices = np.repeat(starts, counts) + offsets
             measured = geo_sql.great_circle_m(
                 near.latitude, near.longitude, lat[indices], lon[indices]
             )
