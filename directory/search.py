@@ -29,7 +29,7 @@ import shutil
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Hashable, Iterable, Mapping
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -312,16 +312,16 @@ class EngineResult:
     are no words)."""
 
     total: int
-    ids: list[bytes]  # 16-byte service ids (uuid.bytes)
+    ids: Sequence[bytes]  # 16-byte service ids (uuid.bytes)
     scores: np.ndarray  # text scores, 0 without words
     coverage: np.ndarray  # share of the concepts each matches
     open_now: np.ndarray  # int8: 1 open, 0 closed, -1 no hours on record
-    names: list[str]  # lower-case names, for ties
+    names: Sequence[str]  # lower-case names, for ties
     facets: dict[str, list[Facet]]
     best_score: float = 0.0
     distance_km: np.ndarray | None = None  # to the nearest location (NaN: none), with a place
     serves_area: np.ndarray | None = None  # bool: a service area covers the place
-    location_ids: list[str | None] | None = None  # the nearest location (hex), with a place
+    location_ids: Sequence[str | None] | None = None  # the nearest location (hex), with a place
 
     @classmethod
     def empty(cls, facets: dict[str, list[Facet]]) -> "EngineResult":
@@ -891,23 +891,42 @@ class _Segment:
         self._postings: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 
     def postings(self, reader, field_name: str, term: str) -> tuple[np.ndarray, np.ndarray]:
-        """(local docnums, term frequencies) of a term in a field, live documents only."""
-        key = (reader.segment().deleted_count(), field_name, term)
+        """(local docnums, term frequencies) of a term in a field, deleted documents included
+        (searches mask them out), so the cache outlives deletions."""
+        key = (field_name, term)
         found = self._postings.get(key)
         if found is None:
-            ids: list[int] = []
-            weights: list[float] = []
-            if (field_name, term) in reader:
-                matcher = reader.postings(field_name, term)
-                while matcher.is_active():
-                    ids.append(matcher.id())
-                    weights.append(matcher.weight())
-                    matcher.next()
-            found = (np.array(ids, dtype=np.int64), np.array(weights, dtype=np.float32))
+            found = _read_postings(reader, field_name, term)
             if len(self._postings) >= POSTINGS_CACHE_SIZE:
                 self._postings.clear()  # cheap to refill; only terms searched again come back
             self._postings[key] = found
         return found
+
+
+def _read_postings(reader, field_name: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+    """A term's postings as arrays. Whoosh's W3 matchers are read a block at a time (their
+    block arrays are internal, so any other matcher is read posting by posting)."""
+    if (field_name, term) not in reader:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    matcher = reader.postings(field_name, term)
+    matcher = getattr(matcher, "child", matcher)  # deletions are masked by the search instead
+    ids: list = []
+    weights: list = []
+    if all(hasattr(matcher, a) for a in ("_read_ids", "_read_weights", "_goto", "_lastblock")):
+        while True:
+            matcher._read_ids()
+            matcher._read_weights()
+            ids.extend(matcher._ids)
+            weights.extend(matcher._weights)
+            if matcher._lastblock:
+                break
+            matcher._goto(matcher._nextoffset)
+    else:
+        while matcher.is_active():
+            ids.append(matcher.id())
+            weights.append(matcher.weight())
+            matcher.next()
+    return np.array(ids, dtype=np.int64), np.array(weights, dtype=np.float32)
 
 
 _EMPTY_META = {"n": "", "r": [], "l": [], "f": [], "h": "{}", "w": [0] * 5}
@@ -985,7 +1004,7 @@ class _View:
             ids = np.concatenate(ids_parts)
             tfs = np.concatenate(tf_parts)
             lengths = np.concatenate(length_parts)
-            n, df = len(self.live), len(ids)
+            n, df = len(self.live), int(self.alive[ids].sum())  # live documents only
             idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
             norm = BM25_K1 * (1 - BM25_B + BM25_B * lengths / self.average_length[field_name])
             found = (ids, (idf * tfs * (BM25_K1 + 1) / (tfs + norm)).astype(np.float32))
@@ -1042,7 +1061,7 @@ class _View:
         inside = metres <= near.radius_m
         self._keep_nearest(distance, nearest, in_box[inside], metres[inside])
         serves = np.zeros(self.size, dtype=bool)
-        covered = [self.docnum[i] for i in near.covering if i in self.docnum]
+        covered = [d for d in map(self.docnum.get, near.covering) if d is not None]
         if covered:
             serves[covered] = True
             far = np.flatnonzero(serves & np.isnan(distance))
@@ -1060,13 +1079,15 @@ class _View:
         return candidates & self.alive, distance / 1000, nearest, serves
 
     def _keep_nearest(self, distance, nearest, indices: np.ndarray, metres: np.ndarray) -> None:
-        """Record, per document, the closest of these locations (farthest written first)."""
-        order = np.argsort(-metres, kind="stable")
-        docs = self.location_doc[indices[order]]
-        current = distance[docs]
-        closer = np.isnan(current) | (metres[order] < current)
-        distance[docs[closer]] = metres[order][closer]
-        nearest[docs[closer]] = indices[order][closer]
+        """Record, per document, the closest of these locations if closer than what it has."""
+        if not len(indices):
+            return
+        docs = self.location_doc[indices]
+        best = np.where(np.isnan(distance), np.inf, distance)
+        np.minimum.at(best, docs, metres)
+        closest = metres <= best[docs]
+        distance[docs[closest]] = metres[closest]
+        nearest[docs[closest]] = indices[closest]
 
     def name_ranks(self) -> np.ndarray:
         """Each document's place in alphabetical order (computed once per generation)."""
@@ -1111,6 +1132,21 @@ class _View:
         ]
         facets["open_now"] = [Facet("true", "Open now", int((open_flags == 1).sum()))]
         return facets
+
+
+class _Picked(Sequence):
+    """Items of a per-document list at some positions, read only when asked for (a search
+    near a city may match thousands; a page shows twenty). Negative positions read None."""
+
+    def __init__(self, items: list, positions: np.ndarray):
+        self._items, self._positions = items, positions
+
+    def __len__(self) -> int:
+        return len(self._positions)
+
+    def __getitem__(self, index):
+        position = int(self._positions[index])
+        return self._items[position] if position >= 0 else None
 
 
 class WhooshEngine:
@@ -1302,18 +1338,16 @@ class WhooshEngine:
         docs = matched[chosen]
         return EngineResult(
             total=total,
-            ids=[view.sids[d] for d in docs.tolist()],
+            ids=_Picked(view.sids, docs),
             scores=scores[docs].astype(np.float64) if scores is not None else np.zeros(len(docs)),
             coverage=coverage[docs] if coverage is not None else np.ones(len(docs)),
             open_now=open_flags[chosen],
-            names=[view.names[d] for d in docs.tolist()],
+            names=_Picked(view.names, docs),
             facets=facets,
             best_score=float(scores[matched].max()) if scores is not None else 0.0,
             distance_km=distance[docs] if distance is not None else None,
             serves_area=serves[docs] if serves is not None else None,
-            location_ids=[view.location_ids[i] if i >= 0 else None for i in nearest[docs].tolist()]
-            if nearest is not None
-            else None,
+            location_ids=_Picked(view.location_ids, nearest[docs]) if nearest is not None else None,
         )
 
     def generation(self) -> Hashable:

@@ -33,6 +33,9 @@ def _on_connect(dbapi_conn, _record):
     if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
         cursor.execute("PRAGMA journal_mode = WAL")
     cursor.execute("PRAGMA synchronous = NORMAL")
+    # Up to 64 MiB of pages per connection (the default is 2 MiB): loading a page of search
+    # results from a 100,000-service directory went from 17 to 11 ms (bench/search.py).
+    cursor.execute("PRAGMA cache_size = -65536")
     if cursor.execute("SELECT CheckSpatialMetaData()").fetchone()[0] < 1:
         cursor.execute("SELECT InitSpatialMetaData(1, 'WGS84')")
     cursor.close()
