@@ -5,18 +5,22 @@ The only module that imports whoosh. Layers, top to bottom:
 1. `query_from_args()` turns request parameters into a `SearchQuery` (or a `SearchQueryError`
    with a message a person can act on); views and the JSON API share it.
 2. `search()` expands lay words into concepts (`directory.synonyms`, shared by any backend),
-   finds the services near the place with spatial SQL (`geo.sql`: locations within the radius,
-   plus service areas covering the point), asks the engine for text matches among them,
-   retries with "any word" and then with corrected spellings when little is found, ranks
-   (`directory.ranking`) and loads the page of services with everything a card shows.
-3. A `SearchEngine` does text matching, filters and facet counts. `WhooshEngine` keeps an
-   on-disk index under SEARCH_INDEX_DIR; a database-native engine can replace it without
-   touching the layers above.
+   asks the database's spatial index which service areas cover the place (`geo.sql`), asks
+   the engine for matches, retries with "any word" and then with corrected spellings when
+   little is found, ranks (`directory.ranking`) and loads the page of services with
+   everything a card shows (a fixed number of queries).
+3. A `SearchEngine` matches text, place and filters and counts facets. `WhooshEngine` keeps an
+   on-disk Whoosh index under SEARCH_INDEX_DIR (stemming analyser, per-field postings,
+   per-document columns); it scores BM25F with numpy over postings it caches, and measures
+   distances in numpy from the coordinates stored with each listing (geo outside Whoosh).
+   A database-native engine can replace it without touching the layers above.
 
 The index follows every committed change of a service and what it shows (organization,
-locations, addresses, schedules, languages, categories...): session events collect the changed
-service ids at each flush and apply them in one writer pass after the commit. Rolled-back work
-never reaches the index, because it is always rebuilt from committed rows.
+locations, addresses, schedules, languages, categories, service areas): session events collect
+the changed service ids at each flush and apply them in one writer pass after the commit.
+Rolled-back work never reaches the index, because documents are always read from committed
+rows. A missing or stale index (its fingerprint differs from the database's) is rebuilt when
+the app starts.
 """
 
 import html
