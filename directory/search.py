@@ -92,8 +92,7 @@ TYPO_RETRY_BELOW = 5  # fewer matches than this (or an unknown word): try correc
 TOP_TEXT_MATCHES = 500  # without a place, rank this many best text matches (open-now boost)
 SYNC_REBUILD_LIMIT = 5000  # a stale index this small is rebuilt while the app starts
 INDEX_CHUNK = 500
-MULTIPROCESS_FROM = 20_000  # rebuilds this big analyse text in SEARCH_INDEX_PROCS processes
-# (default 1: on a busy two-core machine a second process made rebuilds slower, not faster)
+MULTIPROCESS_FROM = 20_000  # rebuilds this big may analyse text in several processes
 FIELD_WEIGHTS = {  # BM25F field boosts: a word in the name counts most
     "name": 3.0,
     "categories": 2.0,
@@ -105,6 +104,7 @@ TEXT_FIELDS = tuple(FIELD_WEIGHTS)
 MULTIWORD_FIELDS = {"name", "categories", "organization", "description"}
 BM25_K1, BM25_B = 1.2, 0.75
 POSTINGS_CACHE_SIZE = 20_000  # terms whose postings are kept in memory, per segment
+_CACHE_LOCK = threading.Lock()  # the caches below are shared by a server's threads
 CONCEPT_CACHE_SIZE = 64  # concepts whose scores are kept, per index generation
 COVERING_CACHE_SIZE = 1024  # places whose covering service areas are kept, per generation
 SYNONYM_WEIGHT = 0.8  # a formal term found for a lay phrase weighs a little less than the words
@@ -355,7 +355,9 @@ class SearchEngine(Protocol):
 
     def delete(self, service_ids: Collection[uuid.UUID]) -> None: ...
 
-    def rebuild(self, progress: Callable[[int, int], None] | None = None) -> int: ...
+    def rebuild(
+        self, progress: Callable[[int, int], None] | None = None, procs: int | None = None
+    ) -> int: ...
 
 
 # --- Documents: what is indexed for a service --------------------------------------------------
@@ -1039,11 +1041,6 @@ class _View:
                 yield segment, ordered[start:end] - offset, order[start:end]
             start = end
 
-    def _locate(self, docnum: int) -> tuple[_Segment, int]:
-        index_ = int(np.searchsorted(self.offsets, docnum, side="right")) - 1
-        segment, offset = self.parts[index_]
-        return segment, docnum - offset
-
     def near(self, near: Near) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(candidate mask, distance km to the nearest location (NaN: none), index of that
         location (-1: none), serves-area mask), each over every document.
@@ -1263,9 +1260,11 @@ class WhooshEngine:
         (kept for the index generation: people search the same needs again and again)."""
         spellings = tuple(corrections.get(concept.text, ()))
         key = (concept, spellings)
-        cached = view.concepts.get(key)
+        with _CACHE_LOCK:
+            cached = view.concepts.get(key)
+            if cached is not None:
+                view.concepts.move_to_end(key)
         if cached is not None:
-            view.concepts.move_to_end(key)
             return cached
         total = np.zeros(view.size, dtype=np.float32)
         self._words_scores(view, readers, concept.text, 1.0, total)
@@ -1274,9 +1273,10 @@ class WhooshEngine:
         for spelling in spellings:
             self._words_scores(view, readers, spelling, CORRECTION_WEIGHT, total)
         total.flags.writeable = False
-        view.concepts[key] = total
-        if len(view.concepts) > CONCEPT_CACHE_SIZE:
-            view.concepts.popitem(last=False)
+        with _CACHE_LOCK:
+            view.concepts[key] = total
+            while len(view.concepts) > CONCEPT_CACHE_SIZE:
+                view.concepts.popitem(last=False)
         return total
 
     def search(self, request: EngineQuery) -> EngineResult:
@@ -1443,10 +1443,15 @@ class WhooshEngine:
             for service_id in service_ids:
                 writer.delete_by_term("id", service_id.hex)
 
-    def rebuild(self, progress: Callable[[int, int], None] | None = None) -> int:
+    def rebuild(
+        self, progress: Callable[[int, int], None] | None = None, procs: int | None = None
+    ) -> int:
         """Index every service into a fresh directory, then swap it in; returns the count.
 
         Changes committed meanwhile are noted in a pending file and applied after the swap.
+        With `procs` > 1 (default SEARCH_INDEX_PROCS), a big directory's text is analysed in
+        that many worker processes (forked: only from a single-threaded process, like the
+        `flask directory reindex` command; the app's own rebuilds use one).
         """
         self.directory.parent.mkdir(parents=True, exist_ok=True)
         building = self.directory.with_name(f"{self.directory.name}.building-{uuid.uuid4().hex}")
@@ -1464,7 +1469,7 @@ class WhooshEngine:
                         .order_by(Service.id)
                     )
                 )
-                procs = self.procs if len(ids) >= MULTIPROCESS_FROM else 1
+                procs = (procs or self.procs) if len(ids) >= MULTIPROCESS_FROM else 1
                 if procs > 1:  # analysis in worker processes while this one reads the database
                     writer = ix.writer(procs=procs, limitmb=128, multisegment=True)
                 else:
@@ -1766,9 +1771,9 @@ def _check_index(app: Flask) -> None:
     threading.Thread(target=background, name="search-reindex", daemon=True).start()
 
 
-def reindex(progress: Callable[[int, int], None] | None = None) -> int:
+def reindex(progress: Callable[[int, int], None] | None = None, procs: int | None = None) -> int:
     """Rebuild the whole index from the database (the `flask directory reindex` command)."""
-    return engine().rebuild(progress)
+    return engine().rebuild(progress, procs)
 
 
 # --- Searching --------------------------------------------------------------------------------
@@ -1787,12 +1792,14 @@ def _covering(place: Place, generation: Hashable) -> frozenset[bytes]:
     index: SpatiaLite R*Tree, PostGIS GiST). Remembered per place until the index changes:
     a service area edit reindexes its service, which changes the generation."""
     key = (generation, round(place.latitude, 6), round(place.longitude, 6))
-    found = _covering_cache.get(key)
+    with _CACHE_LOCK:
+        found = _covering_cache.get(key)
     if found is None:
         found = _covering_query(place)
-        _covering_cache[key] = found
-        if len(_covering_cache) > COVERING_CACHE_SIZE:
-            _covering_cache.popitem(last=False)
+        with _CACHE_LOCK:
+            _covering_cache[key] = found
+            while len(_covering_cache) > COVERING_CACHE_SIZE:
+                _covering_cache.popitem(last=False)
     return found
 
 
