@@ -248,3 +248,12 @@ def test_moving_a_service_area_changes_who_it_serves(db):
     set_service_area_extent(area, square(far_office, 0.3), "geojson")
     db.session.commit()
     assert found(place=boise, radius_km=10) == []
+
+
+def test_reindex_command_checks_its_options(runner, db):
+    listing(db)
+    db.session.commit()
+    assert runner.invoke(args=["directory", "reindex", "--procs", "1"]).exit_code == 0
+    refused = runner.invoke(args=["directory", "reindex", "--procs", "0"])
+    assert refused.exit_code != 0
+    assert "--procs" in refused.output
