@@ -23,6 +23,7 @@ services as COVERED_DISTANCE_KM), and neither words nor place by name. Ties alwa
 name, then id, so pages are stable.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -130,8 +131,8 @@ def order(
     coverage: np.ndarray,
     distance_km: np.ndarray | None,
     serves_area: np.ndarray | None,
-    names: list[str],
-    keys: list,
+    names: Sequence[str],
+    keys: Sequence,
     has_text: bool,
     limit: int,
 ) -> list[int]:
