@@ -429,7 +429,10 @@ def test_the_same_day_builds_the_same_rows_and_ids():
         assert len(ids) == len(set(ids)), f"duplicate ids in {table}"
 
 
-def test_seed_demo_command_commits_once_and_can_run_again(runner, db):
+def test_seed_demo_command_commits_once_and_can_run_again(runner, db, monkeypatch):
+    from directory import search
+    from directory.query import SearchQuery
+
     result = runner.invoke(args=["directory", "seed-demo"])
 
     assert result.exit_code == 0, result.output
@@ -437,12 +440,16 @@ def test_seed_demo_command_commits_once_and_can_run_again(runner, db):
     assert match and int(match[1]) >= 100 and int(match[2]) >= 300
     counts = {m.__tablename__: _count(db, m) for m in DEMO_TABLES}
     assert counts["service"] == int(match[2])
+    assert f"Search index rebuilt: {counts['service']} services" in result.output
+    assert search.search(SearchQuery(text="food pantry")).total > 0
+    monkeypatch.setattr(search, "reindex", lambda *args: pytest.fail("rebuilt for nothing"))
 
     again = runner.invoke(args=["directory", "seed-demo"])
 
     assert again.exit_code == 0, again.output
     assert "(0 new rows)" in again.output
     assert {m.__tablename__: _count(db, m) for m in DEMO_TABLES} == counts
+    assert "Search index unchanged: no new demo records" in again.output
 
 
 def test_seed_demo_command_writes_nothing_when_a_later_step_fails(runner, db, monkeypatch):
