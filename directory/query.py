@@ -10,20 +10,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from geo.places import Place  # re-exported: the search seam names it
+
 if TYPE_CHECKING:
     from directory.models import Service
 
+__all__ = ["MAX_PER_PAGE", "Facet", "Place", "SearchHit", "SearchQuery", "SearchResults"]
+
 MAX_PER_PAGE = 100
-
-
-@dataclass(frozen=True)
-class Place:
-    """A point a person searches near, and how they named it."""
-
-    latitude: float
-    longitude: float
-    label: str
-    kind: str  # "zip", "latlon", "city" or "browser"
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,12 @@ is the centroid of its ZIP codes. Browser location arrives as latitude/longitude
 import re
 import unicodedata
 from collections import defaultdict
+from dataclasses import dataclass
 from functools import cache
 from statistics import fmean
 
 import zipcodes
 
-from directory.query import Place
 from geo import shapes
 
 US_STATES = {
@@ -35,6 +35,16 @@ _ZIP = re.compile(r"^(\d{5})(?:-\d{4})?$")
 _ZIP_AT_END = re.compile(r"(?:^|[\s,])(\d{5})(?:-\d{4})?$")
 _LATLON = re.compile(r"^\s*([-+]?\d{1,3}(?:\.\d+)?)\s*[,;\s]\s*([-+]?\d{1,3}(?:\.\d+)?)\s*$")
 _CITY_ABBREVIATIONS = {"st": "saint", "ste": "sainte", "ft": "fort", "mt": "mount"}
+
+
+@dataclass(frozen=True)
+class Place:
+    """A point a person searches near, and how they named it."""
+
+    latitude: float
+    longitude: float
+    label: str
+    kind: str  # "zip", "latlon", "city" or "browser"
 
 
 class UnknownPlace(ValueError):

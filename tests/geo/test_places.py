@@ -81,3 +81,31 @@ def test_time_zone_of_a_zip_code():
     assert timezone_for_zip("96813") == "Pacific/Honolulu"
     assert timezone_for_zip("00000") is None
     assert timezone_for_zip(None) is None
+
+
+def test_geo_imports_no_other_domain():
+    """Dependencies point one way (referrals → directory → geo); a fresh interpreter shows it."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "import sys, geo.places, geo.shapes, geo.spatialite, geo.sql\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'app', 'extensions', 'directory', 'accounts', 'referrals'})))"
+    )
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", script],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.strip() == ""
+
+
+def test_the_search_seam_still_names_place():
+    from directory.query import Place
+    from geo.places import Place as GeoPlace
+
+    assert Place is GeoPlace
