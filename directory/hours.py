@@ -19,6 +19,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+RULE_FIELDS = (
+    "freq", "byday", "opens_at", "closes_at", "valid_from", "valid_to", "dtstart", "interval",
+    "tz_name", "timezone", "bymonthday", "until", "count", "wkst",
+)  # fmt: skip
+"""The schedule fields these rules read: what a search index or a result card keeps of hours."""
+
 DAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _DAY_WORDS = {

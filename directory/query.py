@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from geo.places import Place  # re-exported: the search seam names it
 
 if TYPE_CHECKING:
-    from directory.models import Service
+    from directory.cards import ServiceCard
 
 __all__ = ["MAX_PER_PAGE", "Facet", "Place", "SearchHit", "SearchQuery", "SearchResults"]
 
@@ -44,7 +44,7 @@ class SearchHit:
     serves_area: bool = False  # the place lies inside one of the service's service areas
     open_now: bool | None = None  # None: no hours on record
     snippet: str | None = None  # highlighted HTML (escaped text with <mark>), safe to render
-    service: "Service | None" = None  # loaded with what a result card shows
+    service: "ServiceCard | None" = None  # what its result card shows (read in one query)
 
 
 @dataclass

@@ -47,7 +47,7 @@ import numpy as np
 from flask import Flask, current_app, has_app_context
 from sqlalchemy import Float, event, func, inspect, select, text, type_coerce
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session
 from whoosh import columns, fields, index, scoring
 from whoosh.analysis import (
     STOP_WORDS,
@@ -60,7 +60,7 @@ from whoosh.analysis import (
 from whoosh.support.charset import accent_map
 from whoosh.writing import LockError
 
-from directory import hours, ranking, synonyms
+from directory import cards, hours, ranking, synonyms
 from directory.models import (
     Accessibility,
     Address,
@@ -363,40 +363,6 @@ class SearchEngine(Protocol):
 # --- Documents: what is indexed for a service --------------------------------------------------
 
 
-def _loaders(*, phones: bool) -> tuple:
-    """Eager loading of what a listing shows (and, with phones, what a result card shows).
-
-    Collections of the service come by `selectinload` (one query each); a location's small
-    collections are joined to it, its hours (often seven rows) come by their own query.
-    """
-    location_joined = [
-        Location.addresses,
-        Location.accessibility,
-        Location.languages,
-        *([Location.phones] if phones else []),
-    ]
-    return (
-        joinedload(Service.organization),
-        selectinload(Service.attributes),
-        selectinload(Service.languages),
-        selectinload(Service.cost_options),
-        selectinload(Service.schedules),
-        *([selectinload(Service.phones)] if phones else []),
-        selectinload(Service.service_at_locations).options(
-            selectinload(ServiceAtLocation.schedules),
-            joinedload(ServiceAtLocation.location, innerjoin=True).options(
-                *[joinedload(child) for child in location_joined],
-                selectinload(Location.schedules),
-            ),
-        ),
-    )
-
-
-LOAD_FOR_DISPLAY = _loaders(phones=True)
-"""Loader options for a result card: organization, locations and addresses, phones, hours,
-languages, cost options and categories, in a fixed number of queries."""
-
-
 def _locations(service: Service) -> list[Location]:
     return [sal.location for sal in service.service_at_locations if sal.location is not None]
 
@@ -438,18 +404,12 @@ def service_timezone(service: Service) -> str | None:
     return None
 
 
-_SCHEDULE_FIELDS = (
-    "freq", "byday", "opens_at", "closes_at", "valid_from", "valid_to", "dtstart", "interval",
-    "tz_name", "timezone", "bymonthday", "until", "count", "wkst",
-)  # fmt: skip
-
-
 def _hours_pattern(schedules: list[Schedule], zone: str | None) -> str:
     """The hours as canonical JSON: identical hours share one pattern (evaluated once)."""
     rows = []
     for schedule in schedules:
         row = {}
-        for name in _SCHEDULE_FIELDS:
+        for name in hours.RULE_FIELDS:
             value = getattr(schedule, name)
             if isinstance(value, date | Decimal):
                 value = str(value)
@@ -698,11 +658,11 @@ def _listings(session: Session, ids: Collection[uuid.UUID]) -> list[SimpleNamesp
 def _schedules(session: Session, owner_column, owners: list):
     """(owner id, schedule) pairs: the schedule fields the hours rules read."""
     table = Schedule.__table__
-    columns = [table.c[name] for name in _SCHEDULE_FIELDS]
+    columns = [table.c[name] for name in hours.RULE_FIELDS]
     for owner, *values in session.execute(
         select(owner_column, *columns).where(owner_column.in_(owners))
     ):
-        yield owner, SimpleNamespace(**dict(zip(_SCHEDULE_FIELDS, values, strict=True)))
+        yield owner, SimpleNamespace(**dict(zip(hours.RULE_FIELDS, values, strict=True)))
 
 
 def _documents(session: Session, ids: Collection[uuid.UUID]) -> tuple[list[dict], set]:
@@ -1953,14 +1913,6 @@ def _engine_query(query: SearchQuery, now: datetime) -> EngineQuery:
     )
 
 
-def load_services(ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Service]:
-    """These services with everything a result card shows, in a fixed number of queries."""
-    if not ids:
-        return {}
-    statement = select(Service).where(Service.id.in_(list(ids))).options(*LOAD_FOR_DISPLAY)
-    return {service.id: service for service in db.session.scalars(statement)}
-
-
 def search(query: SearchQuery) -> SearchResults:
     """Services for a search: matching the words (lay words and typos forgiven), near the
     place (within the radius, or serving it), passing the filters, best first, one page.
@@ -2002,7 +1954,7 @@ def search(query: SearchQuery) -> SearchResults:
         has_text=has_text,
         limit=start + query.per_page,
     )[start:]
-    services = load_services([uuid.UUID(bytes=result.ids[i]) for i in positions])
+    services = cards.load_cards([uuid.UUID(bytes=result.ids[i]) for i in positions])
     hits = []
     for i in positions:
         service = services.get(uuid.UUID(bytes=result.ids[i]))

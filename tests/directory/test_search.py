@@ -12,10 +12,15 @@ from decimal import Decimal
 
 import pytest
 
-from directory import search
+from directory import cards, hours, search
 from directory.query import Place, SearchQuery
 from geo.places import resolve_place
-from tests.directory.factories import make_listing, make_taxonomy, make_taxonomy_term
+from tests.directory.factories import (
+    make_every_hsds_table,
+    make_listing,
+    make_taxonomy,
+    make_taxonomy_term,
+)
 
 TUCSON_85701 = (32.2139, -110.9694)  # the ZIP code's centroid, where "near 85701" searches from
 PHOENIX = (33.4484, -112.0740)
@@ -507,28 +512,55 @@ def test_inactive_services_are_not_found(db, corpus):
     assert "Night Harbor Shelter" not in names(run(text="shelter"))
 
 
-def test_hits_carry_everything_a_card_shows_without_more_queries(db, corpus):
+def _card_view(service) -> dict:
+    """What a result card and the search API show of a service, card or model alike."""
+    at = datetime(2025, 1, 15, 17, 30, tzinfo=UTC)
+    return {
+        "name": service.name,
+        "organization": (service.organization.id, service.organization.name),
+        "org_phones": sorted(p.tel_uri for p in service.organization.phones),
+        "phones": sorted(p.tel_uri for p in service.phones),
+        "free": service.is_free,
+        "categories": sorted(a.taxonomy_term.name for a in service.attributes),
+        "status": (service.status, service.referral_capacity),
+        "hours": hours.open_status(hours.schedules_for(service), at, "America/Phoenix"),
+        "locations": sorted(
+            (
+                str(sal.location_id),
+                sal.location.name,
+                float(sal.location.latitude) if sal.location.latitude is not None else None,
+                sal.location.physical_address.one_line() if sal.location.addresses else None,
+                tuple(sorted(p.tel_uri for p in sal.location.phones)),
+                tuple(sorted(p.tel_uri for p in sal.phones)),
+                len(sal.location.schedules) + len(sal.schedules),
+            )
+            for sal in service.service_at_locations
+        ),
+    }
+
+
+def test_result_cards_show_what_the_records_say(db, corpus):
+    # The corpus, and a service with phones and hours at every level, a postal address first.
+    services = [*corpus["services"].values(), make_every_hsds_table(db)]
+    db.session.commit()
+    loaded = cards.load_cards([s.id for s in services])
+    assert set(loaded) == {s.id for s in services}
+    for service in services:
+        assert _card_view(loaded[service.id]) == _card_view(service), service.name
+
+
+def test_a_page_of_result_cards_is_one_query(db, corpus):
     from sqlalchemy import event
 
-    results = run(text="rent", place=resolve_place("85701"))
+    ids = [s.id for s in corpus["services"].values()]
     statements = []
     listener = lambda *args: statements.append(args[2])  # noqa: E731
     event.listen(db.engine, "before_cursor_execute", listener)
     try:
-        for hit in results.hits:
-            service = hit.service
-            _ = service.organization.name
-            for sal in service.service_at_locations:
-                _ = [a.one_line() for a in sal.location.addresses]
-                _ = [p.number for p in sal.location.phones]
-            _ = [p.number for p in service.phones]
-            _ = [(s.opens_at, s.closes_at) for s in service.schedules]
-            _ = [lang.name for lang in service.languages]
-            _ = [c.amount for c in service.cost_options]
-            _ = [a.taxonomy_term.name for a in service.attributes]
+        assert len(cards.load_cards(ids)) == len(ids)
     finally:
         event.remove(db.engine, "before_cursor_execute", listener)
-    assert statements == []
+    assert len(statements) == 1
 
 
 def test_service_ids_matching_for_the_hsds_api(corpus):
