@@ -159,8 +159,10 @@ def _person(user: User | None) -> dict | None:
     return {"id": str(user.id), "name": user.display_name}
 
 
-def _member_json(member: Member, viewer: User, *, detail: bool = False) -> dict:
-    view = services.member_view(member, viewer)
+def _member_json(
+    member: Member, viewer: User, *, detail: bool = False, view: dict | None = None
+) -> dict:
+    view = view or services.member_view(member, viewer)
     body = {
         "id": str(member.id),
         "restricted": view["restricted"],
@@ -177,6 +179,13 @@ def _member_json(member: Member, viewer: User, *, detail: bool = False) -> dict:
     return body
 
 
+def _member_views(members: list[Member], viewer: User) -> dict:
+    """Members as `viewer` may see them, with the consents `_member_json` shows, read for a
+    whole page at once."""
+    services.load_consents(members)
+    return services.member_views(members, viewer)
+
+
 def _consent_json(consent: Consent) -> dict:
     today = services.local_today()
     return {
@@ -191,14 +200,16 @@ def _consent_json(consent: Consent) -> dict:
     }
 
 
-def _referral_json(referral: Referral, viewer: User, *, detail: bool = False) -> dict:
+def _referral_json(
+    referral: Referral, viewer: User, *, detail: bool = False, member_view: dict | None = None
+) -> dict:
     side = services.side_of(viewer, referral)
     now = utcnow()
     body = {
         "id": str(referral.id),
         "status": referral.status,
         "fhir_task_status": fhir_task_status(referral.status, referral.outcome),
-        "member": _member_json(referral.member, viewer),
+        "member": _member_json(referral.member, viewer, view=member_view),
         "service": {"id": _iso(referral.service_id), "name": referral.service_name},
         "receiving_organization": {
             "id": str(referral.receiving_org_id),
@@ -313,7 +324,8 @@ def list_members():
         page,
         per_page,
     )
-    items = [_member_json(m, actor) for m in members]
+    views = _member_views(members, actor)
+    items = [_member_json(m, actor, view=views[m.id]) for m in members]
     audit.record_views(actor, AuditObject.member, [m.id for m in members], via="api:list")
     db.session.commit()
     return _paged(items, total, page, per_page)
@@ -431,8 +443,14 @@ def list_referrals():
         if parsed:
             stmt = stmt.where(Referral.member_id == parsed)
     _raise_if(errors)
-    referrals, total = _page_of(stmt, (Referral.sent_at.desc(), Referral.id), page, per_page)
-    items = [_referral_json(r, actor) for r in referrals]
+    referrals, total = _page_of(
+        stmt.options(*queries.REFERRAL_ROW_LOADING),
+        (Referral.sent_at.desc(), Referral.id),
+        page,
+        per_page,
+    )
+    views = _member_views([r.member for r in referrals], actor)
+    items = [_referral_json(r, actor, member_view=views[r.member_id]) for r in referrals]
     audit.record_views(actor, AuditObject.referral, [r.id for r in referrals], via="api:list")
     audit.record_views(
         actor,

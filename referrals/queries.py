@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Select, and_, case, func, not_, or_, select
+from sqlalchemy.orm import selectinload
 
 from accounts.models import NetworkOrganization, OrgKind, User
 from directory.models import ReferralCapacity, Service
@@ -20,6 +21,14 @@ from referrals.models import Member, Referral
 from referrals.states import CLOSED_STATUSES, Status, Urgency
 
 MAX_PER_PAGE = 100
+
+REFERRAL_ROW_LOADING = (
+    selectinload(Referral.member),
+    selectinload(Referral.receiving_org),
+    selectinload(Referral.sending_org),
+    selectinload(Referral.sending_user),
+)
+"""Loader options for a page of referrals: what each row shows, one query per relation."""
 
 
 @dataclass(frozen=True)
@@ -148,7 +157,7 @@ def inbox_page(user: User, tab: InboxTab, now: datetime, page: int, per_page: in
         order = (_outcome_overdue_first(), Referral.responded_at.asc(), Referral.id)
     else:
         order = (_URGENCY_RANK, Referral.due_at.asc(), Referral.id)
-    return paginate(stmt, order, page, per_page)
+    return paginate(stmt.options(*REFERRAL_ROW_LOADING), order, page, per_page)
 
 
 # -- the coordinator dashboard ---------------------------------------------------------------
@@ -234,7 +243,7 @@ def dashboard_page(
         order = (_outcome_overdue_first(), Referral.sent_at.desc(), Referral.id)
     else:
         order = (Referral.sent_at.desc(), Referral.id)
-    return paginate(stmt, order, page, per_page)
+    return paginate(stmt.options(*REFERRAL_ROW_LOADING), order, page, per_page)
 
 
 def dashboard_counts(user: User, now: datetime) -> dict[DashboardView, int]:

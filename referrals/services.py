@@ -12,8 +12,8 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app, has_app_context
-from sqlalchemy import Select, false, func, select, update
-from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy import Select, false, func, inspect, select, update
+from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from accounts.models import NetworkOrganization, OrgKind, Role, User
@@ -218,27 +218,32 @@ def visible_referrals(user: User | None) -> Select:
 
 def can_view_member(user: User | None, member: Member) -> bool:
     """The member's organization and admins; an agency only once the member is referred to it."""
-    if user is None:
-        return False
+    return member.id in viewable_member_ids(user, [member])
+
+
+def viewable_member_ids(user: User | None, members: list[Member]) -> set[uuid.UUID]:
+    """The ids of those of `members` that `user` may see (`can_view_member`), in one query at
+    most, however many there are."""
+    if user is None or not members:
+        return set()
     if user.is_admin:
-        return True
+        return {m.id for m in members}
     if user.organization_id is None:
-        return False
+        return set()
     if user.role == Role.coordinator:
-        return user.organization_id == member.organization_id
+        return {m.id for m in members if m.organization_id == user.organization_id}
     if user.is_agency_user:
-        return (
-            db.session.scalar(
-                select(Referral.id)
+        return set(
+            db.session.scalars(
+                select(Referral.member_id)
                 .where(
-                    Referral.member_id == member.id,
+                    Referral.member_id.in_([m.id for m in members]),
                     Referral.receiving_org_id == user.organization_id,
                 )
-                .limit(1)
+                .distinct()
             )
-            is not None
         )
-    return False
+    return set()
 
 
 def visible_members(user: User | None) -> Select:
@@ -296,6 +301,21 @@ def _require_own_member(user: User, member: Member, doing: str) -> None:
 # -- consent ---------------------------------------------------------------------------------
 
 
+def load_consents(members: list[Member]) -> None:
+    """Read the consents of these members in one go, for a list that shows each one's consent
+    (instead of a query per row). Members whose consents are loaded already are left alone."""
+    missing = [m for m in members if "consents" in inspect(m).unloaded]
+    if not missing:
+        return
+    found: dict[uuid.UUID, list[Consent]] = {m.id: [] for m in missing}
+    for consent in db.session.scalars(
+        select(Consent).where(Consent.member_id.in_(found)).order_by(Consent.given_at.desc())
+    ):
+        found[consent.member_id].append(consent)
+    for member in missing:
+        set_committed_value(member, "consents", found[member.id])
+
+
 def latest_consent(member: Member) -> Consent | None:
     """The member's newest consent: it supersedes every earlier one (e.g. a narrower scope)."""
     return max(member.consents, key=lambda c: c.given_at, default=None)
@@ -338,22 +358,34 @@ def require_consent(member: Member, today: date | None = None) -> Consent:
 def member_view(member: Member, viewer: User, today: date | None = None) -> dict:
     """The member as `viewer` may see them: in full for their own organization and admins;
     for an agency, only the fields the consent in force allows (none once it is revoked)."""
-    if viewer.is_admin or is_own_member(viewer, member):
-        shared = list(SHAREABLE_MEMBER_FIELDS)
-        restricted = False
-    elif can_view_member(viewer, member):
-        consent = consent_in_force(member, today)
-        allowed = set(consent.scope or []) if consent is not None else set()
-        shared = [name for name in SHAREABLE_MEMBER_FIELDS if name in allowed]
-        restricted = True
-    else:
+    return member_views([member], viewer, today)[member.id]
+
+
+def member_views(members: list[Member], viewer: User, today: date | None = None) -> dict:
+    """`member_view` of each of `members`, by id, in a fixed number of queries (a list page):
+    their consents in one go, and an agency's right to see them in one query."""
+    members = list({m.id: m for m in members}.values())
+    in_full = {m.id for m in members if viewer.is_admin or is_own_member(viewer, m)}
+    restricted = [m for m in members if m.id not in in_full]
+    if len(viewable_member_ids(viewer, restricted)) < len(restricted):
         raise NotFound("No such member.", code="member_not_found")
-    return {
-        "id": member.id,
-        "restricted": restricted,
-        "shared_fields": shared,
-        "fields": {name: getattr(member, name) for name in shared},
-    }
+    load_consents(restricted)
+    today = today or local_today()
+    views = {}
+    for member in members:
+        if member.id in in_full:
+            shared = list(SHAREABLE_MEMBER_FIELDS)
+        else:
+            consent = consent_in_force(member, today)
+            allowed = set(consent.scope or []) if consent is not None else set()
+            shared = [name for name in SHAREABLE_MEMBER_FIELDS if name in allowed]
+        views[member.id] = {
+            "id": member.id,
+            "restricted": member.id not in in_full,
+            "shared_fields": shared,
+            "fields": {name: getattr(member, name) for name in shared},
+        }
+    return views
 
 
 # -- members ---------------------------------------------------------------------------------

@@ -190,6 +190,14 @@ def _respond(html: str, status: int = 200, *, vary: bool = True, trigger: str | 
     return response
 
 
+def _render_and_commit(template: str, context: dict):
+    """A list page: rendered before the commit of its audit rows, because a commit expires
+    every row the page shows and each would be read again, one query apiece."""
+    html = render_template(template, **context)
+    db.session.commit()
+    return _respond(html)
+
+
 def _int_arg(name: str, default: int, allowed: tuple[int, ...] | None = None) -> int:
     try:
         value = int(request.args.get(name, default))
@@ -334,13 +342,19 @@ def index():
         period=period,
         periods=LOOP_PERIODS,
         page_url=lambda **kw: _page_url("referrals.index", **kw),
-        rows=[(r, services.member_view(r.member, user)) for r in page.items],
+        rows=_rows_with_members(user, page.items),
     )
     _record_list_views(user, page.items, "page:dashboard")
-    db.session.commit()
-    if _partial_for("referral-list"):
-        return _respond(render_template("referrals/_dashboard_list.html", **context))
-    return _respond(render_template("referrals/dashboard.html", **context))
+    partial = _partial_for("referral-list")
+    return _render_and_commit(
+        "referrals/_dashboard_list.html" if partial else "referrals/dashboard.html", context
+    )
+
+
+def _rows_with_members(user: User, referrals: list[Referral]) -> list[tuple[Referral, dict]]:
+    """Each referral with its member as `user` may see them, read for the whole page at once."""
+    views = services.member_views([r.member for r in referrals], user)
+    return [(r, views[r.member_id]) for r in referrals]
 
 
 def _record_list_views(user: User, referrals: list[Referral], via: str) -> None:
@@ -622,11 +636,13 @@ def post_message(referral_id: uuid.UUID):
 # -- the agency inbox ------------------------------------------------------------------------
 
 
-def _inbox_row_context(user: User, referral: Referral, error: dict | None = None) -> dict:
+def _inbox_row_context(
+    user: User, referral: Referral, error: dict | None = None, view: dict | None = None
+) -> dict:
     side = services.side_of(user, referral)
     return {
         "referral": referral,
-        "view": services.member_view(referral.member, user),
+        "view": view or services.member_view(referral.member, user),
         "actions": [a.value for a in allowed_actions(Status(referral.status), side)],
         "error": error,
     }
@@ -673,17 +689,20 @@ def inbox():
         tabs=queries.INBOX_TAB_LABELS,
         counts=counts,
         page=page,
-        rows=[_inbox_row_context(user, r) for r in page.items],
+        rows=[
+            _inbox_row_context(user, r, view=view)
+            for r, view in _rows_with_members(user, page.items)
+        ],
         forward_services=queries.forward_targets() if tab in ("new", "overdue") else [],
         agency_services=queries.agency_services(user),
         capacities=list(ReferralCapacity),
         page_url=lambda **kw: _page_url("referrals.inbox", **kw),
     )
     _record_list_views(user, page.items, "page:inbox")
-    db.session.commit()
-    if _partial_for("inbox-list"):
-        return _respond(render_template("referrals/_inbox_list.html", **context))
-    return _respond(render_template("referrals/inbox.html", **context))
+    partial = _partial_for("inbox-list")
+    return _render_and_commit(
+        "referrals/_inbox_list.html" if partial else "referrals/inbox.html", context
+    )
 
 
 @bp.post("/services/<uuid:service_id>/capacity")
@@ -729,6 +748,7 @@ def members():
     user = _actor()
     text = (request.args.get("q") or "").strip()[:100]
     page = queries.caseload_page(user, text, _int_arg("page", 1), PER_PAGE)
+    services.load_consents(page.items)
     context = _shared_context(
         page=page,
         q=text,
@@ -736,10 +756,10 @@ def members():
         page_url=lambda **kw: _page_url("referrals.members", **kw),
     )
     audit.record_views(user, AuditObject.member, [m.id for m in page.items], via="page:caseload")
-    db.session.commit()
-    if _partial_for("member-list"):
-        return _respond(render_template("referrals/_member_list.html", **context))
-    return _respond(render_template("referrals/members.html", **context))
+    partial = _partial_for("member-list")
+    return _render_and_commit(
+        "referrals/_member_list.html" if partial else "referrals/members.html", context
+    )
 
 
 @bp.route("/members/new", methods=["GET", "POST"])
