@@ -268,6 +268,7 @@ def generate(db, n: int, state: str, rng: random.Random, report) -> dict:
         Language,
         Location,
         Organization,
+        Phone,
         Schedule,
         Service,
         ServiceArea,
@@ -299,7 +300,7 @@ def generate(db, n: int, state: str, rng: random.Random, report) -> dict:
         model: model.__table__
         for model in (
             Organization, Service, Location, Address, ServiceAtLocation, Schedule, Language,
-            Attribute, CostOption, Accessibility, ServiceArea,
+            Attribute, CostOption, Accessibility, ServiceArea, Phone,
         )
     }  # fmt: skip
     chunk = 5000
@@ -365,6 +366,14 @@ def generate(db, n: int, state: str, rng: random.Random, report) -> dict:
             rows[ServiceAtLocation].append(
                 {"id": uuid.uuid4(), "service_id": service_id, "location_id": location_id}
             )
+            number = f"{rng.randint(200, 989)}-555-{rng.randint(0, 9999):04d}"
+            phone = {"organization_id": None, "service_id": None}  # one shape for executemany
+            rows[Phone].append({**phone, "id": uuid.uuid4(), "organization_id": org_id,
+                                "number": number})  # fmt: skip
+            if rng.random() < 0.8:  # most services have a line of their own
+                line = f"{number[:8]}{rng.randint(0, 9999):04d}"
+                rows[Phone].append({**phone, "id": uuid.uuid4(), "service_id": service_id,
+                                    "number": line})  # fmt: skip
             for byday, opens, closes in rng.choice(HOURS):
                 rows[Schedule].append(
                     {
