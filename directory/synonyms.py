@@ -34,6 +34,8 @@ class SynonymFileError(ValueError):
 
 def fold(text: str) -> str:
     """Lower case without accents: "Español" → "espanol"."""
+    if text.isascii():  # most text: nothing to strip (and indexing folds millions of words)
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
 

@@ -103,3 +103,17 @@ def test_the_shipped_file_parses():
     table = synonyms.load()
     assert len(table.table) > 200
     assert table.knows("abogado") and not table.knows("abogdo")
+
+
+@pytest.mark.parametrize(
+    ("text", "folded"),
+    [
+        ("Food Stamps", "food stamps"),
+        ("Español", "espanol"),
+        ("AYUDA CON LA RENTA", "ayuda con la renta"),
+        ("Straße", "strasse"),
+        ("Médico", "medico"),
+    ],
+)
+def test_words_fold_to_lower_case_without_accents(text, folded):
+    assert synonyms.fold(text) == folded
