@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 
 from directory.hsds_export import export_package
 from directory.hsds_import import MODELS, import_path
@@ -768,3 +768,18 @@ def test_lookups_are_batched_not_one_query_per_row(db, tmp_path):
         event.remove(db.engine, "before_cursor_execute", count)
     # Ten times the rows, barely more statements: lookups and writes go in batches.
     assert per_size <= small + 20, (small, per_size)
+
+
+def test_an_import_refreshes_postgresql_planner_statistics(db, runner):
+    result = runner.invoke(args=["directory", "import-hsds", str(MESSY)])
+    assert result.exit_code == 0, result.output
+
+    db.session.remove()
+    if db.engine.dialect.name == "postgresql":  # the planner sees the imported rows at once
+        estimated = db.session.scalar(
+            text("SELECT reltuples FROM pg_class WHERE oid = 'service'::regclass")
+        )
+        assert estimated == db.session.scalar(select(func.count()).select_from(Service)) == 3
+    else:  # SQLite plans without statistics, as the spatial queries were tested
+        tables = db.session.scalars(text("SELECT name FROM sqlite_master WHERE type = 'table'"))
+        assert "sqlite_stat1" not in set(tables)
