@@ -361,15 +361,17 @@ def record_consent(member_id: uuid.UUID):
 @bp.post("/members/<uuid:member_id>/consents/<uuid:consent_id>/revoke")
 @api_auth_required()
 def revoke_consent(member_id: uuid.UUID, consent_id: uuid.UUID):
-    """Withdraw a member's consent."""
+    """Withdraw a member's consent; says which waiting referrals that cancelled."""
     actor = _actor()
     member = services.get_member_for(actor, member_id)
     consent = db.session.get(Consent, consent_id)
     if consent is None or consent.member_id != member.id:
         raise NotFound("No such consent.", code="consent_not_found")
-    services.revoke_consent(actor, consent)
+    cancelled = services.revoke_consent(actor, consent)
+    body = _consent_json(consent)
+    body["cancelled_referral_ids"] = [str(r.id) for r in cancelled]
     db.session.commit()
-    return jsonify(_consent_json(consent))
+    return jsonify(body)
 
 
 # -- referrals -------------------------------------------------------------------------------

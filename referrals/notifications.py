@@ -195,16 +195,25 @@ def referral_declined(referral: Referral, actor: User, now: datetime | None = No
 
 
 def referral_cancelled(
-    referral: Referral, actor: User, side: Side, now: datetime | None = None
+    referral: Referral,
+    actor: User,
+    side: Side,
+    now: datetime | None = None,
+    *,
+    tell_both_sides: bool = False,
 ) -> int:
-    """The other side hears the referral was stopped, and why."""
+    """The other side hears the referral was stopped, and why; with `tell_both_sides` (stopped
+    by something other than a decision about this referral), the actor's own side hears too."""
     other = Side.receiving if side == Side.sending else Side.sending
     who = referral.sending_org.name if side == Side.sending else referral.receiving_org.name
     reason = label(referral.cancel_reason)
     text = f"{who} cancelled the referral to {referral.service_name}: {reason}"
     body = f"{who} cancelled the referral to {referral.service_name}.\nReason: {reason}."
+    recipients = recipients_for(referral, other)
+    if tell_both_sides:
+        recipients += [u for u in recipients_for(referral, side) if u not in recipients]
     return _notify(
-        recipients_for(referral, other),
+        recipients,
         NotificationKind.cancelled,
         referral,
         text,

@@ -43,6 +43,7 @@ from referrals.models import (
     ReferralMessage,
 )
 from referrals.states import (
+    CHOSEN_CANCEL_REASONS,
     OPEN_STATUSES,
     PAST_TENSE,
     REASONS_NEEDING_TEXT,
@@ -159,18 +160,19 @@ class _Checks:
             return None
         return value
 
-    def choice(self, name, value, choices: type, *, required: bool = True):
+    def choice(self, name, value, choices: type, *, required: bool = True, allowed=None):
+        """One of the enum `choices` (of those `allowed`, when only some are for people)."""
+        allowed = list(allowed or choices)
         if value in (None, ""):
             if required:
-                self.errors[name] = f"Choose one of: {', '.join(choices)}."
+                self.errors[name] = f"Choose one of: {', '.join(allowed)}."
             return None
-        try:
-            return choices(value)
-        except ValueError:
+        if value not in allowed:
             self.errors[name] = (
-                f"Unknown value {str(value)[:60]!r}: use one of {', '.join(choices)}."
+                f"Unknown value {str(value)[:60]!r}: use one of {', '.join(allowed)}."
             )
             return None
+        return choices(value)
 
     def reason_text(self, name, reason, value) -> str | None:
         """Free text beside a reason; required when the reason alone says too little."""
@@ -531,12 +533,18 @@ def record_consent(
     return consent
 
 
-def revoke_consent(actor: User, consent: Consent, now: datetime | None = None) -> Consent:
-    """Withdraw a consent: agencies stop seeing the member's details and no referral can be sent."""
+def revoke_consent(actor: User, consent: Consent, now: datetime | None = None) -> list[Referral]:
+    """Withdraw a consent: agencies stop seeing the member's details and no referral can be sent.
+
+    When that leaves no consent in force, the member's referrals still waiting for an agency's
+    answer are cancelled (both sides are told why); accepted ones go on, without the member's
+    details. Returns the referrals cancelled.
+    """
     now = now or utcnow()
-    _require_own_member(actor, consent.member, "revoke consent")
+    member = consent.member
+    _require_own_member(actor, member, "revoke consent")
     if consent.revoked_at is not None:
-        return consent
+        return []
     consent.revoked_at = now
     consent.revoked_by_id = actor.id
     db.session.flush()
@@ -548,7 +556,22 @@ def revoke_consent(actor: User, consent: Consent, now: datetime | None = None) -
         {"member_id": str(consent.member_id)},
     )
     log.info("consent %s revoked by %s", consent.id, actor.id)
-    return consent
+    if consent_in_force(member, local_today(now)) is not None:
+        return []  # an older consent was revoked; the newest still stands
+    waiting = db.session.scalars(
+        select(Referral)
+        .where(Referral.member_id == member.id, Referral.status == Status.sent)
+        .order_by(Referral.sent_at, Referral.id)
+    ).all()
+    cancelled = []
+    for referral in waiting:
+        side = _acting_side(actor, referral)
+        _lock(referral)
+        if referral.status != Status.sent:
+            continue  # answered meanwhile: an accepted referral goes on, a closed one is closed
+        _stop(referral, actor, side, CancelReason.consent_revoked, None, now, tell_both_sides=True)
+        cancelled.append(referral)
+    return cancelled
 
 
 # -- referrals -------------------------------------------------------------------------------
@@ -861,10 +884,25 @@ def cancel(
     now = now or utcnow()
     side = _acting_side(actor, referral)
     checks = _Checks()
-    reason = checks.choice("reason", reason, CancelReason)
+    reason = checks.choice("reason", reason, CancelReason, allowed=CHOSEN_CANCEL_REASONS)
     text = checks.reason_text("note", reason, text)
     checks.done()
     _lock(referral)
+    _stop(referral, actor, side, reason, text, now)
+    return referral
+
+
+def _stop(
+    referral: Referral,
+    actor: User,
+    side: Side,
+    reason: CancelReason,
+    text: str | None,
+    now: datetime,
+    *,
+    tell_both_sides: bool = False,
+) -> None:
+    """Cancel a locked referral: the transition and its event, the notices, the audit row."""
     _clear_outcome_overdue(referral)
     _transition(
         referral,
@@ -876,11 +914,10 @@ def cancel(
         note=text,
         changes={"cancel_reason": reason.value, "cancel_text": text, "closed_at": now},
     )
-    notifications.referral_cancelled(referral, actor, side, now)
+    notifications.referral_cancelled(referral, actor, side, now, tell_both_sides=tell_both_sides)
     audit.record(
         actor, AuditAction.cancel, AuditObject.referral, referral.id, {"reason": reason.value}
     )
-    return referral
 
 
 def forward(

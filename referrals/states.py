@@ -8,7 +8,8 @@ Statuses and the FHIR Task statuses of the HL7 Gravity SDOH Clinical Care IG
     sent       -> requested  the agency has been asked and has not answered yet
     accepted   -> accepted   the agency has taken it on
     declined   -> rejected   the agency will not take it (Task.statusReason = our decline reason)
-    cancelled  -> cancelled  withdrawn by the coordinator, or stopped once accepted by either side
+    cancelled  -> cancelled  withdrawn by the coordinator (also when the member's consent is
+                             revoked while it waits), or stopped once accepted by either side
     forwarded  -> rejected   the agency passed it to another service; the original Task is closed
                              (businessStatus "forwarded") and a NEW linked Task in `requested` is
                              created for the other agency (`forwarded_to_id`/`forwarded_from_id`)
@@ -75,6 +76,11 @@ class CancelReason(enum.StrEnum):
     sent_in_error = "sent_in_error"
     duplicate = "duplicate"
     other = "other"
+    consent_revoked = "consent_revoked"  # set when the member revokes consent; nobody picks it
+
+
+# The reasons a person may give when cancelling.
+CHOSEN_CANCEL_REASONS = tuple(r for r in CancelReason if r != CancelReason.consent_revoked)
 
 
 class Outcome(enum.StrEnum):
@@ -202,6 +208,7 @@ _LABEL_OVERRIDES = {
     "out_of_area": "member lives outside the service area",
     "sent_in_error": "sent in error",
     "need_met_elsewhere": "need met elsewhere",
+    "consent_revoked": "the member revoked their consent",
 }
 
 

@@ -50,8 +50,8 @@ from referrals.models import (
     Referral,
 )
 from referrals.states import (
+    CHOSEN_CANCEL_REASONS,
     Action,
-    CancelReason,
     DeclineReason,
     Outcome,
     Status,
@@ -249,7 +249,7 @@ def _shared_context(**extra) -> dict:
         "field_labels": FIELD_LABELS,
         "method_labels": METHOD_LABELS,
         "decline_reasons": list(DeclineReason),
-        "cancel_reasons": list(CancelReason),
+        "cancel_reasons": list(CHOSEN_CANCEL_REASONS),
         "outcomes": list(Outcome),
         "urgencies": list(Urgency),
         "shareable_fields": SHAREABLE_MEMBER_FIELDS,
@@ -857,10 +857,21 @@ def revoke_consent(member_id: uuid.UUID, consent_id: uuid.UUID):
     consent = db.session.get(Consent, consent_id)
     if consent is None or consent.member_id != found.id:
         abort(404, description="No such consent.")
-    services.revoke_consent(user, consent)
+    cancelled = services.revoke_consent(user, consent)
     db.session.commit()
     flash("Consent revoked. Agencies no longer see this member's details.", "success")
+    if cancelled:
+        flash(_cancelled_for_consent(len(cancelled)), "info")
     return redirect(url_for("referrals.member", member_id=found.id), code=303)
+
+
+def _cancelled_for_consent(count: int) -> str:
+    referrals = "1 referral" if count == 1 else f"{count} referrals"
+    verb = "was" if count == 1 else "were"
+    return (
+        f"{referrals} still waiting for an agency's answer {verb} cancelled, since the member "
+        "no longer consents to sharing their details; the agencies have been told."
+    )
 
 
 # -- notifications ---------------------------------------------------------------------------

@@ -600,6 +600,28 @@ def test_revoked_consent_hides_the_member_from_the_agency(db, network, member, r
     assert "consent does not allow sharing their details now" in staff
 
 
+def test_revoking_consent_says_which_waiting_referrals_it_cancels(db, network, member, signed_in):
+    for service in (network.service_a, network.service_b):
+        _refer(db, network, member, service)
+    _accept(db, network, _refer(db, network, member, network.service_a2))
+    consent = db.session.scalar(select(Consent).where(Consent.member_id == member.id))
+    coordinator = signed_in(network.coordinator_a)
+    before = _text(coordinator.get(f"/members/{member.id}"))
+    assert "Revoking it also cancels the 2 referrals still waiting for an agency" in before
+
+    response = coordinator.post(f"/members/{member.id}/consents/{consent.id}/revoke")
+
+    assert response.status_code == 303
+    after = _text(coordinator.get(response.headers["Location"]))
+    assert "Consent revoked." in after
+    assert "2 referrals still waiting for an agency&#39;s answer were cancelled" in after
+    assert after.count("Cancelled · the member revoked their consent") == 2
+    assert "Accepted · awaiting outcome" in after
+    assert "Revoking it also cancels" not in after
+    inbox = _text(signed_in(network.staff_a).get("/inbox?tab=closed"))
+    assert inbox.count("Cancelled · the member revoked their consent") == 1  # agency A's one
+
+
 def test_messages_post_in_place_and_notify_the_other_side(db, network, member, referral, signed_in):
     staff = signed_in(network.staff_a)
     target = _htmx(f"thread-{referral.id}")

@@ -1,5 +1,6 @@
 """The referral tables as migrated: one migration head, enums enforced by the database itself."""
 
+import uuid
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from referrals import services
 from referrals.models import AuditLog, Notification
+from tests.conftest import DATABASES, POSTGRES_ADMIN_URL, _make_app
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -66,3 +68,104 @@ def test_every_change_bumps_the_version(db, network, create_member):
     services.accept(referral, network.staff_a)
     db.session.commit()
     assert referral.version_id == 2
+
+
+# -- migrations ------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=DATABASES)
+def empty_database_url(request, tmp_path):
+    """A database with nothing in it yet (not the session's migrated one), dropped after."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    import psycopg
+
+    name = f"wraparound_migrate_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL is not reachable: {exc}")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+    yield f"{base}/{name}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _referral_history(db) -> dict[str, int]:
+    tables = ("referral", "referral_event", "referral_message", "notification")
+    return {t: db.session.scalar(text(f"SELECT count(*) FROM {t}")) for t in tables}  # noqa: S608
+
+
+def test_the_consent_revoked_reason_migrates_without_losing_referral_history(
+    empty_database_url, tmp_path
+):
+    """0005 rebuilds `referral` on SQLite: the events, messages and notices that cascade from it
+    must all survive, links intact, and the new reason must be storable (and go back down)."""
+    from flask_migrate import downgrade, upgrade
+
+    from accounts.models import NetworkOrganization, User
+    from extensions import db, utcnow
+    from referrals.models import Member, Referral, ReferralEvent, ReferralMessage
+
+    app = _make_app(empty_database_url, tmp_path / "index")
+    with app.app_context():
+        upgrade(revision="0004_outcome_reminders")
+        now = utcnow()
+        agency = NetworkOrganization(name="Pantry", kind="agency")
+        home = NetworkOrganization(name="Health Home", kind="coordination")
+        coordinator = User(email="c@example.org", role="coordinator", organization=home)
+        member = Member(organization=home, first_name="Maria", last_name="Lopez")
+        first, second = (
+            Referral(
+                member=member,
+                service_name=name,
+                receiving_org=agency,
+                sending_org=home,
+                sending_user=coordinator,
+                need="Food",
+                status=status,
+                cancel_reason=reason,
+                sent_at=now,
+                due_at=now,
+            )
+            for name, status, reason in (("A", "forwarded", None), ("B", "cancelled", "other"))
+        )
+        db.session.add_all([first, second])
+        db.session.flush()
+        first.forwarded_to_id, second.forwarded_from_id = second.id, first.id
+        for referral in (first, second):
+            db.session.add_all(
+                [
+                    ReferralEvent(referral=referral, at=now, to_status="sent", action="send"),
+                    ReferralMessage(referral=referral, author=coordinator, body="Hello"),
+                    Notification(user=coordinator, kind="sent", referral=referral, text="Sent"),
+                ]
+            )
+        db.session.commit()
+        first_id, second_id = first.id, second.id
+        before = _referral_history(db)
+        db.session.remove()
+
+        upgrade()
+
+        assert _referral_history(db) == before
+        assert db.session.get(Referral, second_id).forwarded_from_id == first_id
+        if db.engine.name == "sqlite":
+            assert db.session.execute(text("PRAGMA foreign_key_check")).all() == []
+        db.session.get(Referral, second_id).cancel_reason = "consent_revoked"
+        db.session.commit()
+        db.session.remove()
+
+        downgrade(revision="0004_outcome_reminders")
+
+        assert _referral_history(db) == before
+        moved = db.session.get(Referral, second_id)
+        assert (moved.cancel_reason, moved.cancel_text) == (
+            "other",
+            "The member revoked their consent.",
+        )
+        db.session.remove()
+        db.engine.dispose()
