@@ -898,6 +898,16 @@ def _read_postings(reader, field_name: str, term: str) -> tuple[np.ndarray, np.n
 _EMPTY_META = {"n": "", "r": [], "l": [], "f": [], "h": "{}", "w": [0] * 5}
 
 
+def _leaf_readers(searcher) -> list[tuple[Any, int]]:
+    """(segment reader, first docnum) of each segment; an index with no documents yet has an
+    empty reader standing for no segment, and is left out (a new install searches fine)."""
+    return [
+        (reader, offset)
+        for reader, offset in searcher.reader().leaf_readers()
+        if reader.segment() is not None
+    ]
+
+
 class _View:
     """Every live document of one index generation: id ↔ docnum, names, facets, hours, and
     BM25F weights of the terms searched so far."""
@@ -907,7 +917,7 @@ class _View:
         self.docnum: dict[bytes, int] = {}
         total = 0
         live_parts = []
-        for reader, offset in searcher.reader().leaf_readers():
+        for reader, offset in _leaf_readers(searcher):
             segment_id = reader.segment().segment_id()
             if segment_id not in segments:
                 segments[segment_id] = _Segment(reader)
@@ -1161,7 +1171,7 @@ class WhooshEngine:
     def _view(self, searcher) -> _View:
         key = tuple(
             (reader.segment().segment_id(), reader.segment().deleted_count())
-            for reader, _ in searcher.reader().leaf_readers()
+            for reader, _ in _leaf_readers(searcher)
         )
         view = self._views.get(key)
         if view is None:
@@ -1247,7 +1257,7 @@ class WhooshEngine:
         """
         searcher = self.searcher()
         view = self._view(searcher)
-        readers = [reader for reader, _ in searcher.reader().leaf_readers()]
+        readers = [reader for reader, _ in _leaf_readers(searcher)]
 
         # 1. The documents allowed: live, near the place, passing the exact filters.
         allowed = view.alive.copy()

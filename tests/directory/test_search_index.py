@@ -257,3 +257,14 @@ def test_reindex_command_checks_its_options(runner, db):
     refused = runner.invoke(args=["directory", "reindex", "--procs", "0"])
     assert refused.exit_code != 0
     assert "--procs" in refused.output
+
+
+def test_a_new_install_with_no_services_searches_without_error(db, client):
+    assert search.search(SearchQuery(text="food", place=resolve_place("83702"))).total == 0
+
+    response = client.get("/api/v1/services?q=food&near=83702")
+    assert response.status_code == 200
+    assert response.get_json()["total"] == 0
+    page = client.get("/search?q=food")
+    assert page.status_code == 200
+    assert "No services" in page.get_data(as_text=True)
