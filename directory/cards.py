@@ -128,6 +128,12 @@ def _json_array(dialect: str, columns: dict[str, ColumnElement], source) -> Colu
     return type_coerce(source.with_only_columns(rows).scalar_subquery(), JSON)
 
 
+def _term(column) -> ColumnElement:
+    """A column of an attribute's taxonomy term, looked up by primary key. (Joined instead,
+    PostgreSQL hashes the whole vocabulary once per service: thousands of AIRS terms.)"""
+    return select(column).where(TaxonomyTerm.id == Attribute.taxonomy_term_id).scalar_subquery()
+
+
 def _phone_columns() -> dict[str, ColumnElement]:
     return {"number": Phone.number, "extension": Phone.extension}
 
@@ -159,11 +165,12 @@ def _statement(dialect: str):
             Organization.id,
             Organization.name,
             array(
-                {"id": TaxonomyTerm.id, "code": TaxonomyTerm.code, "name": TaxonomyTerm.name},
-                select()
-                .select_from(Attribute)
-                .join(TaxonomyTerm, TaxonomyTerm.id == Attribute.taxonomy_term_id)
-                .where(Attribute.link_entity == "service", Attribute.link_id == Service.id),
+                {
+                    "id": Attribute.taxonomy_term_id,
+                    "code": _term(TaxonomyTerm.code),
+                    "name": _term(TaxonomyTerm.name),
+                },
+                select().where(Attribute.link_entity == "service", Attribute.link_id == Service.id),
             ),
             array(
                 {"amount": CostOption.amount}, select().where(CostOption.service_id == Service.id)

@@ -778,19 +778,22 @@ def _stems(text_: str) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=256)
-def _highlight_terms(concepts: tuple, corrections: tuple) -> tuple[frozenset, frozenset]:
-    """(single stems, phrases of stems) to mark in snippets for these concepts."""
+def _highlight_terms(
+    concepts: tuple, corrections: tuple
+) -> tuple[frozenset, dict[str, tuple[tuple[str, ...], ...]]]:
+    """(single stems, phrases of stems by their first stem) to mark in snippets for these
+    concepts. (Read only: the cached answer is shared.)"""
     extra = dict(corrections)
     singles: set[str] = set()
-    phrases: set[tuple[str, ...]] = set()
+    phrases: dict[str, set[tuple[str, ...]]] = {}
     for concept in concepts:
         for alt in (concept.text, *concept.alternatives, *extra.get(concept.text, ())):
             stems = _stems(alt)
             if len(stems) == 1:
                 singles.add(stems[0])
             elif stems:
-                phrases.add(stems)
-    return frozenset(singles), frozenset(phrases)
+                phrases.setdefault(stems[0], set()).add(stems)
+    return frozenset(singles), {first: tuple(found) for first, found in phrases.items()}
 
 
 _WORD = re.compile(r"\w+")
@@ -1347,11 +1350,11 @@ class WhooshEngine:
         words = [(m.start(), m.end(), _word_stem(m.group())) for m in _WORD.finditer(text_)]
         counted = [i for i, word in enumerate(words) if word[2]]  # little words don't count
         marked = {i for i in counted if words[i][2] in singles}
-        for phrase in phrases:
-            size = len(phrase)
-            for j in range(len(counted) - size + 1):
-                if all(words[counted[j + k]][2] == phrase[k] for k in range(size)):
-                    marked.update(counted[j : j + size])
+        stems = [words[i][2] for i in counted]
+        for j, stem in enumerate(stems):
+            for phrase in phrases.get(stem, ()):
+                if tuple(stems[j : j + len(phrase)]) == phrase:
+                    marked.update(counted[j : j + len(phrase)])
         if not marked:
             return None
         first = words[min(marked)][0]
