@@ -22,6 +22,7 @@ import gc
 import math
 import os
 import random
+import resource
 import shutil
 import statistics
 import sys
@@ -544,6 +545,7 @@ def run(
                 indexed = search.reindex(procs=procs)
                 results["build_s"] = time.perf_counter() - started
                 results["index_mb"] = _size(workdir / "index")
+                results["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
                 print(f"  indexed {indexed} services in {results['build_s']:.1f} s")
                 queries = make_queries(count, data, random.Random(seed + 1))
                 for _kind, query in queries[:15]:  # warm-up: ZIP table, index views, caches
@@ -607,7 +609,8 @@ def main(argv=None) -> int:
     for r in reports:
         print(
             f"{r['db']:8} n={r['n']}: load {r['load_s']:.0f} s, index build {r['build_s']:.1f} s, "
-            f"index {r['index_mb']:.0f} MB, median results {r['median_total']:.0f}"
+            f"index {r['index_mb']:.0f} MB, median results {r['median_total']:.0f}, "
+            f"peak memory {r['peak_rss_mb']:.0f} MB"
         )
         print(f"  full garbage collections during the searches: {r['gc_full']}")
         for kind, lat in r["latency"].items():
