@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from referrals import notifications
 from referrals.errors import ConcurrentUpdate
 from referrals.models import AuditLog, Consent, Notification, OutboxEmail, Referral, ReferralEvent
+from referrals.services import local_today
 
 
 def _refer(api, network, member, service=None):
@@ -75,7 +76,8 @@ def test_consent_is_checked_again_when_a_referral_is_forwarded(api, network, cre
     member = create_member()
     rid = _refer(api, network, member).get_json()["id"]
     consent = db.session.scalars(select(Consent).where(Consent.member_id == member.id)).one()
-    consent.expires_on = date.today() - timedelta(days=1)  # lapsed while the referral waited
+    # Lapsed while the referral waited: yesterday where the network is (not the machine's date).
+    consent.expires_on = local_today() - timedelta(days=1)
     db.session.commit()
     forwarded = api.post(
         f"/api/v1/referrals/{rid}/forward",
