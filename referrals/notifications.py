@@ -268,6 +268,22 @@ def referral_completed(referral: Referral, actor: User, now: datetime | None = N
     )
 
 
+def _remind_both_sides(
+    referral: Referral,
+    kind: NotificationKind,
+    text: str,
+    subject: str,
+    to_agency: str,
+    to_coordinator: str,
+    now: datetime | None,
+) -> int:
+    """A reminder from the system (no actor) to both sides, each with its own email body."""
+    count = _notify(agency_recipients(referral), kind, referral, text, subject, to_agency, now=now)
+    return count + _notify(
+        coordinator_recipients(referral), kind, referral, text, subject, to_coordinator, now=now
+    )
+
+
 def referral_overdue(referral: Referral, now: datetime | None = None) -> int:
     """Both sides hear that nobody has answered within the agency's response window."""
     org = referral.receiving_org.name
@@ -282,23 +298,8 @@ def referral_overdue(referral: Referral, now: datetime | None = None) -> int:
         "You may want to call them or refer the member elsewhere."
     )
     subject = f"Overdue referral: {referral.service_name}"
-    count = _notify(
-        agency_recipients(referral),
-        NotificationKind.overdue,
-        referral,
-        text,
-        subject,
-        to_agency,
-        now=now,
-    )
-    return count + _notify(
-        coordinator_recipients(referral),
-        NotificationKind.overdue,
-        referral,
-        text,
-        subject,
-        to_coordinator,
-        now=now,
+    return _remind_both_sides(
+        referral, NotificationKind.overdue, text, subject, to_agency, to_coordinator, now
     )
 
 
@@ -319,23 +320,8 @@ def referral_outcome_overdue(referral: Referral, due: datetime, now: datetime | 
         f"recorded an outcome (due by {deadline}). You may want to check in with them."
     )
     subject = f"Outcome overdue: {referral.service_name}"
-    count = _notify(
-        agency_recipients(referral),
-        NotificationKind.outcome_overdue,
-        referral,
-        text,
-        subject,
-        to_agency,
-        now=now,
-    )
-    return count + _notify(
-        coordinator_recipients(referral),
-        NotificationKind.outcome_overdue,
-        referral,
-        text,
-        subject,
-        to_coordinator,
-        now=now,
+    return _remind_both_sides(
+        referral, NotificationKind.outcome_overdue, text, subject, to_agency, to_coordinator, now
     )
 
 

@@ -1107,34 +1107,47 @@ def sweep_overdue(now: datetime | None = None) -> list[uuid.UUID]:
     ).all()
     flagged = []
     for referral_id in candidates:
-        claimed = db.session.execute(
-            update(Referral)
-            .where(
-                Referral.id == referral_id,
-                Referral.status == Status.sent,
-                Referral.overdue_notified_at.is_(None),
-            )
-            .values(overdue=True, overdue_notified_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if claimed.rowcount != 1:
+        referral = _claim_reminder(referral_id, Status.sent, "overdue", now)
+        if referral is None:
             continue
-        referral = db.session.get(Referral, referral_id, populate_existing=True)
-        db.session.add(
-            ReferralEvent(
-                referral_id=referral_id,
-                actor_id=None,
-                at=now,
-                from_status=Status.sent.value,
-                to_status=Status.sent.value,
-                action="overdue",
-            )
-        )
         notifications.referral_overdue(referral, now)
         log.info("referral %s overdue (was due %s)", referral_id, referral.due_at.isoformat())
         flagged.append(referral_id)
     db.session.flush()
     return flagged
+
+
+def _claim_reminder(
+    referral_id: uuid.UUID, status: Status, flag: str, now: datetime
+) -> Referral | None:
+    """Raise a referral's reminder flag (`overdue` or `outcome_overdue`) and record it as an
+    event, unless another host already did: the conditional UPDATE (…WHERE <flag>_notified_at
+    IS NULL) lets one sweep win. The referral, or None when it was not ours to claim."""
+    notified_at = f"{flag}_notified_at"
+    claimed = db.session.execute(
+        update(Referral)
+        .where(
+            Referral.id == referral_id,
+            Referral.status == status,
+            getattr(Referral, notified_at).is_(None),
+        )
+        .values({flag: True, notified_at: now})
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        return None
+    referral = db.session.get(Referral, referral_id, populate_existing=True)
+    db.session.add(
+        ReferralEvent(
+            referral_id=referral_id,
+            actor_id=None,
+            at=now,
+            from_status=status.value,
+            to_status=status.value,
+            action=flag,
+        )
+    )
+    return referral
 
 
 def sweep_outcome_overdue(now: datetime | None = None) -> list[uuid.UUID]:
@@ -1165,29 +1178,9 @@ def sweep_outcome_overdue(now: datetime | None = None) -> list[uuid.UUID]:
         due = outcome_due_after(responded_at or sent_at)
         if due > now:
             continue
-        claimed = db.session.execute(
-            update(Referral)
-            .where(
-                Referral.id == referral_id,
-                Referral.status == Status.accepted,
-                Referral.outcome_overdue_notified_at.is_(None),
-            )
-            .values(outcome_overdue=True, outcome_overdue_notified_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if claimed.rowcount != 1:
+        referral = _claim_reminder(referral_id, Status.accepted, "outcome_overdue", now)
+        if referral is None:
             continue
-        referral = db.session.get(Referral, referral_id, populate_existing=True)
-        db.session.add(
-            ReferralEvent(
-                referral_id=referral_id,
-                actor_id=None,
-                at=now,
-                from_status=Status.accepted.value,
-                to_status=Status.accepted.value,
-                action="outcome_overdue",
-            )
-        )
         notifications.referral_outcome_overdue(referral, due, now)
         log.info("referral %s outcome overdue (was due %s)", referral_id, due.isoformat())
         flagged.append(referral_id)
