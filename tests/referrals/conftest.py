@@ -208,6 +208,41 @@ def send(api, network):
 
 
 @pytest.fixture
+def on_two_hosts(app):
+    """`on_two_hosts(work)`: run `work()` in two threads that start together, each in its own
+    app context and session, as two app hosts would; each commits after its work, or rolls
+    back and keeps the error. Returns (what each returned, the errors)."""
+    from extensions import db as _db
+
+    def run(work):
+        start = threading.Barrier(2, timeout=5)
+        results: list = []
+        errors: list = []
+
+        def host():
+            with app.app_context():
+                start.wait()
+                try:
+                    results.append(work())
+                    _db.session.commit()
+                except Exception as exc:  # the caller asserts on them
+                    errors.append(exc)
+                    _db.session.rollback()
+                finally:
+                    _db.session.remove()
+
+        threads = [threading.Thread(target=host) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert all(not thread.is_alive() for thread in threads)
+        return results, errors
+
+    return run
+
+
+@pytest.fixture
 def hold_threads_before(db):
     """`hold_threads_before(is_locking)`: two worker threads each pause before their first
     statement for which `is_locking(sql)` is true, until the other has got there too, so both

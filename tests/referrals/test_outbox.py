@@ -3,7 +3,6 @@
 import email
 import email.policy
 import socket
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -174,36 +173,15 @@ def test_inactive_sender_hands_notices_to_their_organization(api, network, creat
 
 
 def test_sweeps_on_two_hosts_at_once_queue_one_reminder(
-    app, db, network, create_member, hold_before_first_write
+    db, network, create_member, hold_before_first_write, on_two_hosts
 ):
     member = create_member()
     referral = services.send_referral(network.coordinator_a, member, network.service_a, need="x")
     db.session.commit()
     db.session.get(Referral, referral.id).due_at = datetime.now(UTC) - timedelta(minutes=5)
     db.session.commit()
-    start = threading.Barrier(2, timeout=5)
-    flagged: list = []
-    errors: list = []
-
-    def sweep():
-        from extensions import db as _db
-
-        with app.app_context():
-            start.wait()
-            try:
-                flagged.extend(services.sweep_overdue())
-                _db.session.commit()
-            except Exception as exc:  # surfaced by the assertion below
-                errors.append(exc)
-                _db.session.rollback()
-            finally:
-                _db.session.remove()
-
-    threads = [threading.Thread(target=sweep) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    runs, errors = on_two_hosts(services.sweep_overdue)
+    flagged = [item for run in runs for item in run]
     assert errors == []
     assert flagged == [referral.id]
     db.session.expire_all()
@@ -214,7 +192,7 @@ def test_sweeps_on_two_hosts_at_once_queue_one_reminder(
 
 
 def test_two_delivery_runs_at_once_send_each_email_once(
-    app, db, network, create_member, smtp_server, hold_threads_before
+    db, network, create_member, smtp_server, hold_threads_before, on_two_hosts
 ):
     for n in range(3):
         services.send_referral(
@@ -225,24 +203,8 @@ def test_two_delivery_runs_at_once_send_each_email_once(
     # Both runs read the same first email before either claims it (SQLite: the same row;
     # PostgreSQL: SKIP LOCKED already hands the second run another row).
     hold_threads_before(lambda sql: sql.startswith("UPDATE outbox_email"))
-    start = threading.Barrier(2, timeout=5)
-    reports: list = []
-
-    def deliver():
-        from extensions import db as _db
-
-        with app.app_context():
-            start.wait()
-            try:
-                reports.append(notifications.deliver_pending())
-            finally:
-                _db.session.remove()
-
-    threads = [threading.Thread(target=deliver) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    reports, errors = on_two_hosts(notifications.deliver_pending)
+    assert errors == []
     assert sum(r.sent for r in reports) == 6
     assert sum(r.failed + r.gave_up for r in reports) == 0
     recipients = sorted(str(m["To"]) for m in smtp_server.messages)

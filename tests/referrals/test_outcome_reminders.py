@@ -1,7 +1,6 @@
 """Accepted referrals with no outcome past their deadline: flagged once, both sides reminded once,
 still actionable, cleared by an outcome or a cancellation, and visible on screens and in the API."""
 
-import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -197,33 +196,12 @@ def test_the_setting_comes_from_the_environment(make_app, monkeypatch):
 
 
 def test_sweeps_on_two_hosts_at_once_remind_once(
-    app, db, network, create_member, hold_before_first_write
+    db, network, create_member, hold_before_first_write, on_two_hosts
 ):
     referral = _accepted(db, network, create_member(), at=_local(2025, 5, 7, 10, 0))
     later = _local(2025, 6, 9, 10, 0)
-    start = threading.Barrier(2, timeout=5)
-    flagged: list = []
-    errors: list = []
-
-    def sweep():
-        from extensions import db as _db
-
-        with app.app_context():
-            start.wait()
-            try:
-                flagged.extend(services.sweep_outcome_overdue(now=later))
-                _db.session.commit()
-            except Exception as exc:  # surfaced by the assertion below
-                errors.append(exc)
-                _db.session.rollback()
-            finally:
-                _db.session.remove()
-
-    threads = [threading.Thread(target=sweep) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    runs, errors = on_two_hosts(lambda: services.sweep_outcome_overdue(now=later))
+    flagged = [item for run in runs for item in run]
     assert errors == []
     assert flagged == [referral.id]
     assert len(_reminders(db)) == 3  # coordinator, agency staff, agency admin: once each
