@@ -5,7 +5,7 @@ locations with their addresses, and the most specific phone number. As ORM objec
 ten queries (a collection each); on PostgreSQL each round trip costs about a millisecond, so a
 page of twenty cards took 25 ms. Here one SELECT returns a row a service, each collection nested
 as a JSON array by a correlated subquery, and the rows become plain objects shaped like the
-models for what cards read (`hours.schedules_for`, `views.contact_phone`, the search API), with
+models for what cards read (`hours.schedules_for`, `contact_phone`, the search API), with
 the models' own rules for a physical address, a tel: link and "free".
 """
 
@@ -109,6 +109,33 @@ def load_cards(ids: Collection[uuid.UUID]) -> dict[uuid.UUID, ServiceCard]:
     statement = _statement(db.session.get_bind().dialect.name)
     rows = db.session.execute(statement, {"ids": list(ids)})
     return {card.id: card for card in map(_card, rows)}
+
+
+# --- What a card shows (rules that serve a `Service` model as well) ---------------------------
+
+
+def contact_phone(service, location=None):
+    """The most specific number on record: at this location, the service's, else the org's."""
+    for sal in service.service_at_locations:
+        if location is None or sal.location_id == location.id:
+            if sal.phones:
+                return sal.phones[0]
+    if service.phones:
+        return service.phones[0]
+    if location is not None and location.phones:
+        return location.phones[0]
+    return service.organization.phones[0] if service.organization.phones else None
+
+
+def shown_location(service, nearest_location_id=None):
+    """The location a result card shows: the nearest one to the place searched, else the first
+    placed one, else any."""
+    locations = [sal.location for sal in service.service_at_locations]
+    for location in locations:
+        if location.id == nearest_location_id:
+            return location
+    placed = [loc for loc in locations if loc.latitude is not None]
+    return (placed or locations or [None])[0]
 
 
 # --- The statement -----------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from itsdangerous import BadData, URLSafeSerializer
 from sqlalchemy import select
 from werkzeug.routing import BuildError
 
-from directory import hours
+from directory import cards, hours
 from directory import search as engine
 from directory.models import Service, TaxonomyTerm
 from extensions import db, htmx, utcnow
@@ -67,15 +67,15 @@ FILTER_LEGENDS = {"category": "Kind of help", "language": "Languages spoken"}
 def _search_context(query, results, error) -> dict:
     """What the search templates show, from the query the engine understood."""
     now = (query.now if query and query.now else None) or utcnow()
-    cards = []
+    shown = []
     markers = []
     for hit in results.hits if results else []:
         service = hit.service
         if service is None:
             continue
-        location = _hit_location(service, hit.nearest_location_id)
+        location = cards.shown_location(service, hit.nearest_location_id)
         status = hours.open_status(hours.schedules_for(service), now, _default_tz())
-        cards.append({"hit": hit, "service": service, "location": location, "status": status})
+        shown.append({"hit": hit, "service": service, "location": location, "status": status})
         if location is not None and location.latitude is not None:
             markers.append(
                 {
@@ -92,7 +92,7 @@ def _search_context(query, results, error) -> dict:
         "results": results,
         "error": error.message if error else None,
         "place_error": isinstance(error, engine.UnknownPlaceError),
-        "cards": cards,
+        "cards": shown,
         "markers": markers,
         "view": "map" if request.args.get("view") == "map" else "list",
         "radius_options": _radius_options(),
@@ -189,16 +189,6 @@ def _search_url(**changes) -> str:
         else:
             args[key] = value if isinstance(value, list) else [value]
     return url_for("directory.search", **args)
-
-
-def _hit_location(service: Service, location_id):
-    """The location a result card shows: the nearest one to the place, else the first placed one."""
-    locations = [sal.location for sal in service.service_at_locations]
-    for location in locations:
-        if location.id == location_id:
-            return location
-    placed = [loc for loc in locations if loc.latitude is not None]
-    return (placed or locations or [None])[0]
 
 
 def _default_tz() -> str:
@@ -427,18 +417,7 @@ def list_remove():
 # ---------------------------------------------------------------- template helpers
 
 
-@bp.app_template_global()
-def contact_phone(service: Service, location=None):
-    """The most specific number on record: at this location, the service's, else the org's."""
-    for sal in service.service_at_locations:
-        if location is None or sal.location_id == location.id:
-            if sal.phones:
-                return sal.phones[0]
-    if service.phones:
-        return service.phones[0]
-    if location is not None and location.phones:
-        return location.phones[0]
-    return service.organization.phones[0] if service.organization.phones else None
+bp.add_app_template_global(cards.contact_phone, "contact_phone")
 
 
 @bp.app_template_filter("web_url")

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import Float, String, func, text
+from sqlalchemy import Float, String, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import TextualSelect
@@ -78,14 +78,6 @@ def distance_sql(dialect: str, geom: str, prefix: str = "d") -> str:
     if dialect == "sqlite":
         return f"ST_Distance({geom}, {point}, 1)"
     return f"ST_Distance(({geom})::geography, ({point})::geography)"
-
-
-def distance_to(dialect: str, geom_column, latitude: float, longitude: float):
-    """A column expression: metres from a geometry column to the point, on the ellipsoid."""
-    if dialect == "sqlite":
-        return func.ST_Distance(geom_column, func.MakePoint(longitude, latitude, SRID), 1)
-    point = func.ST_SetSRID(func.ST_MakePoint(longitude, latitude), SRID)
-    return func.ST_Distance(func.geography(geom_column), func.geography(point))
 
 
 def _columns(key: str, extra: Sequence[str], join: "Join | None" = None) -> str:
@@ -340,7 +332,6 @@ __all__ = [
     "bounding_box",
     "covering",
     "distance_sql",
-    "distance_to",
     "km_to_miles",
     "miles_to_km",
     "nearest",
