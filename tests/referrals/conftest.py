@@ -208,6 +208,36 @@ def send(api, network):
 
 
 @pytest.fixture
+def matrix_records(db, network, create_member):
+    """`matrix_records(needs)`: fresh records for one request ("member", "sent" or "accepted"
+    referral, or None), as the values for its path: service, other_service, member, consent,
+    referral."""
+    from referrals import services
+
+    names = iter(range(1, 10_000))
+
+    def make(needs: str | None) -> dict:
+        values = {"service": network.service_a.id, "other_service": network.service_b.id}
+        if needs is None:
+            return values
+        member = create_member(first_name=f"Member{next(names)}")
+        values["member"] = member.id
+        values["consent"] = member.consents[0].id
+        if needs == "member":
+            return values
+        referral = services.send_referral(
+            network.coordinator_a, member, network.service_a, need="Food"
+        )
+        if needs == "accepted":
+            services.accept(referral, network.staff_a)
+        db.session.commit()
+        values["referral"] = referral.id
+        return values
+
+    return make
+
+
+@pytest.fixture
 def on_two_hosts(app):
     """`on_two_hosts(work)`: run `work()` in two threads that start together, each in its own
     app context and session, as two app hosts would; each commits after its work, or rolls

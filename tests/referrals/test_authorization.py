@@ -9,24 +9,10 @@ import uuid
 import pytest
 
 from referrals import services
+from tests.referrals.matrix import ROLES, by_role, fill_in
 
-ROLES = [
-    "coordinator_a",
-    "coordinator_b",
-    "staff_a",
-    "staff_b",
-    "agency_admin_a",
-    "admin",
-    "anonymous",
-]
-
-
-def _row(*codes):
-    return dict(zip(ROLES, codes, strict=True))
-
-
-AGENCY_A_ACTS = _row(403, 404, 200, 404, 200, 403, 401)
-EVERYONE_SIGNED_IN = _row(200, 200, 200, 200, 200, 200, 401)
+AGENCY_A_ACTS = by_role(403, 404, 200, 404, 200, 403, 401)
+EVERYONE_SIGNED_IN = by_role(200, 200, 200, 200, 200, 200, 401)
 
 # endpoint -> (what it needs, method, path template, body, expected status per role)
 ENDPOINTS = {
@@ -35,7 +21,7 @@ ENDPOINTS = {
         "POST",
         "/api/v1/members",
         {"first_name": "Lee", "last_name": "Chan"},
-        _row(201, 201, 403, 403, 403, 403, 401),
+        by_role(201, 201, 403, 403, 403, 403, 401),
     ),
     "list members": (None, "GET", "/api/v1/members", None, EVERYONE_SIGNED_IN),
     "get member": (
@@ -43,28 +29,28 @@ ENDPOINTS = {
         "GET",
         "/api/v1/members/{member}",
         None,
-        _row(200, 404, 200, 404, 200, 200, 401),
+        by_role(200, 404, 200, 404, 200, 200, 401),
     ),
     "record consent": (
         "sent",
         "POST",
         "/api/v1/members/{member}/consents",
         {"given_by": "Lee Chan", "method": "verbal", "scope": ["first_name"]},
-        _row(201, 404, 403, 404, 403, 403, 401),
+        by_role(201, 404, 403, 404, 403, 403, 401),
     ),
     "revoke consent": (
         "sent",
         "POST",
         "/api/v1/members/{member}/consents/{consent}/revoke",
         None,
-        _row(200, 404, 403, 404, 403, 403, 401),
+        by_role(200, 404, 403, 404, 403, 403, 401),
     ),
     "send referral": (
         "member",
         "POST",
         "/api/v1/referrals",
         {"member_id": "{member}", "service_id": "{service}", "need": "Food"},
-        _row(201, 404, 403, 403, 403, 403, 401),
+        by_role(201, 404, 403, 403, 403, 403, 401),
     ),
     "list referrals": (None, "GET", "/api/v1/referrals", None, EVERYONE_SIGNED_IN),
     "get referral": (
@@ -72,7 +58,7 @@ ENDPOINTS = {
         "GET",
         "/api/v1/referrals/{referral}",
         None,
-        _row(200, 404, 200, 404, 200, 200, 401),
+        by_role(200, 404, 200, 404, 200, 200, 401),
     ),
     "accept": ("sent", "POST", "/api/v1/referrals/{referral}/accept", None, AGENCY_A_ACTS),
     "decline": (
@@ -101,21 +87,21 @@ ENDPOINTS = {
         "POST",
         "/api/v1/referrals/{referral}/cancel",
         {"reason": "sent_in_error"},
-        _row(200, 404, 403, 404, 403, 403, 401),
+        by_role(200, 404, 403, 404, 403, 403, 401),
     ),
     "cancel accepted": (
         "accepted",
         "POST",
         "/api/v1/referrals/{referral}/cancel",
         {"reason": "member_declined"},
-        _row(200, 404, 200, 404, 200, 403, 401),
+        by_role(200, 404, 200, 404, 200, 403, 401),
     ),
     "message": (
         "sent",
         "POST",
         "/api/v1/referrals/{referral}/messages",
         {"body": "Hello"},
-        _row(201, 404, 201, 404, 201, 403, 401),
+        by_role(201, 404, 201, 404, 201, 403, 401),
     ),
     "list notifications": (None, "GET", "/api/v1/notifications", None, EVERYONE_SIGNED_IN),
     "mark notifications read": (
@@ -130,53 +116,19 @@ ENDPOINTS = {
         "POST",
         "/api/v1/services/{service}/referral-capacity",
         {"referral_capacity": "waitlist"},
-        _row(403, 403, 200, 403, 200, 200, 401),
+        by_role(403, 403, 200, 403, 200, 200, 401),
     ),
 }
 
 
-@pytest.fixture
-def make_target(db, network, create_member):
-    """Fresh records for one call: a member of org A, and a referral of them to agency A."""
-    names = iter(range(1, 1000))
-
-    def make(needs: str | None) -> dict:
-        values = {"service": network.service_a.id, "other_service": network.service_b.id}
-        if needs is None:
-            return values
-        member = create_member(first_name=f"Member{next(names)}")
-        values["member"] = member.id
-        values["consent"] = member.consents[0].id
-        if needs == "member":
-            return values
-        referral = services.send_referral(
-            network.coordinator_a, member, network.service_a, need="Food"
-        )
-        if needs == "accepted":
-            services.accept(referral, network.staff_a)
-        db.session.commit()
-        values["referral"] = referral.id
-        return values
-
-    return make
-
-
-def _fill(template, values):
-    if isinstance(template, str):
-        return template.format(**values)
-    if isinstance(template, dict):
-        return {key: _fill(value, values) for key, value in template.items()}
-    return template
-
-
 @pytest.mark.parametrize("endpoint", list(ENDPOINTS))
-def test_authorization_matrix(endpoint, api, network, make_target):
+def test_authorization_matrix(endpoint, api, network, matrix_records):
     needs, method, path, body, expected = ENDPOINTS[endpoint]
     got = {}
     for role in ROLES:
-        values = make_target(needs)
-        url = _fill(path, values)
-        payload = _fill(body, values)
+        values = matrix_records(needs)
+        url = fill_in(path, values)
+        payload = fill_in(body, values)
         user = network.people[role]
         if method == "GET":
             response = api.get(url, user)
@@ -197,8 +149,8 @@ def test_a_bad_token_is_401_like_none(api, network):
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
-def test_invisible_and_missing_records_look_the_same(api, network, make_target):
-    values = make_target("sent")
+def test_invisible_and_missing_records_look_the_same(api, network, matrix_records):
+    values = matrix_records("sent")
     hidden = api.get(f"/api/v1/referrals/{values['referral']}", network.staff_b)
     missing = api.get(f"/api/v1/referrals/{uuid.uuid4()}", network.staff_b)
     assert hidden.status_code == missing.status_code == 404
@@ -214,8 +166,8 @@ def test_invisible_and_missing_records_look_the_same(api, network, make_target):
     assert acted.get_json() == acted_on_nothing.get_json()
 
 
-def test_lists_are_scoped_to_the_caller(api, network, make_target, create_member, db):
-    a = make_target("sent")
+def test_lists_are_scoped_to_the_caller(api, network, matrix_records, create_member, db):
+    a = matrix_records("sent")
     b_member = create_member(network.coordinator_b, first_name="Bea")
     b_referral = services.send_referral(
         network.coordinator_b, b_member, network.service_b, need="A bed tonight"

@@ -18,21 +18,7 @@ from directory.models import Service
 from extensions import utcnow
 from referrals import services
 from referrals.models import AuditLog, Consent, Member, Notification, Referral, ReferralMessage
-
-ROLES = [
-    "coordinator_a",
-    "coordinator_b",
-    "staff_a",
-    "staff_b",
-    "agency_admin_a",
-    "admin",
-    "anonymous",
-]
-
-
-def _row(*codes):
-    return dict(zip(ROLES, codes, strict=True))
-
+from tests.referrals.matrix import ROLES, by_role, fill_in
 
 # -- helpers -------------------------------------------------------------------------------
 
@@ -819,21 +805,21 @@ def test_audit_csv_downloads_the_filtered_rows(db, network, member, referral, si
 
 # -- who may open what -----------------------------------------------------------------------
 
-SIGNED_IN = _row(200, 200, 200, 200, 200, 200, 302)
-COORDINATORS = _row(200, 200, 403, 403, 403, 403, 302)
-ADMIN_ONLY = _row(403, 403, 403, 403, 403, 200, 302)
-AGENCY_A_ACTS = _row(403, 404, 303, 404, 303, 403, 302)
+SIGNED_IN = by_role(200, 200, 200, 200, 200, 200, 302)
+COORDINATORS = by_role(200, 200, 403, 403, 403, 403, 302)
+ADMIN_ONLY = by_role(403, 403, 403, 403, 403, 200, 302)
+AGENCY_A_ACTS = by_role(403, 404, 303, 404, 303, 403, 302)
 
 # page -> (records it needs, method, path, form, expected status per role). The records belong to
 # coordination org A (member, consent) and are sent to agency A (service_a).
 PAGES = {
-    "dashboard": (None, "GET", "/referrals", None, _row(200, 200, 403, 403, 403, 200, 302)),
+    "dashboard": (None, "GET", "/referrals", None, by_role(200, 200, 403, 403, 403, 200, 302)),
     "dashboard list": (
         None,
         "GET",
         "/referrals?view=overdue",
         None,
-        _row(200, 200, 403, 403, 403, 200, 302),
+        by_role(200, 200, 403, 403, 403, 200, 302),
     ),
     "refer form": (None, "GET", "/referrals/new?service_id={service}", None, COORDINATORS),
     "referral page": (
@@ -841,9 +827,9 @@ PAGES = {
         "GET",
         "/referrals/{referral}",
         None,
-        _row(200, 404, 200, 404, 200, 200, 302),
+        by_role(200, 404, 200, 404, 200, 200, 302),
     ),
-    "inbox": (None, "GET", "/inbox", None, _row(403, 403, 200, 200, 200, 403, 302)),
+    "inbox": (None, "GET", "/inbox", None, by_role(403, 403, 200, 200, 200, 403, 302)),
     "caseload": (None, "GET", "/members", None, COORDINATORS),
     "new member form": (None, "GET", "/members/new", None, COORDINATORS),
     "member page": (
@@ -851,7 +837,7 @@ PAGES = {
         "GET",
         "/members/{member}",
         None,
-        _row(200, 404, 403, 403, 403, 403, 302),
+        by_role(200, 404, 403, 403, 403, 403, 302),
     ),
     "notifications": (None, "GET", "/notifications", None, SIGNED_IN),
     "audit log": (None, "GET", "/admin/audit", None, ADMIN_ONLY),
@@ -861,28 +847,28 @@ PAGES = {
         "POST",
         "/referrals/new",
         {"service_id": "{service}", "member_id": "{member}", "need": "Food"},
-        _row(303, 404, 403, 403, 403, 403, 302),
+        by_role(303, 404, 403, 403, 403, 403, 302),
     ),
     "add member": (
         None,
         "POST",
         "/members/new",
         {"first_name": "Lee", "last_name": "Chan"},
-        _row(303, 303, 403, 403, 403, 403, 302),
+        by_role(303, 303, 403, 403, 403, 403, 302),
     ),
     "record consent": (
         "member",
         "POST",
         "/members/{member}/consents",
         {"consent_given": "1", "consent_method": "verbal", "consent_scope": "first_name"},
-        _row(303, 404, 403, 403, 403, 403, 302),
+        by_role(303, 404, 403, 403, 403, 403, 302),
     ),
     "revoke consent": (
         "member",
         "POST",
         "/members/{member}/consents/{consent}/revoke",
         {},
-        _row(303, 404, 403, 403, 403, 403, 302),
+        by_role(303, 404, 403, 403, 403, 403, 302),
     ),
     "accept": ("sent", "POST", "/referrals/{referral}/accept", {}, AGENCY_A_ACTS),
     "decline": (
@@ -911,67 +897,40 @@ PAGES = {
         "POST",
         "/referrals/{referral}/cancel",
         {"reason": "sent_in_error"},
-        _row(303, 404, 403, 404, 403, 403, 302),
+        by_role(303, 404, 403, 404, 403, 403, 302),
     ),
     "message": (
         "sent",
         "POST",
         "/referrals/{referral}/messages",
         {"body": "Hello"},
-        _row(303, 404, 303, 404, 303, 403, 302),
+        by_role(303, 404, 303, 404, 303, 403, 302),
     ),
     "capacity": (
         "sent",
         "POST",
         "/services/{service}/capacity",
         {"referral_capacity": "waitlist"},
-        _row(403, 403, 303, 403, 303, 303, 302),
+        by_role(403, 403, 303, 403, 303, 303, 302),
     ),
 }
 
 
-@pytest.fixture
-def records(db, network, create_member):
-    """`records(needs)`: fresh records for one request, and the values for the path."""
-
-    def make(needs: str | None) -> dict:
-        values = {"service": network.service_a.id, "other_service": network.service_b.id}
-        if needs is None:
-            return values
-        person = create_member()
-        values["member"] = person.id
-        values["consent"] = db.session.scalar(
-            select(Consent.id).where(Consent.member_id == person.id)
-        )
-        if needs in ("sent", "accepted"):
-            referral = _refer(db, network, person)
-            values["referral"] = referral.id
-            if needs == "accepted":
-                _accept(db, network, referral)
-        return values
-
-    return make
-
-
-def _fill(template, values: dict):
-    if isinstance(template, dict):
-        return {key: _fill(value, values) for key, value in template.items()}
-    return template.format(**values)
-
-
 @pytest.mark.parametrize("name", PAGES)
-def test_authorization_matrix(name, network, records, signed_in):
+def test_authorization_matrix(name, network, matrix_records, signed_in):
     needs, method, path, form, expected = PAGES[name]
-    values = records(needs)
+    values = matrix_records(needs)
     for role in ROLES:
         if method == "POST":
-            values = records(needs)  # fresh: an earlier role's change must not decide this one
+            values = matrix_records(
+                needs
+            )  # fresh: an earlier role's change must not decide this one
         client = signed_in(network.people[role])
-        url = _fill(path, values)
+        url = fill_in(path, values)
         if method == "GET":
             response = client.get(url)
         else:
-            response = client.post(url, data=_fill(form, values))
+            response = client.post(url, data=fill_in(form, values))
         assert response.status_code == expected[role], (role, response.status_code, url)
         if role == "anonymous":
             assert response.headers["Location"].startswith("/login?next=")
@@ -1037,13 +996,13 @@ def _csrf_login(client, user) -> str:
 
 
 @pytest.mark.parametrize("name", POST_FORMS)
-def test_every_form_needs_the_csrf_token(name, make_app, network, records):
+def test_every_form_needs_the_csrf_token(name, make_app, network, matrix_records):
     needs, _method, path, form, _expected = POST_FORMS[name]
     protected = make_app(WTF_CSRF_ENABLED=True)
     client = protected.test_client()
     token = _csrf_login(client, network.people[ACTS_AS.get(name, "staff_a")])
-    values = records(needs)
-    url, data = _fill(path, values), _fill(form, values)
+    values = matrix_records(needs)
+    url, data = fill_in(path, values), fill_in(form, values)
     refused = client.post(url, data=data)
     assert refused.status_code == 400
     assert "CSRF token is missing" in _text(refused)
