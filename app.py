@@ -88,6 +88,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         spatialite.configure(db.engine)
 
     _register_blueprints(app)
+    _register_commands(app)
     register_error_handlers(app)
 
     from directory import search
@@ -117,3 +118,16 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(referrals_api.bp)
     for bp in (directory_api.bp, hsds_api.bp, referrals_api.bp, accounts_api.bp):
         csrf.exempt(bp)
+
+
+def _register_commands(app: Flask) -> None:
+    """Add each domain's command group (`flask directory ...`), so no view imports a CLI."""
+    from accounts import cli as accounts_cli
+    from directory import cli as directory_cli
+    from referrals import cli as referrals_cli
+
+    # seed-demo seeds the directory, then its accounts; the directory imports no accounts code,
+    # so the command lives with accounts and joins the directory group here.
+    directory_cli.group.add_command(accounts_cli.seed_demo_command)
+    for group in (directory_cli.group, accounts_cli.group, referrals_cli.group):
+        app.cli.add_command(group)
