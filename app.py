@@ -5,11 +5,11 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
-from flask import Flask, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException
+from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from extensions import csrf, db, htmx, limiter, login_manager, migrate
+from web.errors import register_error_handlers
 
 
 def _database_url(instance_path: str) -> str:
@@ -88,7 +88,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         spatialite.configure(db.engine)
 
     _register_blueprints(app)
-    _register_error_handlers(app)
+    _register_commands(app)
+    register_error_handlers(app)
 
     from directory import search
 
@@ -119,28 +120,14 @@ def _register_blueprints(app: Flask) -> None:
         csrf.exempt(bp)
 
 
-def wants_json() -> bool:
-    return request.path.startswith(("/api/", "/hsds/")) or request.path == "/hsds"
+def _register_commands(app: Flask) -> None:
+    """Add each domain's command group (`flask directory ...`), so no view imports a CLI."""
+    from accounts import cli as accounts_cli
+    from directory import cli as directory_cli
+    from referrals import cli as referrals_cli
 
-
-def json_error(status: int, code: str, message: str, **details):
-    body = {"error": {"code": code, "message": message, **details}}
-    return jsonify(body), status
-
-
-def _register_error_handlers(app: Flask) -> None:
-    @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException):
-        status = exc.code or 500
-        if wants_json():
-            code = (exc.name or "error").lower().replace(" ", "_")
-            return json_error(status, code, exc.description or exc.name)
-        return render_template("error.html", error=exc), status
-
-    @app.errorhandler(Exception)
-    def unexpected_error(exc: Exception):
-        db.session.rollback()
-        app.logger.exception("unhandled error on %s %s", request.method, request.path)
-        if wants_json():
-            return json_error(500, "internal_error", "Something went wrong on our side.")
-        return render_template("error.html", error=None), 500
+    # seed-demo seeds the directory, then its accounts; the directory imports no accounts code,
+    # so the command lives with accounts and joins the directory group here.
+    directory_cli.group.add_command(accounts_cli.seed_demo_command)
+    for group in (directory_cli.group, accounts_cli.group, referrals_cli.group):
+        app.cli.add_command(group)

@@ -12,13 +12,12 @@ from accounts.services import (
     revoke_api_token,
 )
 from extensions import db
+from web.errors import json_error
 
 bp = Blueprint("accounts_api", __name__, url_prefix="/api/v1")
 
 
 def _error(status: int, code: str, message: str):
-    from app import json_error
-
     return json_error(status, code, message)
 
 

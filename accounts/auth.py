@@ -14,6 +14,7 @@ from werkzeug.routing import BuildError
 from accounts.models import Role, User
 from accounts.services import user_for_api_token
 from extensions import db, login_manager
+from web.errors import json_error, wants_json
 
 SESSION_FINGERPRINT_KEY = "auth_fp"
 
@@ -39,8 +40,6 @@ def load_user(user_id: str) -> User | None:
 @login_manager.unauthorized_handler
 def _unauthorized():
     """Anonymous visitors of a protected page go to sign-in and come back; API callers get 401."""
-    from app import wants_json
-
     if wants_json():
         return unauthorized_json()
     return _redirect_to_login()
@@ -136,8 +135,6 @@ def login_required_roles(*roles: str) -> Callable:
 
 def unauthorized_json(invalid: bool = False):
     """The API's 401: a JSON error and a WWW-Authenticate challenge."""
-    from app import json_error
-
     if invalid:
         message = "This token is not valid or has expired. Get a new one: POST /api/v1/auth/token."
         challenge = 'Bearer realm="wraparound", error="invalid_token"'
@@ -165,8 +162,6 @@ def api_auth_required(*roles: str) -> Callable:
     def decorator(view: Callable) -> Callable:
         @wraps(view)
         def wrapped(*args, **kwargs):
-            from app import json_error
-
             raw = bearer_token()
             if raw is None:
                 return unauthorized_json()

@@ -4,6 +4,7 @@ import sys
 
 import click
 from flask import current_app, url_for
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy.exc import IntegrityError
 
 from accounts.models import OrgKind, Role
@@ -14,8 +15,9 @@ from accounts.services import (
     create_user,
     purge_expired_tokens,
 )
-from accounts.views import bp
 from extensions import db
+
+group = AppGroup("accounts", help="Manage the referral network's organizations and users.")
 
 
 def _commit_or_fail(conflict: str) -> None:
@@ -26,7 +28,7 @@ def _commit_or_fail(conflict: str) -> None:
         raise click.ClickException(conflict) from exc
 
 
-@bp.cli.command("create-org")
+@group.command("create-org")
 @click.argument("name")
 @click.option("--kind", type=click.Choice([k.value for k in OrgKind]), required=True)
 @click.option(
@@ -64,7 +66,7 @@ def create_org_command(
     click.echo(str(organization.id))
 
 
-@bp.cli.command("create-user")
+@group.command("create-user")
 @click.argument("email")
 @click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
 @click.option(
@@ -106,12 +108,35 @@ def create_user_command(
     click.echo(str(user.id))
 
 
-@bp.cli.command("purge-tokens")
+@group.command("purge-tokens")
 def purge_tokens_command() -> None:
     """Delete expired API and reset tokens."""
     count = purge_expired_tokens()
     db.session.commit()
     click.echo(f"{count} expired tokens deleted")
+
+
+@click.command("seed-demo")
+@with_appcontext
+def seed_demo_command() -> None:
+    """Load the demo network (Syracuse, NY) and its demo accounts; safe to run again."""
+    from accounts import demo
+    from directory.cli import rebuild_search_index
+    from directory.demo import seed_demo_directory
+
+    try:
+        summary = seed_demo_directory()
+        accounts = demo.seed_demo_accounts()
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    click.echo(f"Loaded the {summary}")
+    click.echo(f"Demo accounts: {len(accounts)}")
+    if any(summary.added.values()):
+        rebuild_search_index()
+    else:
+        click.echo("Search index unchanged: no new demo records")
 
 
 def _forgot_url() -> str:

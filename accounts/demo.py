@@ -11,6 +11,9 @@ from sqlalchemy import select
 
 from accounts.models import NetworkOrganization, OrgKind, Role, User
 from accounts.services import create_organization, create_user, hash_password
+from directory.demo import DEMO_AGENCY_IDS, DEMO_HEALTH_HOME_ID
+from directory.models import Organization
+from extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +41,11 @@ def seed_demo_accounts(
     Health Home links to `health_home_directory_id` (default `directory.demo.DEMO_HEALTH_HOME_ID`)
     when that listing exists. Running it again changes nothing.
     """
-    from directory.models import Organization
-    from extensions import db
-
-    agencies = _agency_ids(agency_directory_ids)
+    agencies = _agency_ids(
+        DEMO_AGENCY_IDS if agency_directory_ids is None else agency_directory_ids
+    )
     if health_home_directory_id is None and agency_directory_ids is None:
-        health_home_directory_id = _default_health_home_id()
+        health_home_directory_id = DEMO_HEALTH_HOME_ID
     password_hash = hash_password(DEMO_PASSWORD)  # one hash: argon2 is slow on purpose
     accounts: list[DemoAccount] = []
 
@@ -93,9 +95,6 @@ def seed_demo_accounts(
 
 def _demo_coordination_org(directory_id: uuid.UUID | None) -> NetworkOrganization:
     """The demo Health Home: linked to its directory listing when the demo directory has it."""
-    from directory.models import Organization
-    from extensions import db
-
     listing = db.session.get(Organization, directory_id) if directory_id else None
     if listing is not None:
         linked = db.session.scalar(
@@ -115,20 +114,7 @@ def _demo_coordination_org(directory_id: uuid.UUID | None) -> NetworkOrganizatio
     return existing or create_organization(DEMO_COORDINATION_ORG, OrgKind.coordination)
 
 
-def _default_health_home_id() -> uuid.UUID | None:
-    try:
-        from directory.demo import DEMO_HEALTH_HOME_ID
-    except ImportError:
-        return None
-    return DEMO_HEALTH_HOME_ID
-
-
 def _agency_ids(given) -> list[tuple[str | None, uuid.UUID]]:
-    if given is None:
-        try:
-            from directory.demo import DEMO_AGENCY_IDS as given
-        except ImportError:
-            return []
     if isinstance(given, Mapping):
         return [(_slug(str(key)), uuid.UUID(str(value))) for key, value in given.items()]
     return [(None, uuid.UUID(str(value))) for value in given]

@@ -51,7 +51,7 @@ from accounts.services import (
 )
 from extensions import db, htmx
 
-bp = Blueprint("accounts", __name__, cli_group="accounts")
+bp = Blueprint("accounts", __name__)
 
 WRONG_CREDENTIALS = "Email or password is incorrect."
 
@@ -361,6 +361,3 @@ def reinvite_staff(user_id: uuid.UUID):
     if not (htmx and not htmx.history_restore_request):
         flash(f"We emailed {user.email} a new link.", "success")
     return _row_response(user)
-
-
-from accounts import cli  # noqa: E402,F401  (registers the `flask accounts ...` commands)

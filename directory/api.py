@@ -19,13 +19,12 @@ from directory.models import Service
 from directory.query import Place, SearchHit, SearchResults
 from extensions import db
 from geo.sql import km_to_miles
+from web.errors import json_error
 
 bp = Blueprint("directory_api", __name__, url_prefix="/api/v1")
 
 
 def _error(status: int, code: str, message: str, field: str | None = None):
-    from app import json_error
-
     extra = {"parameter": field} if field else {}
     return json_error(status, code, message, **extra)
 

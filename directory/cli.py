@@ -1,13 +1,18 @@
-"""`flask directory ...` commands. Each is one unit of work: it commits once, or not at all."""
+"""`flask directory ...` commands. Each is one unit of work: it commits once, or not at all.
+
+`flask directory seed-demo` seeds the demo accounts too, so it lives in accounts/cli.py (the
+directory imports no accounts code) and create_app adds it to this group.
+"""
 
 import os
 
 import click
+from flask.cli import AppGroup
 
-from directory.views import bp
+group = AppGroup("directory", help="Import, export, seed and index the resource directory.")
 
 
-def _rebuild_search_index() -> None:
+def rebuild_search_index() -> None:
     """Rebuild the search index after a command's bulk writes.
 
     The session hooks that keep the index in step after a commit see ORM objects only; the
@@ -40,7 +45,7 @@ def _refresh_planner_statistics() -> None:
             connection.commit()
 
 
-@bp.cli.command("import-hsds")
+@group.command("import-hsds")
 @click.argument("path", type=click.Path(exists=True))
 @click.option(
     "--dataset",
@@ -79,10 +84,10 @@ def import_hsds(path: str, dataset: str | None) -> None:
         click.echo(line)
     if report.changed():
         _refresh_planner_statistics()
-        _rebuild_search_index()
+        rebuild_search_index()
 
 
-@bp.cli.command("export-hsds")
+@group.command("export-hsds")
 @click.argument("directory", type=click.Path(file_okay=False))
 def export_hsds(directory: str) -> None:
     """Write the directory as HSDS 3.0 JSON (DIRECTORY/json) and CSV (DIRECTORY/csv)."""
@@ -104,35 +109,7 @@ def export_hsds(directory: str) -> None:
     )
 
 
-@bp.cli.command("seed-demo")
-def seed_demo() -> None:
-    """Load the demo network (Syracuse, NY) and its demo accounts; safe to run again."""
-    import importlib.util
-
-    from directory.demo import seed_demo_directory
-    from extensions import db
-
-    try:
-        summary = seed_demo_directory()
-        accounts = None
-        if importlib.util.find_spec("accounts.demo") is not None:
-            from accounts.demo import seed_demo_accounts
-
-            accounts = seed_demo_accounts()
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
-    click.echo(f"Loaded the {summary}")
-    if accounts is not None:
-        click.echo(f"Demo accounts: {len(accounts)}")
-    if any(summary.added.values()):
-        _rebuild_search_index()
-    else:
-        click.echo("Search index unchanged: no new demo records")
-
-
-@bp.cli.command("load-taxonomy")
+@group.command("load-taxonomy")
 @click.argument("path", required=False, type=click.Path(exists=True, dir_okay=False))
 @click.option("--name", help="The taxonomy's name (default: from the file name).")
 def load_taxonomy(path: str | None, name: str | None) -> None:
@@ -158,7 +135,7 @@ def load_taxonomy(path: str | None, name: str | None) -> None:
     click.echo(f"Loaded the taxonomy {taxonomy.name!r}: {terms} terms")
 
 
-@bp.cli.command("reindex")
+@group.command("reindex")
 @click.option(
     "--procs",
     type=click.IntRange(1, 16),

@@ -50,6 +50,7 @@ from directory.models import (
     TaxonomyTerm,
 )
 from extensions import db
+from web.errors import json_error
 
 bp = Blueprint("hsds_api", __name__, url_prefix="/hsds")
 
@@ -80,15 +81,11 @@ class NotFound(LookupError):
 
 @bp.errorhandler(BadParameter)
 def _bad_parameter(exc: BadParameter):
-    from app import json_error
-
     return json_error(400, "invalid_parameter", exc.message, parameter=exc.parameter)
 
 
 @bp.errorhandler(NotFound)
 def _not_found(exc: NotFound):
-    from app import json_error
-
     return json_error(404, "not_found", str(exc))
 
 

@@ -26,7 +26,7 @@ from directory.models import Service, TaxonomyTerm
 from extensions import db, htmx, utcnow
 from geo.sql import km_to_miles
 
-bp = Blueprint("directory", __name__, cli_group="directory")
+bp = Blueprint("directory", __name__)
 
 MY_LIST_COOKIE = "my_list"
 MY_LIST_MAX = 50
@@ -468,6 +468,3 @@ def age(value) -> str:
     """18.00 → "18"; 1.5 → "1.5"."""
     number = float(value)
     return f"{number:g}"
-
-
-from directory import cli  # noqa: E402,F401  (registers the `flask directory ...` commands)

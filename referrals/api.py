@@ -28,6 +28,7 @@ from referrals.models import (
     Referral,
 )
 from referrals.states import Status, allowed_actions, fhir_task_status, label
+from web.errors import json_error
 
 bp = Blueprint("referrals_api", __name__, url_prefix="/api/v1")
 
@@ -38,8 +39,6 @@ AGENCY_ROLES = (Role.agency_staff, Role.agency_admin)
 
 @bp.errorhandler(ReferralError)
 def _referral_error(exc: ReferralError):
-    from app import json_error
-
     db.session.rollback()
     return json_error(exc.status, exc.code, exc.message, **exc.details)
 

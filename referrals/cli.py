@@ -1,13 +1,15 @@
 """`flask referrals deliver` and `flask referrals sweep`: run from cron, on one host or several."""
 
 import click
+from flask.cli import AppGroup
 
 from extensions import db
 from referrals import notifications, services
-from referrals.views import bp
+
+group = AppGroup("referrals", help="Deliver queued emails and flag overdue referrals (cron jobs).")
 
 
-@bp.cli.command("deliver")
+@group.command("deliver")
 @click.option("--limit", default=200, show_default=True, help="Most emails to try in this run.")
 @click.option(
     "--retry-now",
@@ -25,7 +27,7 @@ def deliver_command(limit: int, retry_now: bool) -> None:
         click.echo(f"last error: {report.errors[-1]}", err=True)
 
 
-@bp.cli.command("sweep")
+@group.command("sweep")
 def sweep_command() -> None:
     """Flag referrals nobody answered in time, and accepted ones with no outcome by their
     deadline; queue one reminder to each side of each."""

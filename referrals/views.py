@@ -60,7 +60,7 @@ from referrals.states import (
     label,
 )
 
-bp = Blueprint("referrals", __name__, cli_group="referrals")
+bp = Blueprint("referrals", __name__)
 
 AGENCY_ROLES = (Role.agency_staff, Role.agency_admin)
 PER_PAGE = 20
@@ -1032,6 +1032,3 @@ def audit_csv():
 def _csv_safe(value: str) -> str:
     # A cell starting with = + - @ runs as a formula in spreadsheets: quote it as text.
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
-from referrals import cli as _cli  # noqa: E402,F401  (flask referrals deliver / sweep)

@@ -1,0 +1,1 @@
+"""Web plumbing shared by every domain's blueprints: JSON errors and the error pages."""
