@@ -5,9 +5,9 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from directory import hsds_json
-from directory.hsds_export import TABLE_MODELS, export_package
-from directory.hsds_import import import_path
+from directory.hsds import serialize as hsds_json
+from directory.hsds.export import TABLE_MODELS, export_package
+from directory.hsds.importing import import_path
 from directory.models import ChangeRecord, Location, Service
 from tests.directory.factories import (
     make_every_hsds_table,

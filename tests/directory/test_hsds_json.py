@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from sqlalchemy import event, select
 
-from directory import hsds_json
+from directory.hsds import serialize as hsds_json
 from directory.models import (
     Attribute,
     ChangeRecord,

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, func, select, text
 
-from directory.hsds_export import export_package
-from directory.hsds_import import MODELS, import_path
-from directory.hsds_import_package import TABLE_ORDER
-from directory.hsds_import_values import IdMapper
+from directory.hsds.export import export_package
+from directory.hsds.importing import MODELS, import_path
+from directory.hsds.importing.records import TABLE_ORDER
+from directory.hsds.importing.values import IdMapper
 from directory.models import (
     Address,
     Location,

@@ -40,13 +40,21 @@ from sqlalchemy import (
 from sqlalchemy.sql.schema import Column
 
 from directory import models
-from directory.hsds_import_legacy import (
+from directory.hsds.importing.legacy import (
     LEGACY_FILES,
     LEGACY_ONLY,
     LEGACY_REQUIRED_COLUMNS,
     LegacyReader,
 )
-from directory.hsds_import_package import (
+from directory.hsds.importing.read import (
+    CsvTable,
+    ImportFailed,
+    normalize_column,
+    read_csv,
+    read_datapackage,
+    read_json,
+)
+from directory.hsds.importing.records import (
     ALL_PARENTS,
     OPTIONAL_LINKS,
     OWNER_LINKS,
@@ -60,22 +68,14 @@ from directory.hsds_import_package import (
     Record,
     entity_table,
 )
-from directory.hsds_import_read import (
-    CsvTable,
-    ImportFailed,
-    normalize_column,
-    read_csv,
-    read_datapackage,
-    read_json,
-)
-from directory.hsds_import_v3 import (
+from directory.hsds.importing.v3 import (
     V3_FILES,
     V3_REQUIRED_COLUMNS,
     add_json_document,
     add_tabular_rows,
     kind_from_file_stem,
 )
-from directory.hsds_import_values import (
+from directory.hsds.importing.values import (
     US_STATES,
     BadValue,
     as_uuid,

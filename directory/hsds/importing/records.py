@@ -1,7 +1,7 @@
 """What every reader produces: HSDS 3.0 records, one per row, before they are checked and written.
 
 Readers (3.0 JSON, 3.0 CSV, legacy 1.x CSV) turn their files into `Record`s with our table names,
-our ids (UUIDs) and raw field values; the writer (`hsds_import.py`) checks and stores them.
+our ids (UUIDs) and raw field values; the writer (`importing/__init__.py`) checks and stores them.
 """
 
 import hashlib
@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from directory.hsds_import_values import IdMapper, clean_text
+from directory.hsds.importing.values import IdMapper, clean_text
 
 # Tables in the order they are written: every reference points to an earlier table (or to its own).
 TABLE_ORDER = (

@@ -10,7 +10,7 @@ import json
 import uuid
 from typing import Any
 
-from directory.hsds_import_package import (
+from directory.hsds.importing.records import (
     OWNER_LINKS,
     REFERENCE_TARGETS,
     REQUIRED_LINKS,
@@ -20,7 +20,7 @@ from directory.hsds_import_package import (
     Record,
     entity_table,
 )
-from directory.hsds_import_values import source_id_text
+from directory.hsds.importing.values import source_id_text
 
 # parent table -> {key: (child table, how, link field)}; "one" nests a single object whose id
 # goes into the parent's link field, "many" nests a list whose items link back to the parent.
