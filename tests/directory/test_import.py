@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import delete, func, select, text
 
 from directory.hsds.export import export_package
-from directory.hsds.importing import MODELS, import_path
-from directory.hsds.importing.records import TABLE_ORDER
+from directory.hsds.importing import import_path
+from directory.hsds.importing.records import MODELS, TABLE_ORDER
 from directory.hsds.importing.values import IdMapper
 from directory.models import (
     Address,
