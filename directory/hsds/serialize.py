@@ -519,11 +519,6 @@ def organization_with_services(org: Organization, services: Sequence[dict]) -> d
     return {**organization_list_item(org), "services": list(services)}
 
 
-def location_full(location: Location, *, with_metadata: bool = False) -> dict[str, Any]:
-    """A fully nested location."""
-    return with_linked(lambda linked: _location_full(location, linked), with_metadata=with_metadata)
-
-
 def service_at_location_list_item(sal: ServiceAtLocation) -> dict[str, Any]:
     """A service at a location in an HSDS list: one-to-one fields, its location and service."""
     out = one_to_one("service_at_location", sal)

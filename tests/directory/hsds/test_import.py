@@ -27,7 +27,7 @@ from directory.models import (
     TaxonomyTerm,
 )
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "import"
+DATA = Path(__file__).resolve().parents[2] / "data" / "import"
 MESSY = DATA / "legacy_messy"
 V3_JSON = DATA / "v3_json"
 

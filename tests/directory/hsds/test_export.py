@@ -15,9 +15,9 @@ from tests.directory.factories import (
     make_organization,
     make_service,
 )
-from tests.directory.hsds_schemas import assert_valid
+from tests.directory.hsds.schemas import assert_valid
 
-SPEC_DATAPACKAGE = Path(__file__).resolve().parents[3] / "shared/hsds/spec-3.0/datapackage.json"
+SPEC_DATAPACKAGE = Path(__file__).resolve().parents[4] / "shared/hsds/spec-3.0/datapackage.json"
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
