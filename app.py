@@ -104,8 +104,8 @@ def _register_blueprints(app: Flask) -> None:
     from accounts import api as accounts_api
     from accounts import views as accounts_views
     from directory import api as directory_api
-    from directory import hsds_api
     from directory import views as directory_views
+    from directory.hsds import api as hsds_api
     from referrals import api as referrals_api
     from referrals import views as referrals_views
 

@@ -14,7 +14,8 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 
-from directory import hsds_json, search
+from directory import search
+from directory.hsds import serialize as hsds_json
 from directory.models import Service
 from directory.query import Place, SearchHit, SearchResults
 from extensions import db

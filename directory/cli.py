@@ -59,7 +59,7 @@ def import_hsds(path: str, dataset: str | None) -> None:
     """
     from sqlalchemy.exc import SQLAlchemyError
 
-    from directory.hsds_import import ImportFailed, import_path
+    from directory.hsds.importing import ImportFailed, import_path
     from extensions import db
 
     def show(message: str) -> None:
@@ -91,7 +91,7 @@ def import_hsds(path: str, dataset: str | None) -> None:
 @click.argument("directory", type=click.Path(file_okay=False))
 def export_hsds(directory: str) -> None:
     """Write the directory as HSDS 3.0 JSON (DIRECTORY/json) and CSV (DIRECTORY/csv)."""
-    from directory.hsds_export import export_package
+    from directory.hsds.export import export_package
 
     def show(name: str, done: int, total: int) -> None:
         click.echo(f"  {name}: {done:,}/{total:,}")

@@ -15,7 +15,7 @@ from tests.directory.factories import (
     make_taxonomy_term,
     square_around,
 )
-from tests.directory.hsds_schemas import assert_valid
+from tests.directory.hsds.schemas import assert_valid
 
 SYRACUSE = (43.048122, -76.147424)  # ZIP 13202
 UTICA = (43.100900, -75.232700)  # ZIP 13501, about 75 km east
@@ -464,7 +464,7 @@ def test_search_pages_keep_the_relevance_order(client, directory):
 )
 def test_a_page_costs_the_same_queries_for_few_or_many_rows(client, db, url):
     """No query per row: ten services cost what two do."""
-    from tests.directory.test_hsds_json import QueryCounter
+    from tests.directory.hsds.test_serialize import QueryCounter
 
     def queries_with(count: int) -> int:
         for _ in range(count):

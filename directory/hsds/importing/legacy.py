@@ -15,7 +15,8 @@ from collections import defaultdict
 from typing import Any
 
 from directory.hours import DAY_NAMES
-from directory.hsds_import_package import (
+from directory.hsds.importing.read import CsvTable
+from directory.hsds.importing.records import (
     OWNER_LINKS,
     REQUIRED_LINKS,
     Context,
@@ -23,8 +24,7 @@ from directory.hsds_import_package import (
     Record,
     entity_table,
 )
-from directory.hsds_import_read import CsvTable
-from directory.hsds_import_values import (
+from directory.hsds.importing.values import (
     ALL_DAY,
     BadValue,
     as_uuid,

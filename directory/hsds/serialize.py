@@ -1,7 +1,7 @@
 """Directory records as HSDS 3.0 JSON: one serializer for the exporter and the HSDS API.
 
 Each object carries HSDS's one-to-one fields, named and ordered as in the HSDS datapackage
-descriptor (`hsds_spec/datapackage.json`), plus two documented extensions: `referral_capacity` on
+descriptor (`spec/datapackage.json`), plus two documented extensions: `referral_capacity` on
 services and `tz_name` on schedules. Empty fields are left out, because the HSDS schemas type
 every optional field without null. Numbers are numbers, dates ISO strings, ids UUID strings.
 
@@ -43,7 +43,7 @@ from directory.models import (
 from extensions import db
 
 HSDS_VERSION = "3.0"
-SPEC_DIR = Path(__file__).parent / "hsds_spec"
+SPEC_DIR = Path(__file__).parent / "spec"
 
 # Our additions to HSDS objects, documented here and in the exported datapackage.json.
 EXTENSION_FIELDS: dict[str, dict[str, str]] = {
@@ -517,11 +517,6 @@ def organizations_full(
 def organization_with_services(org: Organization, services: Sequence[dict]) -> dict[str, Any]:
     """An organization list item carrying already serialized services."""
     return {**organization_list_item(org), "services": list(services)}
-
-
-def location_full(location: Location, *, with_metadata: bool = False) -> dict[str, Any]:
-    """A fully nested location."""
-    return with_linked(lambda linked: _location_full(location, linked), with_metadata=with_metadata)
 
 
 def service_at_location_list_item(sal: ServiceAtLocation) -> dict[str, Any]:

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, func, select, text
 
-from directory.hsds_export import export_package
-from directory.hsds_import import MODELS, import_path
-from directory.hsds_import_package import TABLE_ORDER
-from directory.hsds_import_values import IdMapper
+from directory.hsds.export import export_package
+from directory.hsds.importing import import_path
+from directory.hsds.importing.records import MODELS, TABLE_ORDER
+from directory.hsds.importing.values import IdMapper
 from directory.models import (
     Address,
     Location,
@@ -27,7 +27,7 @@ from directory.models import (
     TaxonomyTerm,
 )
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "import"
+DATA = Path(__file__).resolve().parents[2] / "data" / "import"
 MESSY = DATA / "legacy_messy"
 V3_JSON = DATA / "v3_json"
 

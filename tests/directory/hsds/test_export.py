@@ -5,9 +5,9 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from directory import hsds_json
-from directory.hsds_export import TABLE_MODELS, export_package
-from directory.hsds_import import import_path
+from directory.hsds import serialize as hsds_json
+from directory.hsds.export import TABLE_MODELS, export_package
+from directory.hsds.importing import import_path
 from directory.models import ChangeRecord, Location, Service
 from tests.directory.factories import (
     make_every_hsds_table,
@@ -15,9 +15,9 @@ from tests.directory.factories import (
     make_organization,
     make_service,
 )
-from tests.directory.hsds_schemas import assert_valid
+from tests.directory.hsds.schemas import assert_valid
 
-SPEC_DATAPACKAGE = Path(__file__).resolve().parents[3] / "shared/hsds/spec-3.0/datapackage.json"
+SPEC_DATAPACKAGE = Path(__file__).resolve().parents[4] / "shared/hsds/spec-3.0/datapackage.json"
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:

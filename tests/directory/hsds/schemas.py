@@ -13,7 +13,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-SCHEMA_DIR = Path(__file__).resolve().parents[3] / "shared" / "hsds" / "spec-3.0" / "schema"
+SCHEMA_DIR = Path(__file__).resolve().parents[4] / "shared" / "hsds" / "spec-3.0" / "schema"
 BASE = "https://hsds.invalid/schema/"
 
 

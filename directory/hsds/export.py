@@ -37,7 +37,7 @@ from typing import Any, TextIO
 from sqlalchemy import Column, select
 from sqlalchemy.orm import Session, selectinload
 
-from directory import hsds_json
+from directory.hsds import serialize as hsds_json
 from directory.models import (
     Accessibility,
     Address,

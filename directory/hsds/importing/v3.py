@@ -8,19 +8,22 @@ in several places (the same location under two services) becomes one record.
 
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
-from directory.hsds_import_package import (
+from directory.hsds.importing.read import CsvTable, ImportFailed, read_json
+from directory.hsds.importing.records import (
     OWNER_LINKS,
     REFERENCE_TARGETS,
     REQUIRED_LINKS,
     TABLE_ORDER,
     Context,
     Origin,
+    Progress,
     Record,
     entity_table,
 )
-from directory.hsds_import_values import source_id_text
+from directory.hsds.importing.values import source_id_text
 
 # parent table -> {key: (child table, how, link field)}; "one" nests a single object whose id
 # goes into the parent's link field, "many" nests a list whose items link back to the parent.
@@ -202,6 +205,13 @@ def _taxonomy_from_name(ctx: Context, values: dict[str, Any], origin: Origin) ->
 # --- tabular ------------------------------------------------------------------------------------
 
 
+def add_csv_tables(ctx: Context, tables: dict[str, CsvTable]) -> None:
+    """Records from the CSV files of a 3.0 datapackage; taxonomies first, so terms can name them."""
+    for table in ("taxonomy", *[t for t in tables if t != "taxonomy"]):
+        if table in tables:
+            add_tabular_rows(ctx, table, tables[table].file, tables[table].rows)  # type: ignore[arg-type]
+
+
 def add_tabular_rows(
     ctx: Context, table: str, file: str, rows: list[tuple[int | str, dict[str, Any]]]
 ) -> None:
@@ -235,6 +245,19 @@ def add_tabular_rows(
 
 
 # --- nested JSON --------------------------------------------------------------------------------
+
+
+def add_json_files(ctx: Context, files: list[Path], say: Progress) -> None:
+    """Records from 3.0 JSON files, read one after the other."""
+    for path in files:
+        data = read_json(path)
+        if not isinstance(data, dict | list):
+            raise ImportFailed(f"{path.name} holds a single JSON value, not HSDS objects")
+        ctx.package.files.append(path.name)
+        before = sum(len(r) for r in ctx.package.records.values())
+        add_json_document(ctx, path.name, data, kind_from_file_stem(path.stem))
+        after = sum(len(r) for r in ctx.package.records.values())
+        say(f"read {path.name}: {after - before} objects")
 
 
 def object_kind(obj: dict, hint: str | None) -> str | None:

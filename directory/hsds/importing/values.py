@@ -6,11 +6,12 @@ returns a clean value or raises `BadValue` with a message a person can act on.
 
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil import parser as date_parser
 
@@ -481,3 +482,129 @@ def parse_utc_offset(value: Any) -> Decimal:
     if not -14 <= hours <= 14:
         raise BadValue(f"timezone {value!r} is not between -14 and +14 hours")
     return hours.quantize(Decimal("0.01"))
+
+
+# --- HSDS fields with a fixed form; each gives None for a blank value ---------------------------
+
+_CENTS = Decimal("0.01")
+
+_STATUS = {
+    "active": "active", "open": "active", "inactive": "inactive", "deleted": "inactive",
+    "hidden": "inactive", "defunct": "defunct", "closed": "defunct",
+    "permanently closed": "defunct", "temporarily closed": "temporarily closed",
+    "temporarily_closed": "temporarily closed", "temporarily-closed": "temporarily closed",
+    "temp closed": "temporarily closed", "suspended": "temporarily closed",
+}  # fmt: skip
+
+
+def parse_status(value: Any) -> str | None:
+    """A service status from the words exports use ("open", "deleted", "temp closed")."""
+    text = clean_text(value)
+    if text is None:
+        return None
+    key = " ".join(text.lower().split())
+    if key not in _STATUS:
+        raise BadValue(f"{text!r} is not one of active, inactive, defunct, temporarily closed")
+    return _STATUS[key]
+
+
+def one_of(*allowed: str) -> Callable[[Any], str | None]:
+    """A parser for a field with a fixed list of values, in any case, with - or _ for spaces."""
+
+    def parse(value: Any) -> str | None:
+        text = clean_text(value)
+        if text is None:
+            return None
+        key = text.lower().replace("-", "_").replace(" ", "_")
+        for option in allowed:
+            if key == option.replace(" ", "_"):
+                return option
+        raise BadValue(f"{text!r} is not one of {', '.join(allowed)}")
+
+    return parse
+
+
+def parse_freq(value: Any) -> str | None:
+    """A schedule freq: WEEKLY or MONTHLY (DAILY is read as WEEKLY on every day)."""
+    text = clean_text(value)
+    if text is None:
+        return None
+    key = text.upper()
+    if key == "DAILY":
+        return "WEEKLY"  # with no byday, a weekly schedule is every day
+    if key not in ("WEEKLY", "MONTHLY"):
+        raise BadValue(f"freq {text!r} is not WEEKLY or MONTHLY")
+    return key
+
+
+def parse_wkst(value: Any) -> str | None:
+    """A schedule wkst: one day code ("MO")."""
+    text = clean_text(value)
+    if text is None:
+        return None
+    code = normalize_byday(text)
+    if "," in code or len(code) != 2:
+        raise BadValue(f"wkst {text!r} is not one day")
+    return code
+
+
+def parse_schedule_time(value: Any) -> str | None:
+    """A schedule opens_at or closes_at, ISO times kept as written."""
+    return None if clean_text(value) is None else normalize_time(value, keep_iso=True)
+
+
+def parse_tz_name(value: Any) -> str | None:
+    """An IANA time zone name ("America/New_York")."""
+    text = clean_text(value)
+    if text is None:
+        return None
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise BadValue(f"{text!r} is not an IANA time zone") from None
+    return text
+
+
+def parse_age(value: Any) -> Decimal | None:
+    """An age in years, to the hundredth ("18 years" -> 18.00)."""
+    if clean_text(value) is None:
+        return None
+    age = parse_leading_number(value).quantize(_CENTS, ROUND_HALF_UP)
+    if not 0 <= age < 1000:
+        raise BadValue(f"age {value!r} is out of range")
+    return age
+
+
+def parse_plausible_year(value: Any) -> int | None:
+    """A year between 1500 and 2100 (a year of incorporation)."""
+    if clean_text(value) is None:
+        return None
+    year = parse_year(value)
+    if not 1500 <= year <= 2100:
+        raise BadValue(f"year {value!r} is out of range")
+    return year
+
+
+def parse_currency(value: Any) -> str | None:
+    """An ISO 4217 currency code from "USD", "usd" or "$"."""
+    text = clean_text(value)
+    if text is None:
+        return None
+    symbols = {"$": "USD", "us$": "USD", "usd": "USD", "£": "GBP", "€": "EUR"}
+    code = symbols.get(text.lower(), text.upper())
+    if len(code) != 3 or not code.isalpha():
+        raise BadValue(f"currency {text!r} is not a three-letter code")
+    return code
+
+
+def parse_amount(value: Any) -> Decimal | None:
+    """An amount of money, to the cent; "free" is 0."""
+    text = clean_text(value)
+    if text is None:
+        return None
+    if text.lower() in ("free", "no cost", "no charge"):
+        return Decimal(0)
+    amount = parse_decimal(value).quantize(_CENTS, ROUND_HALF_UP)
+    if abs(amount) >= 10**10:
+        raise BadValue(f"amount {value!r} is too large")
+    return amount

@@ -1,17 +1,22 @@
 """What every reader produces: HSDS 3.0 records, one per row, before they are checked and written.
 
 Readers (3.0 JSON, 3.0 CSV, legacy 1.x CSV) turn their files into `Record`s with our table names,
-our ids (UUIDs) and raw field values; the writer (`hsds_import.py`) checks and stores them.
+our ids (UUIDs) and raw field values; `checks` turns them into rows or rejects them, and `writer`
+stores the rows.
 """
 
 import hashlib
 import json
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from directory.hsds_import_values import IdMapper, clean_text
+from directory import models
+from directory.hsds.importing.values import IdMapper, clean_text
+
+Progress = Callable[[str], None]  # told what the import is doing, a line at a time
 
 # Tables in the order they are written: every reference points to an earlier table (or to its own).
 TABLE_ORDER = (
@@ -37,6 +42,30 @@ TABLE_ORDER = (
     "metadata",
 )
 
+# Our model for each table.
+MODELS: dict[str, type] = {
+    "taxonomy": models.Taxonomy,
+    "taxonomy_term": models.TaxonomyTerm,
+    "organization": models.Organization,
+    "organization_identifier": models.OrganizationIdentifier,
+    "program": models.Program,
+    "service": models.Service,
+    "location": models.Location,
+    "service_at_location": models.ServiceAtLocation,
+    "contact": models.Contact,
+    "phone": models.Phone,
+    "address": models.Address,
+    "schedule": models.Schedule,
+    "service_area": models.ServiceArea,
+    "language": models.Language,
+    "accessibility": models.Accessibility,
+    "cost_option": models.CostOption,
+    "required_document": models.RequiredDocument,
+    "funding": models.Funding,
+    "attribute": models.Attribute,
+    "metadata": models.ChangeRecord,
+}
+
 # Reference fields and the table each points to (link_id and resource_id depend on the row).
 REFERENCE_TARGETS = {
     "organization_id": "organization",
@@ -50,6 +79,14 @@ REFERENCE_TARGETS = {
     "taxonomy_id": "taxonomy",
     "taxonomy_term_id": "taxonomy_term",
 }
+
+
+def link_target(table: str, field_name: str) -> str:
+    """The table a reference field of `table` points to (a term's parent_id: another term)."""
+    if table == "taxonomy_term" and field_name == "parent_id":
+        return "taxonomy_term"
+    return REFERENCE_TARGETS[field_name]
+
 
 # Links a record must keep (it is rejected without them)...
 REQUIRED_LINKS = {

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from sqlalchemy import event, select
 
-from directory import hsds_json
+from directory.hsds import serialize as hsds_json
 from directory.models import (
     Attribute,
     ChangeRecord,
@@ -23,7 +23,7 @@ from tests.directory.factories import (
     make_service,
     make_taxonomy_term,
 )
-from tests.directory.hsds_schemas import assert_valid
+from tests.directory.hsds.schemas import assert_valid
 
 
 def _load(db, model, id_, options):

@@ -6,8 +6,14 @@ from decimal import Decimal
 
 import pytest
 
-from directory.hsds_import_read import ImportFailed, decode, read_csv, read_datapackage, read_json
-from directory.hsds_import_values import (
+from directory.hsds.importing.read import (
+    ImportFailed,
+    decode,
+    read_csv,
+    read_datapackage,
+    read_json,
+)
+from directory.hsds.importing.values import (
     BadValue,
     IdMapper,
     in_united_states,

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from directory.hsds.importing.records import Origin, Package, Progress
+
 
 class ImportFailed(Exception):
     """A problem that stops the whole import; nothing is written."""
@@ -202,3 +204,31 @@ def read_datapackage(folder: Path) -> dict | None:
     if not isinstance(resources, list) or not all(isinstance(r, dict) for r in resources):
         raise ImportFailed("datapackage.json 'resources' must be a list of objects")
     return descriptor
+
+
+def read_tables(
+    folder: Path,
+    files: dict[Path, tuple[str | None, str | None]],
+    names: dict[str, str | None],
+    required: dict[str, tuple[str, ...]],
+    package: Package,
+    say: Progress,
+) -> dict[str, CsvTable]:
+    """Read every CSV file that holds an HSDS table (`files` as `detect.csv_files` finds them)."""
+    tables: dict[str, CsvTable] = {}
+    for path, (table, encoding) in sorted(files.items()):
+        if table is None:
+            if path.stem.lower() not in names:
+                package.warn("unknown", Origin(path.name, ""), "ignored: not an HSDS table")
+            continue
+        if table in tables:
+            raise ImportFailed(f"{path.name} and {tables[table].file} both hold {table} rows")
+        csv_table = read_csv(path, encoding=encoding, required=required.get(table, ()))
+        tables[table] = csv_table
+        package.files.append(path.name)
+        if csv_table.encoding not in ("utf-8", "utf-16"):
+            package.warn(table, Origin(path.name, ""), f"not UTF-8: read as {csv_table.encoding}")
+        say(f"read {path.name}: {len(csv_table.rows)} rows")
+    if not tables:
+        raise ImportFailed(f"{folder.name} has no CSV file with an HSDS table's name")
+    return tables

@@ -38,7 +38,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, stream_wit
 from sqlalchemy import ColumnElement, Select, Uuid, func, or_, select, text
 from sqlalchemy.orm import selectinload
 
-from directory import hsds_json
+from directory.hsds import serialize as hsds_json
 from directory.models import (
     Address,
     Attribute,

@@ -1,0 +1,223 @@
+"""What an HSDS package is and where its files are: 3.0 JSON, a 3.0 CSV datapackage, a legacy
+1.x CSV package, or a .zip of one.
+
+`detect(path)` looks at file names, the datapackage.json descriptor and the services.csv header;
+it reads no rows. A path that holds no HSDS package raises ImportFailed, naming what it found.
+"""
+
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from directory.hsds.importing.legacy import LEGACY_FILES, LEGACY_ONLY
+from directory.hsds.importing.read import ImportFailed, normalize_column, read_datapackage
+from directory.hsds.importing.v3 import V3_FILES
+
+# How the report names each kind of package.
+FORMATS = {"json": "HSDS 3.0 JSON", "v3": "HSDS 3.0 CSV", "legacy": "HSDS 1.x CSV"}
+# Names datapackage templates carry unchanged; they say nothing about where the data came from.
+GENERIC_PACKAGE_NAMES = {"", "human_services_data", "hsds", "datapackage", "data", "export"}
+GENERIC_FOLDER_NAMES = {"json", "csv", "data", "export", "hsds", "datapackage"}
+HSDS_FILE_STEMS = {
+    "services",
+    "organizations",
+    "locations",
+    "service_at_locations",
+    "taxonomies",
+    "taxonomy_terms",
+    "programs",
+    "data",
+    "export",
+}
+
+
+@dataclass
+class Found:
+    """What a path holds: the kind of package, the folder with its files, its descriptor."""
+
+    kind: str  # "json" (HSDS 3.0 JSON), "v3" (3.0 CSV) or "legacy" (1.x CSV)
+    folder: Path
+    descriptor: dict | None  # datapackage.json, when there is one
+    json_files: list[Path]  # for "json": the files to read, in order
+
+
+def unzip(path: Path, folder: Path) -> Path:
+    """Extract a .zip into `folder`; the package's root (its single top folder, if it has one)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            archive.extractall(folder)  # noqa: S202 (zipfile drops absolute and ".." parts)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ImportFailed(f"{path.name} is not a readable zip file: {exc}") from None
+    entries = [p for p in folder.iterdir() if not p.name.startswith(("__MACOSX", "."))]
+    if len(entries) == 1 and entries[0].is_dir():
+        return entries[0]
+    return folder
+
+
+def detect(path: Path) -> Found:
+    """Which kind of HSDS package `path` (a file or a folder) is, and where its files are."""
+    if path.is_file():
+        suffix = path.suffix.lower()
+        if path.name.lower() == "datapackage.json":
+            return detect(path.parent)
+        if suffix in (".json", ".ndjson", ".jsonl"):
+            return Found("json", path.parent, None, [path])
+        if suffix == ".csv":
+            raise ImportFailed(
+                f"{path.name} is one CSV file: give the folder that holds it with the package's "
+                "other files (and datapackage.json)"
+            )
+        raise ImportFailed(
+            f"{path.name}: unknown format; expected an HSDS JSON file, a folder of HSDS CSV or "
+            "JSON files, or a .zip of one"
+        )
+    folder = path
+    visible = [p for p in folder.iterdir() if not p.name.startswith((".", "__MACOSX"))]
+    if not any(p.is_file() for p in visible):
+        # One folder inside (an unzipped export), or our own export's json/ and csv/.
+        inner = [p for p in visible if p.is_dir()]
+        preferred = [p for p in inner if p.name.lower() in ("json", "csv")]
+        if len(inner) == 1 or preferred:
+            folder = (
+                sorted(preferred, key=lambda p: p.name.lower() != "json")[0]
+                if preferred
+                else inner[0]
+            )
+            visible = list(folder.iterdir())
+    descriptor = read_datapackage(folder)
+    csvs = [p for p in visible if p.is_file() and p.suffix.lower() in (".csv", ".tsv", ".txt")]
+    csvs += [
+        p for p in _resource_files(folder, descriptor) if p.parent.resolve() != folder.resolve()
+    ]
+    jsons = sorted(
+        (
+            p
+            for p in visible
+            if p.is_file()
+            and p.suffix.lower() in (".json", ".ndjson", ".jsonl")
+            and p.name.lower() != "datapackage.json"
+        ),
+        key=_json_file_order,
+    )
+    if csvs:
+        return Found(_tabular_kind(folder, descriptor, csvs), folder, descriptor, [])
+    if jsons:
+        return Found("json", folder, descriptor, jsons)
+    if descriptor is not None:
+        raise ImportFailed(
+            f"{folder.name}/datapackage.json describes the package but none of its CSV files "
+            "are in the folder"
+        )
+    raise ImportFailed(f"{folder} holds no HSDS files (no datapackage.json, .csv or .json files)")
+
+
+def _json_file_order(path: Path) -> tuple[int, str]:
+    first = ("taxonomies", "taxonomy", "taxonomy_terms", "organizations")
+    stem = path.stem.lower()
+    return (first.index(stem) if stem in first else len(first), path.name)
+
+
+# Tables whose name says which HSDS version a package follows.
+LEGACY_ONLY_RESOURCES = {
+    "regular_schedule",
+    "holiday_schedule",
+    "physical_address",
+    "postal_address",
+    "service_taxonomy",
+    "accessibility_for_disabilities",
+    "eligibility",
+    "payment_accepted",
+}
+V3_ONLY_FILES = {
+    "schedules",
+    "addresses",
+    "attributes",
+    "taxonomy_terms",
+    "taxonomies",
+    "cost_options",
+    "organization_identifiers",
+    "accessibility",
+    "service_at_location",
+}
+V3_ONLY_RESOURCES = {
+    "schedule",
+    "address",
+    "attribute",
+    "taxonomy_term",
+    "cost_option",
+    "organization_identifier",
+    "accessibility",
+}
+
+
+def _tabular_kind(folder: Path, descriptor: dict | None, csvs: list[Path]) -> str:
+    """HSDS 1.x or 3.0, from the datapackage's version and resources and the files present."""
+    stems = {p.stem.lower() for p in csvs}
+    names = {str(r.get("name", "")).lower() for r in (descriptor or {}).get("resources", [])}
+    version = str((descriptor or {}).get("version", ""))
+    legacy = len(stems & LEGACY_ONLY) + len(names & LEGACY_ONLY_RESOURCES)
+    modern = len(stems & V3_ONLY_FILES) + len(names & V3_ONLY_RESOURCES)
+    if version.startswith("3") or str((descriptor or {}).get("hsds_version", "")).startswith("3"):
+        modern += 2
+    services = next((p for p in csvs if p.stem.lower() == "services"), None)
+    if services is not None:
+        header = services.read_bytes()[:4096].decode("utf-8", "replace").splitlines()[:1]
+        columns = {normalize_column(c.strip('"')) for c in (header[0].split(",") if header else [])}
+        if columns & {"fees_description", "eligibility_description", "last_modified"}:
+            modern += 1
+        elif columns & {"fees", "taxonomy_ids"}:
+            legacy += 1
+    if legacy == 0 and modern == 0:
+        known = {s for s in stems if s in V3_FILES or s in LEGACY_FILES}
+        if not known:
+            raise ImportFailed(
+                f"{folder.name} has CSV files but none with an HSDS table's name "
+                f"(found: {', '.join(sorted(p.name for p in csvs))})"
+            )
+    return "legacy" if legacy > modern else "v3"
+
+
+def dataset_name(path: Path, found: Found, default: str | None) -> str:
+    """The datapackage's name, else the folder's (or the zip's, or the JSON file's) name."""
+    name = str((found.descriptor or {}).get("name") or "").strip()
+    if name.lower() not in GENERIC_PACKAGE_NAMES:
+        return name
+    if default:
+        return default
+    if path.is_file() and path.stem.lower() not in HSDS_FILE_STEMS:
+        return path.stem
+    folder = found.folder.resolve()
+    while folder.name.lower() in GENERIC_FOLDER_NAMES and folder.parent != folder:
+        folder = folder.parent  # export/json -> the export's own name
+    return folder.name or "import"
+
+
+def csv_files(
+    found: Found, names: dict[str, str | None]
+) -> dict[Path, tuple[str | None, str | None]]:
+    """The package's CSV files: path -> (the table it holds, None if no HSDS table; the encoding
+    its datapackage resource declares). `names` maps file stems and resource names to tables."""
+    files: dict[Path, tuple[str | None, str | None]] = {}
+    for path, resource in _resource_files(found.folder, found.descriptor).items():
+        table = names.get(str(resource.get("name", "")).lower(), names.get(path.stem.lower()))
+        files[path] = (table, resource.get("encoding"))
+    for path in sorted(found.folder.iterdir()):
+        if path.is_file() and path.suffix.lower() in (".csv", ".tsv", ".txt"):
+            files.setdefault(path.resolve(), (names.get(path.stem.lower()), None))
+    return files
+
+
+def _resource_files(folder: Path, descriptor: dict | None) -> dict[Path, dict]:
+    """The datapackage's resources that are files inside the package folder, by path."""
+    root = folder.resolve()
+    found: dict[Path, dict] = {}
+    for resource in (descriptor or {}).get("resources", []):
+        target = resource.get("path")
+        if isinstance(target, list):
+            target = target[0] if target else None
+        if not isinstance(target, str) or "://" in target:
+            continue
+        path = (folder / target).resolve()
+        if path.is_file() and path.is_relative_to(root):
+            found[path] = resource  # HSDS's own descriptor lists every table; some may be absent
+    return found

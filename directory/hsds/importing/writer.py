@@ -1,0 +1,201 @@
+"""Writing checked records: table by table in `TABLE_ORDER`, new rows in one bulk INSERT and
+changed rows in bulk UPDATEs (SQLAlchemy Core: every row has every column), unchanged rows left
+alone; then children the package lists completely but no longer holds are deleted.
+
+The import flushes and never commits: the caller commits once, or rolls everything back.
+"""
+
+import uuid
+from collections import defaultdict
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, insert, select, update
+
+from directory.hsds.importing.checks import COLUMNS, NOW, Checked, Checker, chunks
+from directory.hsds.importing.records import (
+    ALL_PARENTS,
+    MODELS,
+    TABLE_ORDER,
+    Package,
+    Progress,
+    Record,
+    link_target,
+)
+from extensions import db, utcnow
+
+if TYPE_CHECKING:
+    from directory.hsds.importing import ImportReport
+
+# A service, organization or location missing from a later export is left as it is: referrals
+# and agencies point at them. Only their details (phones, hours, sites...) follow the package.
+NEVER_REMOVED = {"organization", "service", "location", "taxonomy", "taxonomy_term", "metadata"}
+
+
+class Writer:
+    """Checks the package's records table by table, writes them in bulk, prunes stale children."""
+
+    def __init__(self, package: Package, report: "ImportReport", say: Progress):
+        self.package = package
+        self.report = report
+        self.say = say
+        self.checks = Checker(package, report)
+        self.referenced: set[uuid.UUID] = set()
+
+    def run(self) -> None:
+        for issue in self.package.rejected:
+            self.report.rejected.append(issue)
+            self.report.count(issue.table).rejected += 1
+        self.report.warnings.extend(self.package.warnings)
+        for table in TABLE_ORDER:
+            records = self.package.records.get(table)
+            if records:
+                self._table(table, records)
+        self._prune()
+        db.session.flush()
+
+    def _table(self, table: str, records: list[Record]) -> None:
+        counts = self.report.count(table)
+        checked = self.checks.check(table, records)
+        for item in checked.values():
+            for name, value in item.row.items():
+                if isinstance(value, uuid.UUID) and name != "id":
+                    self.referenced.add(value)
+        self._write(table, checked)
+        self.say(
+            f"{table}: {counts.created} created, {counts.updated} updated, "
+            f"{counts.unchanged} unchanged, {counts.rejected} rejected"
+        )
+
+    # --- storing ---
+
+    def _existing(self, table: str, ids: list[uuid.UUID], names: set[str]) -> dict[uuid.UUID, dict]:
+        model = MODELS[table]
+        columns = [model.__table__.c[n] for n in sorted(names) if n != "geom"]
+        stored: dict[uuid.UUID, dict] = {}
+        for batch in chunks(ids):
+            query = select(model.__table__.c.id, *columns).where(model.__table__.c.id.in_(batch))
+            for row in db.session.execute(query).mappings():
+                stored[row["id"]] = dict(row)
+        return stored
+
+    def _write(self, table: str, checked: dict[uuid.UUID, Checked]) -> None:
+        if not checked:
+            return
+        model = MODELS[table]
+        counts = self.report.count(table)
+        names = set().union(*(item.managed for item in checked.values()))
+        stored = self._existing(table, list(checked), names)
+        inserts: list[dict] = []
+        updates: dict[frozenset, list[dict]] = defaultdict(list)
+        for record_id, item in list(checked.items()):
+            old = stored.get(record_id)
+            if old is None:
+                row = self._new_row(table, item)
+                if row is None:
+                    del checked[record_id]
+                    continue
+                inserts.append(row)
+                counts.created += 1
+                continue
+            changed = [
+                n for n in item.managed if n != "geom" and not _same(old.get(n), item.row.get(n))
+            ]
+            if not changed:
+                counts.unchanged += 1
+                continue
+            params = {"id": record_id, **{n: item.row.get(n) for n in item.managed}}
+            if table == "service":
+                merged = {**old, **params}
+                low, high = merged.get("minimum_age"), merged.get("maximum_age")
+                if low is not None and high is not None and low > high:
+                    params["minimum_age"] = params["maximum_age"] = None
+            updates[frozenset(params)].append(params)
+            counts.updated += 1
+        if table in ("organization", "taxonomy_term"):
+            parent = "parent_organization_id" if table == "organization" else "parent_id"
+            inserts = _parents_first(inserts, parent)
+        statement = insert(model.__table__)  # Core: every row has every column, one executemany
+        for batch in chunks(inserts, 1000):
+            db.session.execute(statement, batch)
+        for group in updates.values():
+            for batch in chunks(group, 1000):
+                db.session.execute(update(model), batch)
+
+    def _new_row(self, table: str, item: Checked) -> dict | None:
+        """Every column of a record to insert, defaults filled; None (rejected) if incomplete."""
+        row: dict[str, Any] = {}
+        for info in COLUMNS[table]:
+            if info.name in item.row:
+                row[info.name] = item.row[info.name]
+            elif info.default is NOW:
+                row[info.name] = utcnow()
+            elif info.default is not None:
+                row[info.name] = info.default
+            elif not info.nullable and info.name != "id":
+                self.checks.reject(table, item.record, f"no {info.name}")
+                return None
+            else:
+                row[info.name] = None
+        row["id"] = item.record.id
+        return row
+
+    # --- removing children the package no longer lists ---
+
+    def _prune(self) -> None:
+        for (table, link), parents in self.package.authority.items():
+            if table in NEVER_REMOVED:
+                continue
+            if link.startswith("link:"):
+                parent_table = link.split(":", 1)[1]
+            else:
+                parent_table = link_target(table, link)
+            owned = self.checks.accepted[parent_table]
+            if parents is not ALL_PARENTS:
+                owned = parents & owned
+            if not owned:
+                continue
+            model = MODELS[table]
+            keep = self.checks.accepted[table] | set(self.checks.rejected[table]) | self.referenced
+            doomed: set[uuid.UUID] = set()
+            for batch in chunks(owned):
+                if link.startswith("link:"):
+                    query = select(model.id).where(
+                        model.link_entity == parent_table, model.link_id.in_(batch)
+                    )
+                else:
+                    query = select(model.id).where(getattr(model, link).in_(batch))
+                doomed |= set(db.session.scalars(query)) - keep
+            for batch in chunks(doomed):
+                db.session.execute(
+                    delete(model).where(model.id.in_(batch)),
+                    execution_options={"synchronize_session": False},
+                )
+            if doomed:
+                self.report.count(table).removed += len(doomed)
+                self.say(f"{table}: removed {len(doomed)} no longer in the package")
+
+
+def _same(old: Any, new: Any) -> bool:
+    if old is None or new is None:
+        return old is None and new is None
+    if isinstance(old, Decimal | int | float) and isinstance(new, Decimal | int | float):
+        return Decimal(str(old)) == Decimal(str(new))
+    return old == new
+
+
+def _parents_first(rows: list[dict], parent_field: str) -> list[dict]:
+    """Order rows so each comes after its parent (when both are new); loops keep their order."""
+    by_id = {row["id"]: row for row in rows}
+    placed: set = set()
+    ordered: list[dict] = []
+    for row in rows:
+        chain = []
+        current = row
+        while current is not None and current["id"] not in placed and current not in chain:
+            chain.append(current)
+            current = by_id.get(current.get(parent_field))
+        for item in reversed(chain):
+            placed.add(item["id"])
+            ordered.append(item)
+    return ordered
