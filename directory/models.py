@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
+    JSON,
     CheckConstraint,
     Date,
     ForeignKey,
@@ -604,3 +605,57 @@ class ChangeRecord(db.Model):
 
     def __repr__(self) -> str:
         return f"<ChangeRecord {self.id} {self.resource_type}:{self.resource_id}>"
+
+
+class ImportRun(db.Model):
+    """One run of an HSDS import: who started it, from what, and what it did.
+
+    Kept so network admins can see the history of what was loaded and read each run's report.
+    """
+
+    __tablename__ = "import_run"
+    __table_args__ = (
+        CheckConstraint("status IN ('running', 'succeeded', 'failed', 'dry_run')", name="status"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    source: Mapped[str] = mapped_column(String(2000))  # the path or uploaded file name
+    dataset: Mapped[str | None] = mapped_column(String(200), index=True)
+    started_by: Mapped[str] = mapped_column(String(320))  # a user's email, or "cli"
+    status: Mapped[str] = mapped_column(String(20), default="running")
+    counts: Mapped[dict] = mapped_column(JSON, default=dict)  # {table: {created: n, ...}}
+    report_path: Mapped[str | None] = mapped_column(String(2000))  # the full CSV report
+    message: Mapped[str] = mapped_column(Text, default="")
+
+    def __repr__(self) -> str:
+        return f"<ImportRun {self.id} {self.status} {self.source!r}>"
+
+
+class ReviewFlag(db.Model):
+    """A record an import kept but a person should check (a placeholder organization, a point
+    far from its ZIP code). Network admins see open flags; resolving one keeps the row."""
+
+    __tablename__ = "review_flag"
+    __table_args__ = (
+        Index("ix_review_flag_record", "record_table", "record_id"),
+        Index("ix_review_flag_open", "resolved_at"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    record_table: Mapped[str] = mapped_column(String(50))  # "organization", "location", ...
+    record_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    reason: Mapped[str] = mapped_column(
+        String(50)
+    )  # a code: placeholder_organization, far_from_zip
+    detail: Mapped[str] = mapped_column(Text, default="")  # words for the reviewer
+    import_run_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("import_run.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_by: Mapped[str | None] = mapped_column(String(320))
+
+    def __repr__(self) -> str:
+        return f"<ReviewFlag {self.id} {self.reason} {self.record_table}:{self.record_id}>"
