@@ -17,7 +17,7 @@ from accounts.auth import api_auth_required
 from accounts.models import Role, User
 from directory.models import Service
 from extensions import db, utcnow
-from referrals import audit, notifications, queries, services
+from referrals import access, audit, deadlines, notifications, queries, services
 from referrals.errors import InvalidInput, NotFound, ReferralError
 from referrals.models import (
     SHAREABLE_MEMBER_FIELDS,
@@ -187,7 +187,7 @@ def _member_views(members: list[Member], viewer: User) -> dict:
 
 
 def _consent_json(consent: Consent) -> dict:
-    today = services.local_today()
+    today = deadlines.local_today()
     return {
         "id": str(consent.id),
         "given_by": consent.given_by,
@@ -203,7 +203,7 @@ def _consent_json(consent: Consent) -> dict:
 def _referral_json(
     referral: Referral, viewer: User, *, detail: bool = False, member_view: dict | None = None
 ) -> dict:
-    side = services.side_of(viewer, referral)
+    side = access.side_of(viewer, referral)
     now = utcnow()
     body = {
         "id": str(referral.id),
@@ -236,7 +236,7 @@ def _referral_json(
         "responded_at": _iso(referral.responded_at),
         "closed_at": _iso(referral.closed_at),
         "overdue": referral.is_overdue_at(now),
-        "outcome_due_at": _iso(services.outcome_due(referral)),
+        "outcome_due_at": _iso(deadlines.outcome_due(referral)),
         "outcome_overdue": referral.is_outcome_overdue,
         "your_side": side.value if side else None,
         "allowed_actions": [a.value for a in allowed_actions(Status(referral.status), side)],
@@ -319,7 +319,7 @@ def list_members():
     actor = _actor()
     page, per_page = _paging()
     members, total = _page_of(
-        services.visible_members(actor),
+        access.visible_members(actor),
         (Member.last_name, Member.first_name, Member.id),
         page,
         per_page,
@@ -336,7 +336,7 @@ def list_members():
 def get_member(member_id: uuid.UUID):
     """One member, as much of them as the caller may see."""
     actor = _actor()
-    member = services.get_member_for(actor, member_id)
+    member = access.get_member_for(actor, member_id)
     body = _member_json(member, actor, detail=True)
     audit.record(actor, AuditAction.view, AuditObject.member, member.id, {"via": "api"})
     db.session.commit()
@@ -348,7 +348,7 @@ def get_member(member_id: uuid.UUID):
 def record_consent(member_id: uuid.UUID):
     """Record a (new) consent for a member of the caller's caseload."""
     actor = _actor()
-    member = services.get_member_for(actor, member_id)
+    member = access.get_member_for(actor, member_id)
     data = _body(CONSENT_FIELDS)
     errors: dict = {}
     values = _consent_values(errors, data)
@@ -363,7 +363,7 @@ def record_consent(member_id: uuid.UUID):
 def revoke_consent(member_id: uuid.UUID, consent_id: uuid.UUID):
     """Withdraw a member's consent; says which waiting referrals that cancelled."""
     actor = _actor()
-    member = services.get_member_for(actor, member_id)
+    member = access.get_member_for(actor, member_id)
     consent = db.session.get(Consent, consent_id)
     if consent is None or consent.member_id != member.id:
         raise NotFound("No such consent.", code="consent_not_found")
@@ -389,7 +389,7 @@ def send_referral():
     _check_strings(errors, data, ("need", "note", "urgency"))
     confirm = _parse_bool(errors, "confirm_duplicate", data.get("confirm_duplicate"))
     _raise_if(errors)
-    member = services.get_member_for(actor, member_id)
+    member = access.get_member_for(actor, member_id)
     service = db.session.get(Service, service_id)
     try:
         referral = services.send_referral(
@@ -415,7 +415,7 @@ def list_referrals():
     """The referrals the caller may see (their org's, or sent to their agency), newest first."""
     actor = _actor()
     page, per_page = _paging()
-    stmt = services.visible_referrals(actor)
+    stmt = access.visible_referrals(actor)
     errors: dict = {}
     status = request.args.get("status")
     if status:
@@ -469,7 +469,7 @@ def list_referrals():
 def get_referral(referral_id: uuid.UUID):
     """One referral with its history (events) and the thread between the two sides."""
     actor = _actor()
-    referral = services.get_referral_for(actor, referral_id)
+    referral = access.get_referral_for(actor, referral_id)
     body = _referral_json(referral, actor, detail=True)
     audit.record(actor, AuditAction.view, AuditObject.referral, referral.id, {"via": "api"})
     audit.record(
@@ -481,7 +481,7 @@ def get_referral(referral_id: uuid.UUID):
 
 def _act(referral_id: uuid.UUID, allowed: set[str], run) -> tuple:
     actor = _actor()
-    referral = services.get_referral_for(actor, referral_id)
+    referral = access.get_referral_for(actor, referral_id)
     data = _body(allowed) if request.get_data(cache=True).strip() else {}
     errors: dict = {}
     _check_strings(errors, data, [name for name in allowed if name != "service_id"])

@@ -1,7 +1,7 @@
 """Read-only questions the referral screens ask: inbox tabs, dashboard counts, the closed-loop
 rate, caseload search, forward targets, an agency's services, paging.
 
-Every query starts from the scoping selects of `referrals.services` (`visible_referrals`,
+Every query starts from the scoping selects of `referrals.access` (`visible_referrals`,
 `visible_members`), so a screen can never list what its viewer may not see. Nothing here writes.
 """
 
@@ -16,7 +16,7 @@ from sqlalchemy.orm import selectinload
 from accounts.models import NetworkOrganization, OrgKind, User
 from directory.models import ReferralCapacity, Service
 from extensions import db
-from referrals import services
+from referrals import access
 from referrals.models import Member, Referral
 from referrals.states import CLOSED_STATUSES, Status, Urgency
 
@@ -134,7 +134,7 @@ def _inbox_condition(tab: InboxTab, now: datetime):
 
 def inbox_counts(user: User, now: datetime) -> dict[InboxTab, int]:
     """How many referrals sit in each inbox tab for the user's agency."""
-    base = services.visible_referrals(user).subquery()
+    base = access.visible_referrals(user).subquery()
     counts = {}
     for tab in InboxTab:
         # The same conditions, against the scoped subquery's columns.
@@ -150,7 +150,7 @@ def inbox_counts(user: User, now: datetime) -> dict[InboxTab, int]:
 def inbox_page(user: User, tab: InboxTab, now: datetime, page: int, per_page: int) -> Page:
     """One tab of the inbox: the most pressing first (urgency, then the oldest deadline);
     closed ones newest first."""
-    stmt = services.visible_referrals(user).where(_inbox_condition(tab, now))
+    stmt = access.visible_referrals(user).where(_inbox_condition(tab, now))
     if tab == InboxTab.closed:
         order = (Referral.closed_at.desc(), Referral.id)
     elif tab == InboxTab.accepted:
@@ -225,7 +225,7 @@ def dashboard_page(
     user: User, filters: DashboardFilters, now: datetime, page: int, per_page: int
 ) -> Page:
     """The referrals the user's organization sent (all of them for a network admin), filtered."""
-    stmt = services.visible_referrals(user)
+    stmt = access.visible_referrals(user)
     condition = _dashboard_condition(filters.view, now)
     if condition is not None:
         stmt = stmt.where(condition)
@@ -248,7 +248,7 @@ def dashboard_page(
 
 def dashboard_counts(user: User, now: datetime) -> dict[DashboardView, int]:
     """How many of the visible referrals are in each dashboard view."""
-    base = services.visible_referrals(user).subquery()
+    base = access.visible_referrals(user).subquery()
     counts = {}
     for view in DashboardView:
         stmt = select(func.count()).select_from(Referral).where(Referral.id.in_(select(base.c.id)))
@@ -286,7 +286,7 @@ class LoopRate:
 
 def closed_loop_rate(user: User, since: datetime, until: datetime) -> LoopRate:
     """The closed-loop rate of the referrals `user` may see that were sent in [since, until)."""
-    base = services.visible_referrals(user).subquery()
+    base = access.visible_referrals(user).subquery()
     counted = (
         select(Referral.status, func.count())
         .where(
@@ -314,7 +314,7 @@ def closed_loop_rate(user: User, since: datetime, until: datetime) -> LoopRate:
 
 def caseload_page(user: User, text: str, page: int, per_page: int) -> Page:
     """The members the user may see, by name, optionally those matching `text` (name or phone)."""
-    stmt = services.visible_members(user)
+    stmt = access.visible_members(user)
     text = text.strip()
     if text:
         pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -333,7 +333,7 @@ def member_referrals(user: User, member: Member) -> list[Referral]:
     """The member's referrals that the user may see, newest first."""
     return list(
         db.session.scalars(
-            services.visible_referrals(user)
+            access.visible_referrals(user)
             .where(Referral.member_id == member.id)
             .order_by(Referral.sent_at.desc(), Referral.id)
         )
