@@ -2,8 +2,10 @@
 
 Every list starts from `visible_referrals` / `visible_members`, every single record is read through
 `get_referral_for` / `get_member_for`: what a person may not see is NotFound, never told apart from
-what does not exist. Seeing is not acting: `acting_side` and `require_own_member` say who may
-change a record, and refuse with Forbidden those who only see it.
+what does not exist. A record read to be shown is read with `load_referral_for` /
+`load_member_for`, which also log the view in the access log. Seeing is not acting: `acting_side`
+and `require_own_member` say who may change a record, and refuse with Forbidden those who only
+see it.
 """
 
 import uuid
@@ -13,9 +15,10 @@ from sqlalchemy import Select, false, select
 from accounts.models import Role, User
 from directory.models import Service
 from extensions import db
+from referrals import audit
 from referrals.errors import Forbidden, NotFound
-from referrals.models import Member, Referral
-from referrals.states import Side
+from referrals.models import AuditAction, AuditObject, Consent, Member, Referral
+from referrals.states import Action, Side, Status, allowed_actions
 
 
 def side_of(user: User | None, referral: Referral) -> Side | None:
@@ -111,6 +114,47 @@ def get_member_for(user: User | None, member_id: uuid.UUID) -> Member:
     if member is None or not can_view_member(user, member):
         raise NotFound("No such member.", code="member_not_found")
     return member
+
+
+def get_consent_for(user: User | None, member_id: uuid.UUID, consent_id: uuid.UUID) -> Consent:
+    """One of the member's consents if `user` may see the member; otherwise NotFound."""
+    member = get_member_for(user, member_id)
+    consent = db.session.get(Consent, consent_id)
+    if consent is None or consent.member_id != member.id:
+        raise NotFound("No such consent.", code="consent_not_found")
+    return consent
+
+
+def load_referral_for(
+    user: User | None, referral_id: uuid.UUID, *, via: str, with_member: bool = True
+) -> Referral:
+    """The referral, to show to `user`: `get_referral_for`, then the view is logged (`via` names
+    the screen), and the view of its member too (as `<via>:referral`) unless `with_member` is
+    False."""
+    referral = get_referral_for(user, referral_id)
+    audit.record(user, AuditAction.view, AuditObject.referral, referral.id, {"via": via})
+    if with_member:
+        audit.record(
+            user,
+            AuditAction.view,
+            AuditObject.member,
+            referral.member_id,
+            {"via": f"{via}:referral"},
+        )
+    return referral
+
+
+def load_member_for(user: User | None, member_id: uuid.UUID, *, via: str) -> Member:
+    """The member, to show to `user`: `get_member_for`, then the view is logged (`via` names the
+    screen)."""
+    member = get_member_for(user, member_id)
+    audit.record(user, AuditAction.view, AuditObject.member, member.id, {"via": via})
+    return member
+
+
+def actions_for(user: User | None, referral: Referral) -> list[Action]:
+    """What `user` may do to the referral now: its status's next steps, for their side of it."""
+    return allowed_actions(Status(referral.status), side_of(user, referral))
 
 
 def is_own_member(user: User | None, member: Member) -> bool:

@@ -350,6 +350,24 @@ def record_consent(
     return consent
 
 
+def add_member(
+    actor: User, values: dict, consent: dict | None = None, now: datetime | None = None
+) -> Member:
+    """Add a person to the caseload with the consent they gave, if any: the member page, the
+    referral form and the API all add members this way. A problem with the consent is reported
+    as `consent.<field>`; the caller's rollback then drops the member too."""
+    now = now or utcnow()
+    member = create_member(actor, now=now, **values)
+    if consent is not None:
+        try:
+            record_consent(actor, member, now=now, **consent)
+        except InvalidInput as exc:
+            raise InvalidInput(
+                {f"consent.{name}": text for name, text in exc.fields.items()}
+            ) from exc
+    return member
+
+
 def revoke_consent(actor: User, consent: Consent, now: datetime | None = None) -> list[Referral]:
     """Withdraw a consent: agencies stop seeing the member's details and no referral can be sent.
 

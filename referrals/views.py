@@ -25,7 +25,7 @@ from accounts.auth import current_actor, login_required_roles, register_nav_link
 from accounts.models import Role, User
 from directory.models import ReferralCapacity, Service
 from extensions import db, utcnow
-from referrals import access, audit, deadlines, notifications, queries, services
+from referrals import access, actions, deadlines, notifications, queries, services
 from referrals.errors import (
     ConsentProblem,
     DuplicateReferral,
@@ -37,9 +37,6 @@ from referrals.errors import (
 )
 from referrals.models import (
     SHAREABLE_MEMBER_FIELDS,
-    AuditAction,
-    AuditObject,
-    Consent,
     ConsentMethod,
     Member,
     Referral,
@@ -51,7 +48,6 @@ from referrals.states import (
     Outcome,
     Status,
     Urgency,
-    allowed_actions,
     label,
 )
 from referrals.web import int_arg, page_url, parse_date, parse_uuid, partial_for, respond
@@ -244,6 +240,33 @@ def _prefixed(fields: dict, prefix: str) -> dict:
     return {f"{prefix}{name}": text for name, text in fields.items()}
 
 
+def _record_consent(user: User, member: Member, form, errors: dict) -> None:
+    """Record the consent the form's fieldset describes for a member already on the caseload;
+    any problem (with those already in `errors`) is raised under the fieldset's names."""
+    consent = _consent_values(errors, form, member.full_name)
+    if errors:
+        raise InvalidInput(errors)
+    try:
+        services.record_consent(user, member, **consent)
+    except InvalidInput as exc:
+        raise InvalidInput(_prefixed(exc.fields, "consent_")) from exc
+
+
+def _add_member(user: User, form, errors: dict) -> Member:
+    """Add the person the form describes, with their consent when the box is ticked (given by
+    the member unless the form names someone); a date that can't be read goes to `errors`."""
+    values = _member_values(errors, form)
+    consent = None
+    if form.get("consent_given") == "1":
+        typed = ((form.get("first_name") or "").strip(), (form.get("last_name") or "").strip())
+        consent = _consent_values(errors, form, " ".join(part for part in typed if part))
+    try:
+        return services.add_member(user, values, consent)
+    except InvalidInput as exc:
+        # The service names the consent's fields "consent.method"; the form's are "consent_method".
+        raise InvalidInput({n.replace(".", "_", 1): t for n, t in exc.fields.items()}) from exc
+
+
 # -- the coordinator dashboard -----------------------------------------------------------------
 
 
@@ -268,7 +291,9 @@ def index():
         mine=request.args.get("mine") == "1",
         urgency=urgency,
     )
-    page = queries.dashboard_page(user, filters, now, int_arg("page", 1), PER_PAGE)
+    page = queries.dashboard_page(
+        user, filters, now, int_arg("page", 1), PER_PAGE, via="page:dashboard"
+    )
     period = int_arg("period", DEFAULT_LOOP_PERIOD, LOOP_PERIODS)
     context = _shared_context(
         filters=filters,
@@ -281,7 +306,6 @@ def index():
         page_url=lambda **kw: page_url("referrals.index", **kw),
         rows=_rows_with_members(user, page.items),
     )
-    _record_list_views(user, page.items, "page:dashboard")
     partial = partial_for("referral-list")
     return _render_and_commit(
         "referrals/_dashboard_list.html" if partial else "referrals/dashboard.html", context
@@ -292,12 +316,6 @@ def _rows_with_members(user: User, referrals: list[Referral]) -> list[tuple[Refe
     """Each referral with its member as `user` may see them, read for the whole page at once."""
     views = services.member_views([r.member for r in referrals], user)
     return [(r, views[r.member_id]) for r in referrals]
-
-
-def _record_list_views(user: User, referrals: list[Referral], via: str) -> None:
-    audit.record_views(user, AuditObject.referral, [r.id for r in referrals], via=via)
-    member_ids = list(dict.fromkeys(r.member_id for r in referrals))
-    audit.record_views(user, AuditObject.member, member_ids, via=via)
 
 
 # -- referring a member ----------------------------------------------------------------------
@@ -311,22 +329,27 @@ def _service_for_referral() -> Service:
     return service
 
 
-def _picker_members(user: User, text: str, chosen: Member | None) -> list[Member]:
-    members = queries.caseload_page(user, text, 1, PICKER_SIZE).items
-    if chosen is not None and chosen not in members:
-        members = [chosen, *members]
-    return members
+def _chosen_member(user: User, raw_id: str | None, listed: list[Member]) -> Member | None:
+    """The caseload member the form has chosen, if the user may refer them (logged as seen)."""
+    chosen_id = parse_uuid(raw_id)
+    if chosen_id is None:
+        return None
+    for member in listed:
+        if member.id == chosen_id:
+            return member
+    try:
+        return access.load_member_for(user, chosen_id, via="page:refer")
+    except NotFound:
+        return None
 
 
 def _refer_context(user: User, service: Service, state: dict, **extra) -> dict:
-    chosen_id = parse_uuid(state.get("member_id"))
-    chosen = db.session.get(Member, chosen_id) if chosen_id else None
-    if chosen is not None and not access.is_own_member(user, chosen):
-        chosen = None
     member_q = (state.get("member_q") or "").strip()[:100]
     errors = extra.pop("errors", {})
-    members = _picker_members(user, member_q, chosen)
-    audit.record_views(user, AuditObject.member, [m.id for m in members], via="page:refer")
+    members = queries.caseload_page(user, member_q, 1, PICKER_SIZE, via="page:refer").items
+    chosen = _chosen_member(user, state.get("member_id"), members)
+    if chosen is not None and chosen not in members:
+        members = [chosen, *members]
     return _shared_context(
         service=service,
         agency=services.agency_for_service(service),
@@ -380,22 +403,14 @@ def _send_referral(user: User, service: Service):
         member_choice = state["member_id"] = "new"
     try:
         if member_choice == "new":
-            values = _member_values(errors, form)
-            member = services.create_member(user, **values)
+            member = _add_member(user, form, errors)
         else:
             member_id = parse_uuid(member_choice)
             if member_id is None:
                 raise InvalidInput({"member_id": "Choose a member, or add someone new."})
             member = access.get_member_for(user, member_id)
-        consent_errors: dict = {}
-        if form.get("consent_given") == "1":
-            consent = _consent_values(consent_errors, form, member.full_name)
-            if consent_errors:
-                raise InvalidInput(consent_errors)
-            try:
-                services.record_consent(user, member, **consent)
-            except InvalidInput as exc:
-                raise InvalidInput(_prefixed(exc.fields, "consent_")) from exc
+            if form.get("consent_given") == "1":
+                _record_consent(user, member, form, errors)
         if errors:
             raise InvalidInput(errors)
         referral = services.send_referral(
@@ -444,15 +459,14 @@ def _refer_again(user: User, service: Service, state: dict, *, status: int, **ex
 
 
 def _referral_context(user: User, referral: Referral, **extra) -> dict:
-    side = access.side_of(user, referral)
-    actions = allowed_actions(Status(referral.status), side)
+    allowed = access.actions_for(user, referral)
     forward_services = []
-    if Action.forward in actions:
+    if Action.forward in allowed:
         forward_services = queries.forward_targets(exclude={referral.service_id})
     return _shared_context(
         referral=referral,
-        side=side,
-        actions=[a.value for a in actions],
+        side=access.side_of(user, referral),
+        actions=[a.value for a in allowed],
         view=services.member_view(referral.member, user),
         forward_services=forward_services,
         action_error=extra.pop("action_error", None),
@@ -467,38 +481,29 @@ def detail(referral_id: uuid.UUID):
     """Everything both sides know about one referral: status, history, the member (as consent
     allows), what the viewer may do next, and the thread between the two sides."""
     user = _actor()
-    referral = access.get_referral_for(user, referral_id)
+    referral = access.load_referral_for(user, referral_id, via="page")
     context = _referral_context(user, referral)
-    _record_detail_view(user, referral)
     db.session.commit()
     return respond(render_template("referrals/detail.html", **context))
 
 
-def _record_detail_view(user: User, referral: Referral) -> None:
-    audit.record(user, AuditAction.view, AuditObject.referral, referral.id, {"via": "page"})
-    audit.record(
-        user, AuditAction.view, AuditObject.member, referral.member_id, {"via": "page:referral"}
-    )
+def _run_action(user: User, referral: Referral, name: str, form):
+    """Do the action `name` of `actions.ACTIONS` with what the form sent; a service to forward to
+    must be one the directory has."""
+    action = actions.ACTIONS[name]
+    values = {}
+    for field, kind in action.fields.items():
+        if kind is actions.Field.service:
+            service_id = parse_uuid(form.get(field))
+            values[field] = db.session.get(Service, service_id) if service_id else None
+            if values[field] is None:
+                raise InvalidInput({field: "Choose the service to forward it to."})
+        else:
+            values[field] = form.get(field)
+    return action.run(referral, user, values)
 
 
-def _run_action(user: User, referral: Referral, action: str, form) -> Referral:
-    note = form.get("note")
-    if action == "accept":
-        return services.accept(referral, user, note=note)
-    if action == "decline":
-        return services.decline(referral, user, reason=form.get("reason"), text=note)
-    if action == "cancel":
-        return services.cancel(referral, user, reason=form.get("reason"), text=note)
-    if action == "complete":
-        return services.complete(referral, user, outcome=form.get("outcome"), text=note)
-    service_id = parse_uuid(form.get("service_id"))
-    service = db.session.get(Service, service_id) if service_id else None
-    if service is None:
-        raise InvalidInput({"service_id": "Choose the service to forward it to."})
-    return services.forward(referral, user, service, note=note)
-
-
-@bp.post("/referrals/<uuid:referral_id>/<any(accept, decline, cancel, forward, complete):action>")
+@bp.post(f"/referrals/<uuid:referral_id>/<any({', '.join(actions.STEPS)}):action>")
 @login_required_roles()
 def act(referral_id: uuid.UUID, action: str):
     """Accept, decline, cancel, forward or close a referral with its outcome; from the inbox row
@@ -514,7 +519,6 @@ def act(referral_id: uuid.UUID, action: str):
     except ReferralError as exc:
         # Bad input, or the referral moved on (someone else acted first): say so in place.
         db.session.rollback()
-        referral = access.get_referral_for(user, referral_id)
         error = {
             "action": action,
             "message": exc.message,
@@ -522,13 +526,13 @@ def act(referral_id: uuid.UUID, action: str):
             "values": request.form.to_dict(),
         }
         if row:
-            return _inbox_row_response(user, referral, status=exc.status, error=error)
+            return _inbox_row_response(user, referral_id, status=exc.status, error=error)
+        referral = access.load_referral_for(user, referral_id, via="page")
         context = _referral_context(user, referral, action_error=error)
-        _record_detail_view(user, referral)
         db.session.commit()
         return respond(render_template("referrals/detail.html", **context), exc.status)
     if row:
-        return _inbox_row_response(user, referral, trigger="referral-changed")
+        return _inbox_row_response(user, referral_id, trigger="referral-changed")
     flash(_done_message(referral, action), "success")
     return redirect(_next_url(url_for("referrals.detail", referral_id=referral.id)), code=303)
 
@@ -549,16 +553,17 @@ def post_message(referral_id: uuid.UUID):
     referral = access.get_referral_for(user, referral_id)
     thread = partial_for(f"thread-{referral.id}")
     try:
-        services.post_message(referral, user, request.form.get("body"))
+        _run_action(user, referral, actions.MESSAGES, request.form)
         db.session.commit()
     except InvalidInput as exc:
         db.session.rollback()
-        referral = access.get_referral_for(user, referral_id)
         error = {"message": exc.fields.get("body", exc.message), "body": request.form.get("body")}
-        context = _referral_context(user, referral, message_error=error)
         if thread:
+            referral = access.get_referral_for(user, referral_id)
+            context = _referral_context(user, referral, message_error=error)
             return respond(render_template("referrals/_thread.html", **context), 400)
-        _record_detail_view(user, referral)
+        referral = access.load_referral_for(user, referral_id, via="page")
+        context = _referral_context(user, referral, message_error=error)
         db.session.commit()
         return respond(render_template("referrals/detail.html", **context), 400)
     if thread:
@@ -576,28 +581,27 @@ def post_message(referral_id: uuid.UUID):
 def _inbox_row_context(
     user: User, referral: Referral, error: dict | None = None, view: dict | None = None
 ) -> dict:
-    side = access.side_of(user, referral)
     return {
         "referral": referral,
         "view": view or services.member_view(referral.member, user),
-        "actions": [a.value for a in allowed_actions(Status(referral.status), side)],
+        "actions": [a.value for a in access.actions_for(user, referral)],
         "error": error,
     }
 
 
 def _inbox_row_response(
     user: User,
-    referral: Referral,
+    referral_id: uuid.UUID,
     *,
     status: int = 200,
     error: dict | None = None,
     trigger: str | None = None,
 ):
+    referral = access.load_referral_for(user, referral_id, via="page:inbox", with_member=False)
     forward_services = queries.forward_targets() if referral.status == Status.sent else []
     context = _shared_context(
         forward_services=forward_services, **_inbox_row_context(user, referral, error)
     )
-    audit.record(user, AuditAction.view, AuditObject.referral, referral.id, {"via": "page:inbox"})
     db.session.commit()
     return respond(render_template("referrals/_inbox_row.html", **context), status, trigger=trigger)
 
@@ -618,7 +622,7 @@ def inbox():
         context = _shared_context(tab=tab, counts=counts, tabs=queries.INBOX_TAB_LABELS)
         db.session.commit()
         return respond(render_template("referrals/_inbox_tabs.html", **context))
-    page = queries.inbox_page(user, tab, now, int_arg("page", 1), PER_PAGE)
+    page = queries.inbox_page(user, tab, now, int_arg("page", 1), PER_PAGE, via="page:inbox")
     context = _shared_context(
         tab=tab,
         tabs=queries.INBOX_TAB_LABELS,
@@ -633,7 +637,6 @@ def inbox():
         capacities=list(ReferralCapacity),
         page_url=lambda **kw: page_url("referrals.inbox", **kw),
     )
-    _record_list_views(user, page.items, "page:inbox")
     partial = partial_for("inbox-list")
     return _render_and_commit(
         "referrals/_inbox_list.html" if partial else "referrals/inbox.html", context
@@ -682,7 +685,7 @@ def members():
     """The coordinator's caseload, searchable by name or phone."""
     user = _actor()
     text = (request.args.get("q") or "").strip()[:100]
-    page = queries.caseload_page(user, text, int_arg("page", 1), PER_PAGE)
+    page = queries.caseload_page(user, text, int_arg("page", 1), PER_PAGE, via="page:caseload")
     services.load_consents(page.items)
     context = _shared_context(
         page=page,
@@ -690,7 +693,6 @@ def members():
         consents_in_force={m.id: services.consent_in_force(m) for m in page.items},
         page_url=lambda **kw: page_url("referrals.members", **kw),
     )
-    audit.record_views(user, AuditObject.member, [m.id for m in page.items], via="page:caseload")
     partial = partial_for("member-list")
     return _render_and_commit(
         "referrals/_member_list.html" if partial else "referrals/members.html", context
@@ -706,16 +708,7 @@ def new_member():
     state = _form_state(request.form, _consent_defaults())
     if request.method == "POST":
         try:
-            member = services.create_member(user, **_member_values(errors, request.form))
-            if request.form.get("consent_given") == "1":
-                consent_errors: dict = {}
-                consent = _consent_values(consent_errors, request.form, member.full_name)
-                if consent_errors:
-                    raise InvalidInput(consent_errors)
-                try:
-                    services.record_consent(user, member, **consent)
-                except InvalidInput as exc:
-                    raise InvalidInput(_prefixed(exc.fields, "consent_")) from exc
+            member = _add_member(user, request.form, errors)
             if errors:
                 raise InvalidInput(errors)
             db.session.commit()
@@ -746,9 +739,8 @@ def _member_context(user: User, member: Member, **extra) -> dict:
 def member(member_id: uuid.UUID):
     """One member of the caseload: details, consent (record, revoke), referral history."""
     user = _actor()
-    found = access.get_member_for(user, member_id)
+    found = access.load_member_for(user, member_id, via="page")
     context = _member_context(user, found)
-    audit.record(user, AuditAction.view, AuditObject.member, found.id, {"via": "page"})
     db.session.commit()
     return respond(render_template("referrals/member.html", **context))
 
@@ -760,23 +752,16 @@ def record_consent(member_id: uuid.UUID):
     user = _actor()
     found = access.get_member_for(user, member_id)
     errors: dict = {}
-    values = _consent_values(errors, request.form, found.full_name)
     try:
         if request.form.get("consent_given") != "1":
             errors["consent_given"] = "Tick the box to confirm the member gave this consent."
-        if errors:
-            raise InvalidInput(errors)
-        try:
-            services.record_consent(user, found, **values)
-        except InvalidInput as exc:
-            raise InvalidInput(_prefixed(exc.fields, "consent_")) from exc
+        _record_consent(user, found, request.form, errors)
         db.session.commit()
     except InvalidInput as exc:
         db.session.rollback()
-        found = access.get_member_for(user, member_id)
+        found = access.load_member_for(user, member_id, via="page")
         state = _form_state(request.form, _consent_defaults())
         context = _member_context(user, found, form=state, errors={**errors, **exc.fields})
-        audit.record(user, AuditAction.view, AuditObject.member, found.id, {"via": "page"})
         db.session.commit()
         return respond(render_template("referrals/member.html", **context), 400)
     flash("Consent recorded.", "success")
@@ -788,16 +773,13 @@ def record_consent(member_id: uuid.UUID):
 def revoke_consent(member_id: uuid.UUID, consent_id: uuid.UUID):
     """Withdraw a consent: agencies stop seeing the member's details, no new referral can go."""
     user = _actor()
-    found = access.get_member_for(user, member_id)
-    consent = db.session.get(Consent, consent_id)
-    if consent is None or consent.member_id != found.id:
-        abort(404, description="No such consent.")
+    consent = access.get_consent_for(user, member_id, consent_id)
     cancelled = services.revoke_consent(user, consent)
     db.session.commit()
     flash("Consent revoked. Agencies no longer see this member's details.", "success")
     if cancelled:
         flash(_cancelled_for_consent(len(cancelled)), "info")
-    return redirect(url_for("referrals.member", member_id=found.id), code=303)
+    return redirect(url_for("referrals.member", member_id=member_id), code=303)
 
 
 def _cancelled_for_consent(count: int) -> str:
