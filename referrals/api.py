@@ -25,7 +25,6 @@ bp = Blueprint("referrals_api", __name__, url_prefix="/api/v1")
 
 DEFAULT_PER_PAGE = 25
 MAX_PER_PAGE = 100
-AGENCY_ROLES = (Role.agency_staff, Role.agency_admin)
 
 
 @bp.errorhandler(ReferralError)
@@ -523,7 +522,7 @@ def read_notifications():
         errors: dict = {}
         ids = [_parse_uuid(errors, "ids", value) for value in raw]
         _raise_if(errors)
-    count = services.mark_notifications_read(actor, ids)
+    count = notifications.mark_read(actor, ids)
     db.session.commit()
     return jsonify(marked_read=count, unread_count=notifications.unread_count(actor))
 

@@ -567,12 +567,10 @@ def _refusal(referral: Referral, action: Action, error: IllegalTransition) -> Tr
 
 def _lost_race(referral_id: uuid.UUID, action: Action) -> ConcurrentUpdate:
     # This session's transaction is spoiled; read what won on a connection of its own.
-    from accounts.models import User as Account
-
     with db.engine.connect() as conn:
         row = conn.execute(
-            select(ReferralEvent.action, ReferralEvent.at, Account.full_name, Account.email)
-            .outerjoin(Account, Account.id == ReferralEvent.actor_id)
+            select(ReferralEvent.action, ReferralEvent.at, User.full_name, User.email)
+            .outerjoin(User, User.id == ReferralEvent.actor_id)
             .where(
                 ReferralEvent.referral_id == referral_id,
                 ReferralEvent.action.not_in(SWEEP_EVENT_ACTIONS),
@@ -863,13 +861,6 @@ def post_message(
     )
     log.info("referral %s message %s by %s", referral.id, message.id, author.id)
     return message
-
-
-def mark_notifications_read(
-    user: User, ids: list[uuid.UUID] | None = None, now: datetime | None = None
-) -> int:
-    """Mark the user's notices read (all unread ones when `ids` is None); returns how many."""
-    return notifications.mark_read(user, ids, now)
 
 
 def set_service_capacity(actor: User, service: Service, capacity: str | None) -> Service:

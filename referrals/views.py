@@ -61,7 +61,6 @@ DEFAULT_CONSENT_SCOPE = ("first_name", "last_name", "phone", "preferred_language
 DEFAULT_CONSENT_DAYS = 365
 LOOP_PERIODS = (30, 90, 365)
 DEFAULT_LOOP_PERIOD = 90
-ACTIONS = ("accept", "decline", "cancel", "forward", "complete")
 
 FIELD_LABELS = {
     "first_name": "First name",
@@ -801,7 +800,7 @@ def notifications_page():
     user = _actor()
     items = notifications.notifications_for(user, limit=50)
     unread_ids = {n.id for n in items if n.read_at is None}
-    services.mark_notifications_read(user, list(unread_ids))
+    notifications.mark_read(user, list(unread_ids))
     db.session.commit()
     return respond(
         render_template("referrals/notifications.html", items=items, unread_ids=unread_ids),
