@@ -103,6 +103,7 @@ def _register_blueprints(app: Flask) -> None:
     import referrals.models  # noqa: F401
     from accounts import api as accounts_api
     from accounts import views as accounts_views
+    from admin import views as admin_views
     from directory import api as directory_api
     from directory import views as directory_views
     from directory.hsds import api as hsds_api
@@ -116,6 +117,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(accounts_api.bp)
     app.register_blueprint(referrals_views.bp)
     app.register_blueprint(referrals_api.bp)
+    app.register_blueprint(admin_views.bp)
     for bp in (directory_api.bp, hsds_api.bp, referrals_api.bp, accounts_api.bp):
         csrf.exempt(bp)
 

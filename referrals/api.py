@@ -11,30 +11,21 @@ import uuid
 from datetime import date, datetime
 
 from flask import Blueprint, g, jsonify, request
-from sqlalchemy import func, select
 
 from accounts.auth import api_auth_required
 from accounts.models import Role, User
 from directory.models import Service
 from extensions import db, utcnow
-from referrals import audit, notifications, queries, services
+from referrals import access, actions, deadlines, notifications, queries, services
 from referrals.errors import InvalidInput, NotFound, ReferralError
-from referrals.models import (
-    SHAREABLE_MEMBER_FIELDS,
-    AuditAction,
-    AuditObject,
-    Consent,
-    Member,
-    Referral,
-)
-from referrals.states import Status, allowed_actions, fhir_task_status, label
+from referrals.models import SHAREABLE_MEMBER_FIELDS, Consent, Member, Referral
+from referrals.states import Action, Status, fhir_task_status, label
 from web.errors import json_error
 
 bp = Blueprint("referrals_api", __name__, url_prefix="/api/v1")
 
 DEFAULT_PER_PAGE = 25
 MAX_PER_PAGE = 100
-AGENCY_ROLES = (Role.agency_staff, Role.agency_admin)
 
 
 @bp.errorhandler(ReferralError)
@@ -129,14 +120,6 @@ def _paging() -> tuple[int, int]:
     return values["page"], values["per_page"]
 
 
-def _page_of(stmt, order_by, page: int, per_page: int):
-    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    items = db.session.scalars(
-        stmt.order_by(*order_by).limit(per_page).offset((page - 1) * per_page)
-    ).all()
-    return list(items), total or 0
-
-
 def _actor() -> User:
     return g.api_user
 
@@ -186,7 +169,7 @@ def _member_views(members: list[Member], viewer: User) -> dict:
 
 
 def _consent_json(consent: Consent) -> dict:
-    today = services.local_today()
+    today = deadlines.local_today()
     return {
         "id": str(consent.id),
         "given_by": consent.given_by,
@@ -202,7 +185,7 @@ def _consent_json(consent: Consent) -> dict:
 def _referral_json(
     referral: Referral, viewer: User, *, detail: bool = False, member_view: dict | None = None
 ) -> dict:
-    side = services.side_of(viewer, referral)
+    side = access.side_of(viewer, referral)
     now = utcnow()
     body = {
         "id": str(referral.id),
@@ -235,10 +218,10 @@ def _referral_json(
         "responded_at": _iso(referral.responded_at),
         "closed_at": _iso(referral.closed_at),
         "overdue": referral.is_overdue_at(now),
-        "outcome_due_at": _iso(services.outcome_due(referral)),
+        "outcome_due_at": _iso(deadlines.outcome_due(referral)),
         "outcome_overdue": referral.is_outcome_overdue,
         "your_side": side.value if side else None,
-        "allowed_actions": [a.value for a in allowed_actions(Status(referral.status), side)],
+        "allowed_actions": [a.value for a in access.actions_for(viewer, referral)],
         "version": referral.version_id,
     }
     if detail:
@@ -304,9 +287,7 @@ def create_member():
         errors.setdefault(name, problem)
     consent = _consent_values(errors, data["consent"], "consent.") if "consent" in data else None
     _raise_if(errors)
-    member = services.create_member(actor, **values)
-    if consent is not None:
-        services.record_consent(actor, member, **consent)
+    member = services.add_member(actor, values, consent)
     db.session.commit()
     return jsonify(_member_json(member, actor, detail=True)), 201
 
@@ -317,17 +298,11 @@ def list_members():
     """The members the caller may see: their caseload, or (agencies) those referred to them."""
     actor = _actor()
     page, per_page = _paging()
-    members, total = _page_of(
-        services.visible_members(actor),
-        (Member.last_name, Member.first_name, Member.id),
-        page,
-        per_page,
-    )
-    views = _member_views(members, actor)
-    items = [_member_json(m, actor, view=views[m.id]) for m in members]
-    audit.record_views(actor, AuditObject.member, [m.id for m in members], via="api:list")
+    found = queries.caseload_page(actor, "", page, per_page, via="api:list")
+    views = _member_views(found.items, actor)
+    items = [_member_json(m, actor, view=views[m.id]) for m in found.items]
     db.session.commit()
-    return _paged(items, total, page, per_page)
+    return _paged(items, found.total, page, per_page)
 
 
 @bp.get("/members/<uuid:member_id>")
@@ -335,9 +310,8 @@ def list_members():
 def get_member(member_id: uuid.UUID):
     """One member, as much of them as the caller may see."""
     actor = _actor()
-    member = services.get_member_for(actor, member_id)
+    member = access.load_member_for(actor, member_id, via="api")
     body = _member_json(member, actor, detail=True)
-    audit.record(actor, AuditAction.view, AuditObject.member, member.id, {"via": "api"})
     db.session.commit()
     return jsonify(body)
 
@@ -347,7 +321,7 @@ def get_member(member_id: uuid.UUID):
 def record_consent(member_id: uuid.UUID):
     """Record a (new) consent for a member of the caller's caseload."""
     actor = _actor()
-    member = services.get_member_for(actor, member_id)
+    member = access.get_member_for(actor, member_id)
     data = _body(CONSENT_FIELDS)
     errors: dict = {}
     values = _consent_values(errors, data)
@@ -362,10 +336,7 @@ def record_consent(member_id: uuid.UUID):
 def revoke_consent(member_id: uuid.UUID, consent_id: uuid.UUID):
     """Withdraw a member's consent; says which waiting referrals that cancelled."""
     actor = _actor()
-    member = services.get_member_for(actor, member_id)
-    consent = db.session.get(Consent, consent_id)
-    if consent is None or consent.member_id != member.id:
-        raise NotFound("No such consent.", code="consent_not_found")
+    consent = access.get_consent_for(actor, member_id, consent_id)
     cancelled = services.revoke_consent(actor, consent)
     body = _consent_json(consent)
     body["cancelled_referral_ids"] = [str(r.id) for r in cancelled]
@@ -388,7 +359,7 @@ def send_referral():
     _check_strings(errors, data, ("need", "note", "urgency"))
     confirm = _parse_bool(errors, "confirm_duplicate", data.get("confirm_duplicate"))
     _raise_if(errors)
-    member = services.get_member_for(actor, member_id)
+    member = access.get_member_for(actor, member_id)
     service = db.session.get(Service, service_id)
     try:
         referral = services.send_referral(
@@ -414,7 +385,7 @@ def list_referrals():
     """The referrals the caller may see (their org's, or sent to their agency), newest first."""
     actor = _actor()
     page, per_page = _paging()
-    stmt = services.visible_referrals(actor)
+    stmt = access.visible_referrals(actor)
     errors: dict = {}
     status = request.args.get("status")
     if status:
@@ -444,23 +415,19 @@ def list_referrals():
         if parsed:
             stmt = stmt.where(Referral.member_id == parsed)
     _raise_if(errors)
-    referrals, total = _page_of(
-        stmt.options(*queries.REFERRAL_ROW_LOADING),
+    found = queries.referral_page(
+        actor,
+        stmt,
         (Referral.sent_at.desc(), Referral.id),
         page,
         per_page,
+        via="api:list",
+        member_via="api:referral-list",
     )
-    views = _member_views([r.member for r in referrals], actor)
-    items = [_referral_json(r, actor, member_view=views[r.member_id]) for r in referrals]
-    audit.record_views(actor, AuditObject.referral, [r.id for r in referrals], via="api:list")
-    audit.record_views(
-        actor,
-        AuditObject.member,
-        list(dict.fromkeys(r.member_id for r in referrals)),
-        via="api:referral-list",
-    )
+    views = _member_views([r.member for r in found.items], actor)
+    items = [_referral_json(r, actor, member_view=views[r.member_id]) for r in found.items]
     db.session.commit()
-    return _paged(items, total, page, per_page)
+    return _paged(items, found.total, page, per_page)
 
 
 @bp.get("/referrals/<uuid:referral_id>")
@@ -468,114 +435,50 @@ def list_referrals():
 def get_referral(referral_id: uuid.UUID):
     """One referral with its history (events) and the thread between the two sides."""
     actor = _actor()
-    referral = services.get_referral_for(actor, referral_id)
+    referral = access.load_referral_for(actor, referral_id, via="api")
     body = _referral_json(referral, actor, detail=True)
-    audit.record(actor, AuditAction.view, AuditObject.referral, referral.id, {"via": "api"})
-    audit.record(
-        actor, AuditAction.view, AuditObject.member, referral.member_id, {"via": "api:referral"}
-    )
     db.session.commit()
     return jsonify(body)
 
 
-def _act(referral_id: uuid.UUID, allowed: set[str], run) -> tuple:
-    actor = _actor()
-    referral = services.get_referral_for(actor, referral_id)
-    data = _body(allowed) if request.get_data(cache=True).strip() else {}
+def _action_values(action: actions.ReferralAction, data: dict) -> dict:
+    """The action's values from the JSON body: text fields must be strings, a service an id."""
     errors: dict = {}
-    _check_strings(errors, data, [name for name in allowed if name != "service_id"])
+    texts = [name for name, kind in action.fields.items() if kind is actions.Field.text]
+    _check_strings(errors, data, texts)
     _raise_if(errors)
-    result = run(actor, referral, data)
+    values = {name: data.get(name) for name in texts}
+    for name, kind in action.fields.items():
+        if kind is actions.Field.service:
+            service_id = _parse_uuid(errors, name, data.get(name))
+            _raise_if(errors)
+            values[name] = db.session.get(Service, service_id)
+    return values
+
+
+@bp.post(f"/referrals/<uuid:referral_id>/<any({', '.join(actions.ACTIONS)}):action>")
+@api_auth_required()
+def act(referral_id: uuid.UUID, action: str):
+    """Act on a referral: accept, decline (with a reason), cancel (with a reason), forward (to a
+    service_id; both referrals come back) or complete it (with the outcome); or write to the
+    other side (`messages`: the message comes back, 201)."""
+    actor = _actor()
+    referral = access.get_referral_for(actor, referral_id)
+    chosen = actions.ACTIONS[action]
+    data = _body(set(chosen.fields)) if request.get_data(cache=True).strip() else {}
+    result = chosen.run(referral, actor, _action_values(chosen, data))
     db.session.commit()
-    return result
-
-
-@bp.post("/referrals/<uuid:referral_id>/accept")
-@api_auth_required()
-def accept(referral_id: uuid.UUID):
-    """The receiving agency accepts."""
-
-    def run(actor, referral, data):
-        services.accept(referral, actor, note=data.get("note"))
-        return referral
-
-    referral = _act(referral_id, {"note"}, run)
-    return jsonify(_referral_json(referral, _actor(), detail=True))
-
-
-@bp.post("/referrals/<uuid:referral_id>/decline")
-@api_auth_required()
-def decline(referral_id: uuid.UUID):
-    """The receiving agency declines, with a reason (and text for "other")."""
-
-    def run(actor, referral, data):
-        services.decline(referral, actor, reason=data.get("reason"), text=data.get("note"))
-        return referral
-
-    referral = _act(referral_id, {"reason", "note"}, run)
-    return jsonify(_referral_json(referral, _actor(), detail=True))
-
-
-@bp.post("/referrals/<uuid:referral_id>/cancel")
-@api_auth_required()
-def cancel(referral_id: uuid.UUID):
-    """The coordinator withdraws it (or either side stops an accepted one), with a reason."""
-
-    def run(actor, referral, data):
-        services.cancel(referral, actor, reason=data.get("reason"), text=data.get("note"))
-        return referral
-
-    referral = _act(referral_id, {"reason", "note"}, run)
-    return jsonify(_referral_json(referral, _actor(), detail=True))
-
-
-@bp.post("/referrals/<uuid:referral_id>/forward")
-@api_auth_required()
-def forward(referral_id: uuid.UUID):
-    """The receiving agency passes it to another service; answers with both referrals."""
-
-    def run(actor, referral, data):
-        errors: dict = {}
-        service_id = _parse_uuid(errors, "service_id", data.get("service_id"))
-        _raise_if(errors)
-        service = db.session.get(Service, service_id)
-        forwarded = services.forward(referral, actor, service, note=data.get("note"))
-        return referral, forwarded
-
-    referral, forwarded = _act(referral_id, {"service_id", "note"}, run)
-    body = _referral_json(referral, _actor(), detail=True)
-    body["forwarded_referral"] = _referral_json(forwarded, _actor())
+    if action == actions.MESSAGES:
+        return jsonify(
+            id=str(result.id),
+            at=_iso(result.created_at),
+            body=result.body,
+            author=_person(result.author),
+        ), 201
+    body = _referral_json(referral, actor, detail=True)
+    if action == Action.forward:
+        body["forwarded_referral"] = _referral_json(result, actor)
     return jsonify(body)
-
-
-@bp.post("/referrals/<uuid:referral_id>/complete")
-@api_auth_required()
-def complete(referral_id: uuid.UUID):
-    """The receiving agency records the outcome; the loop is closed."""
-
-    def run(actor, referral, data):
-        services.complete(referral, actor, outcome=data.get("outcome"), text=data.get("note"))
-        return referral
-
-    referral = _act(referral_id, {"outcome", "note"}, run)
-    return jsonify(_referral_json(referral, _actor(), detail=True))
-
-
-@bp.post("/referrals/<uuid:referral_id>/messages")
-@api_auth_required()
-def post_message(referral_id: uuid.UUID):
-    """Write to the other side of the referral."""
-
-    def run(actor, referral, data):
-        return services.post_message(referral, actor, data.get("body"))
-
-    message = _act(referral_id, {"body"}, run)
-    return jsonify(
-        id=str(message.id),
-        at=_iso(message.created_at),
-        body=message.body,
-        author=_person(message.author),
-    ), 201
 
 
 # -- notifications and capacity ------------------------------------------------------------
@@ -618,7 +521,7 @@ def read_notifications():
         errors: dict = {}
         ids = [_parse_uuid(errors, "ids", value) for value in raw]
         _raise_if(errors)
-    count = services.mark_notifications_read(actor, ids)
+    count = notifications.mark_read(actor, ids)
     db.session.commit()
     return jsonify(marked_read=count, unread_count=notifications.unread_count(actor))
 

@@ -1,8 +1,10 @@
 """Read-only questions the referral screens ask: inbox tabs, dashboard counts, the closed-loop
 rate, caseload search, forward targets, an agency's services, paging.
 
-Every query starts from the scoping selects of `referrals.services` (`visible_referrals`,
-`visible_members`), so a screen can never list what its viewer may not see. Nothing here writes.
+Every query starts from the scoping selects of `referrals.access` (`visible_referrals`,
+`visible_members`), so a screen can never list what its viewer may not see. Nothing here changes a
+record; the pages of referrals and members that a screen shows are logged in the access log as
+seen by its viewer (`via` names the screen), since "who saw this member" must find lists too.
 """
 
 import enum
@@ -16,8 +18,8 @@ from sqlalchemy.orm import selectinload
 from accounts.models import NetworkOrganization, OrgKind, User
 from directory.models import ReferralCapacity, Service
 from extensions import db
-from referrals import services
-from referrals.models import Member, Referral
+from referrals import access, audit
+from referrals.models import AuditObject, Member, Referral
 from referrals.states import CLOSED_STATUSES, Status, Urgency
 
 MAX_PER_PAGE = 100
@@ -62,6 +64,26 @@ def paginate(stmt: Select, order_by, page: int, per_page: int) -> Page:
         stmt.order_by(*order_by).limit(per_page).offset((page - 1) * per_page)
     ).all()
     return Page(list(items), total or 0, page, per_page)
+
+
+def referral_page(
+    user: User,
+    stmt: Select,
+    order_by,
+    page: int,
+    per_page: int,
+    *,
+    via: str,
+    member_via: str | None = None,
+) -> Page:
+    """One page of `stmt`'s referrals (a select from `access.visible_referrals(user)`) with what
+    each row shows, logged as seen by `user`, and their members too (as `member_via`, else
+    `via`)."""
+    found = paginate(stmt.options(*REFERRAL_ROW_LOADING), order_by, page, per_page)
+    audit.record_views(user, AuditObject.referral, [r.id for r in found.items], via=via)
+    member_ids = list(dict.fromkeys(r.member_id for r in found.items))
+    audit.record_views(user, AuditObject.member, member_ids, via=member_via or via)
+    return found
 
 
 # -- referral conditions -------------------------------------------------------------------
@@ -134,7 +156,7 @@ def _inbox_condition(tab: InboxTab, now: datetime):
 
 def inbox_counts(user: User, now: datetime) -> dict[InboxTab, int]:
     """How many referrals sit in each inbox tab for the user's agency."""
-    base = services.visible_referrals(user).subquery()
+    base = access.visible_referrals(user).subquery()
     counts = {}
     for tab in InboxTab:
         # The same conditions, against the scoped subquery's columns.
@@ -147,17 +169,19 @@ def inbox_counts(user: User, now: datetime) -> dict[InboxTab, int]:
     return counts
 
 
-def inbox_page(user: User, tab: InboxTab, now: datetime, page: int, per_page: int) -> Page:
+def inbox_page(
+    user: User, tab: InboxTab, now: datetime, page: int, per_page: int, *, via: str
+) -> Page:
     """One tab of the inbox: the most pressing first (urgency, then the oldest deadline);
     closed ones newest first."""
-    stmt = services.visible_referrals(user).where(_inbox_condition(tab, now))
+    stmt = access.visible_referrals(user).where(_inbox_condition(tab, now))
     if tab == InboxTab.closed:
         order = (Referral.closed_at.desc(), Referral.id)
     elif tab == InboxTab.accepted:
         order = (_outcome_overdue_first(), Referral.responded_at.asc(), Referral.id)
     else:
         order = (_URGENCY_RANK, Referral.due_at.asc(), Referral.id)
-    return paginate(stmt.options(*REFERRAL_ROW_LOADING), order, page, per_page)
+    return referral_page(user, stmt, order, page, per_page, via=via)
 
 
 # -- the coordinator dashboard ---------------------------------------------------------------
@@ -222,10 +246,10 @@ def _text_condition(text: str):
 
 
 def dashboard_page(
-    user: User, filters: DashboardFilters, now: datetime, page: int, per_page: int
+    user: User, filters: DashboardFilters, now: datetime, page: int, per_page: int, *, via: str
 ) -> Page:
     """The referrals the user's organization sent (all of them for a network admin), filtered."""
-    stmt = services.visible_referrals(user)
+    stmt = access.visible_referrals(user)
     condition = _dashboard_condition(filters.view, now)
     if condition is not None:
         stmt = stmt.where(condition)
@@ -243,12 +267,12 @@ def dashboard_page(
         order = (_outcome_overdue_first(), Referral.sent_at.desc(), Referral.id)
     else:
         order = (Referral.sent_at.desc(), Referral.id)
-    return paginate(stmt.options(*REFERRAL_ROW_LOADING), order, page, per_page)
+    return referral_page(user, stmt, order, page, per_page, via=via)
 
 
 def dashboard_counts(user: User, now: datetime) -> dict[DashboardView, int]:
     """How many of the visible referrals are in each dashboard view."""
-    base = services.visible_referrals(user).subquery()
+    base = access.visible_referrals(user).subquery()
     counts = {}
     for view in DashboardView:
         stmt = select(func.count()).select_from(Referral).where(Referral.id.in_(select(base.c.id)))
@@ -286,7 +310,7 @@ class LoopRate:
 
 def closed_loop_rate(user: User, since: datetime, until: datetime) -> LoopRate:
     """The closed-loop rate of the referrals `user` may see that were sent in [since, until)."""
-    base = services.visible_referrals(user).subquery()
+    base = access.visible_referrals(user).subquery()
     counted = (
         select(Referral.status, func.count())
         .where(
@@ -312,9 +336,10 @@ def closed_loop_rate(user: User, since: datetime, until: datetime) -> LoopRate:
 # -- members ---------------------------------------------------------------------------------
 
 
-def caseload_page(user: User, text: str, page: int, per_page: int) -> Page:
-    """The members the user may see, by name, optionally those matching `text` (name or phone)."""
-    stmt = services.visible_members(user)
+def caseload_page(user: User, text: str, page: int, per_page: int, *, via: str) -> Page:
+    """The members the user may see, by name, optionally those matching `text` (name or phone);
+    logged as seen by `user`."""
+    stmt = access.visible_members(user)
     text = text.strip()
     if text:
         pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -326,14 +351,16 @@ def caseload_page(user: User, text: str, page: int, per_page: int) -> Page:
                 Member.phone.ilike(pattern, escape="\\"),
             )
         )
-    return paginate(stmt, (Member.last_name, Member.first_name, Member.id), page, per_page)
+    found = paginate(stmt, (Member.last_name, Member.first_name, Member.id), page, per_page)
+    audit.record_views(user, AuditObject.member, [m.id for m in found.items], via=via)
+    return found
 
 
 def member_referrals(user: User, member: Member) -> list[Referral]:
     """The member's referrals that the user may see, newest first."""
     return list(
         db.session.scalars(
-            services.visible_referrals(user)
+            access.visible_referrals(user)
             .where(Referral.member_id == member.id)
             .order_by(Referral.sent_at.desc(), Referral.id)
         )

@@ -1,25 +1,23 @@
-"""Every write of the referral domain, as verbs; plus who may see what.
+"""Every write of the referral domain, as verbs; plus the consent that decides what agencies see.
 
-Services check access and input, change, flush and return; they never commit (the request or the
-CLI command commits once, or rolls back). `_transition` is the only code that assigns
-`Referral.status`, and it writes the event row that records the step.
+Services check access (`referrals.access`) and input, change, flush and return; they never commit
+(the request or the CLI command commits once, or rolls back). `_transition` is the only code that
+assigns `Referral.status`, and it writes the event row that records the step.
 """
 
 import logging
 import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
-from flask import current_app, has_app_context
-from sqlalchemy import Select, false, func, inspect, select, update
+from sqlalchemy import func, inspect, select, update
 from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from accounts.models import NetworkOrganization, OrgKind, Role, User
 from directory.models import ReferralCapacity, Service
 from extensions import db, utcnow
-from referrals import audit, notifications
+from referrals import access, audit, deadlines, notifications
 from referrals.errors import (
     ConcurrentUpdate,
     ConsentProblem,
@@ -71,72 +69,6 @@ _PHONE = re.compile(r"^[0-9+().\-\s/x#*]+$", re.IGNORECASE)
 _POSTAL_CODE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z \-]*$")
 
 
-# -- time ----------------------------------------------------------------------------------
-
-
-def local_zone() -> ZoneInfo:
-    """The network's time zone (business days and consent expiry dates are counted in it)."""
-    name = current_app.config.get("DEFAULT_TIMEZONE") if has_app_context() else None
-    return ZoneInfo(name or "UTC")
-
-
-def local_today(now: datetime | None = None) -> date:
-    """Today's date where the network is."""
-    return (now or utcnow()).astimezone(local_zone()).date()
-
-
-def network_holidays() -> frozenset[date]:
-    """Days that don't count toward response windows: config REFERRAL_HOLIDAYS (ISO dates)."""
-    raw = current_app.config.get("REFERRAL_HOLIDAYS") if has_app_context() else None
-    if not raw:
-        return frozenset()
-    if isinstance(raw, str):
-        raw = [part for part in re.split(r"[\s,]+", raw) if part]
-    return frozenset(d if isinstance(d, date) else date.fromisoformat(str(d)) for d in raw)
-
-
-def add_business_days(
-    start: datetime, days: int, zone: ZoneInfo, holidays: frozenset[date] = frozenset()
-) -> datetime:
-    """The same local time `days` business days later (Saturdays, Sundays, holidays skipped)."""
-    local = start.astimezone(zone)
-    day = local.date()
-    counted = 0
-    while counted < days:
-        day += timedelta(days=1)
-        if day.weekday() < 5 and day not in holidays:
-            counted += 1
-    return datetime.combine(day, local.time(), tzinfo=zone).astimezone(UTC)
-
-
-def response_due(agency: NetworkOrganization, sent_at: datetime) -> datetime:
-    """When the receiving agency should have answered a referral sent at `sent_at`."""
-    window = agency.response_window_business_days or 2
-    return add_business_days(sent_at, window, local_zone(), network_holidays())
-
-
-DEFAULT_OUTCOME_REMINDER_DAYS = 10
-
-
-def outcome_reminder_days() -> int:
-    """Business days an agency has, once it accepts, to record an outcome: config
-    OUTCOME_REMINDER_DAYS (at least one)."""
-    raw = current_app.config.get("OUTCOME_REMINDER_DAYS") if has_app_context() else None
-    return max(1, int(raw if raw not in (None, "") else DEFAULT_OUTCOME_REMINDER_DAYS))
-
-
-def outcome_due_after(accepted_at: datetime) -> datetime:
-    """The outcome deadline of a referral accepted at `accepted_at`."""
-    return add_business_days(accepted_at, outcome_reminder_days(), local_zone(), network_holidays())
-
-
-def outcome_due(referral: Referral) -> datetime | None:
-    """When an accepted referral should have its outcome recorded (None unless accepted)."""
-    if referral.status != Status.accepted:
-        return None
-    return outcome_due_after(referral.responded_at or referral.sent_at)
-
-
 # -- input checks ----------------------------------------------------------------------------
 
 
@@ -185,121 +117,6 @@ class _Checks:
             raise InvalidInput(dict(self.errors))
 
 
-# -- who sees what -------------------------------------------------------------------------
-
-
-def side_of(user: User | None, referral: Referral) -> Side | None:
-    """Which end of `referral` the user acts for, or None (another org, an admin, anonymous)."""
-    if user is None or user.organization_id is None:
-        return None
-    if user.role == Role.coordinator and user.organization_id == referral.sending_org_id:
-        return Side.sending
-    if user.is_agency_user and user.organization_id == referral.receiving_org_id:
-        return Side.receiving
-    return None
-
-
-def can_view_referral(user: User | None, referral: Referral) -> bool:
-    """Both sides of a referral and network admins see it; nobody else learns it exists."""
-    return user is not None and (user.is_admin or side_of(user, referral) is not None)
-
-
-def visible_referrals(user: User | None) -> Select:
-    """A select of the referrals `user` may see: the base of every list and inbox."""
-    stmt = select(Referral)
-    if user is None:
-        return stmt.where(false())
-    if user.is_admin:
-        return stmt
-    if user.role == Role.coordinator and user.organization_id is not None:
-        return stmt.where(Referral.sending_org_id == user.organization_id)
-    if user.is_agency_user and user.organization_id is not None:
-        return stmt.where(Referral.receiving_org_id == user.organization_id)
-    return stmt.where(false())
-
-
-def can_view_member(user: User | None, member: Member) -> bool:
-    """The member's organization and admins; an agency only once the member is referred to it."""
-    return member.id in viewable_member_ids(user, [member])
-
-
-def viewable_member_ids(user: User | None, members: list[Member]) -> set[uuid.UUID]:
-    """The ids of those of `members` that `user` may see (`can_view_member`), in one query at
-    most, however many there are."""
-    if user is None or not members:
-        return set()
-    if user.is_admin:
-        return {m.id for m in members}
-    if user.organization_id is None:
-        return set()
-    if user.role == Role.coordinator:
-        return {m.id for m in members if m.organization_id == user.organization_id}
-    if user.is_agency_user:
-        return set(
-            db.session.scalars(
-                select(Referral.member_id)
-                .where(
-                    Referral.member_id.in_([m.id for m in members]),
-                    Referral.receiving_org_id == user.organization_id,
-                )
-                .distinct()
-            )
-        )
-    return set()
-
-
-def visible_members(user: User | None) -> Select:
-    """A select of the members `user` may see (agencies: those referred to them)."""
-    stmt = select(Member)
-    if user is None:
-        return stmt.where(false())
-    if user.is_admin:
-        return stmt
-    if user.organization_id is None:
-        return stmt.where(false())
-    if user.role == Role.coordinator:
-        return stmt.where(Member.organization_id == user.organization_id)
-    if user.is_agency_user:
-        referred = select(Referral.member_id).where(
-            Referral.receiving_org_id == user.organization_id
-        )
-        return stmt.where(Member.id.in_(referred))
-    return stmt.where(false())
-
-
-def get_referral_for(user: User | None, referral_id: uuid.UUID) -> Referral:
-    """The referral if `user` may see it; otherwise NotFound, whether or not it exists."""
-    referral = db.session.get(Referral, referral_id)
-    if referral is None or not can_view_referral(user, referral):
-        raise NotFound("No such referral.", code="referral_not_found")
-    return referral
-
-
-def get_member_for(user: User | None, member_id: uuid.UUID) -> Member:
-    """The member if `user` may see them; otherwise NotFound, whether or not they exist."""
-    member = db.session.get(Member, member_id)
-    if member is None or not can_view_member(user, member):
-        raise NotFound("No such member.", code="member_not_found")
-    return member
-
-
-def is_own_member(user: User | None, member: Member) -> bool:
-    """A coordinator of the member's organization: the people who may change the record."""
-    return (
-        user is not None
-        and user.role == Role.coordinator
-        and user.organization_id == member.organization_id
-    )
-
-
-def _require_own_member(user: User, member: Member, doing: str) -> None:
-    if is_own_member(user, member):
-        return
-    if can_view_member(user, member):
-        raise Forbidden(f"Only coordinators of the member's organization can {doing}.")
-    raise NotFound("No such member.", code="member_not_found")
-
-
 # -- consent ---------------------------------------------------------------------------------
 
 
@@ -326,14 +143,14 @@ def latest_consent(member: Member) -> Consent | None:
 def consent_in_force(member: Member, today: date | None = None) -> Consent | None:
     """The newest consent if it is neither revoked nor expired; an older one never comes back."""
     latest = latest_consent(member)
-    if latest is not None and latest.is_valid_on(today or local_today()):
+    if latest is not None and latest.is_valid_on(today or deadlines.local_today()):
         return latest
     return None
 
 
 def require_consent(member: Member, today: date | None = None) -> Consent:
     """The consent that lets a referral go out, or ConsentProblem saying what is missing."""
-    today = today or local_today()
+    today = today or deadlines.local_today()
     consent = consent_in_force(member, today)
     if consent is not None:
         return consent
@@ -367,12 +184,12 @@ def member_views(members: list[Member], viewer: User, today: date | None = None)
     """`member_view` of each of `members`, by id, in a fixed number of queries (a list page):
     their consents in one go, and an agency's right to see them in one query."""
     members = list({m.id: m for m in members}.values())
-    in_full = {m.id for m in members if viewer.is_admin or is_own_member(viewer, m)}
+    in_full = {m.id for m in members if viewer.is_admin or access.is_own_member(viewer, m)}
     restricted = [m for m in members if m.id not in in_full]
-    if len(viewable_member_ids(viewer, restricted)) < len(restricted):
+    if len(access.viewable_member_ids(viewer, restricted)) < len(restricted):
         raise NotFound("No such member.", code="member_not_found")
     load_consents(restricted)
-    today = today or local_today()
+    today = today or deadlines.local_today()
     views = {}
     for member in members:
         if member.id in in_full:
@@ -455,7 +272,7 @@ def member_problems(values: dict, now: datetime | None = None) -> dict[str, str]
     checks = _Checks()
     for name in set(values) - set(SHAREABLE_MEMBER_FIELDS):
         checks.errors[name] = "Unknown field."
-    _member_fields(checks, values, local_today(now))
+    _member_fields(checks, values, deadlines.local_today(now))
     return checks.errors
 
 
@@ -464,7 +281,7 @@ def consent_problems(
 ) -> dict[str, str]:
     """What is wrong with a consent's fields (empty when it can be recorded): for forms."""
     checks = _Checks()
-    _consent_fields(checks, given_by, method, scope, expires_on, local_today(now))
+    _consent_fields(checks, given_by, method, scope, expires_on, deadlines.local_today(now))
     return checks.errors
 
 
@@ -477,7 +294,7 @@ def create_member(actor: User, now: datetime | None = None, **values) -> Member:
     if unknown:
         raise InvalidInput({name: "Unknown field." for name in unknown})
     checks = _Checks()
-    fields = _member_fields(checks, values, local_today(now))
+    fields = _member_fields(checks, values, deadlines.local_today(now))
     checks.done()
     member = Member(
         organization_id=actor.organization_id,
@@ -505,10 +322,10 @@ def record_consent(
 ) -> Consent:
     """Record the member's consent to share the named fields with agencies they are referred to."""
     now = now or utcnow()
-    _require_own_member(actor, member, "record consent")
+    access.require_own_member(actor, member, "record consent")
     checks = _Checks()
     given_by, method, fields, expires_on = _consent_fields(
-        checks, given_by, method, scope, expires_on, local_today(now)
+        checks, given_by, method, scope, expires_on, deadlines.local_today(now)
     )
     checks.done()
     consent = Consent(
@@ -533,6 +350,24 @@ def record_consent(
     return consent
 
 
+def add_member(
+    actor: User, values: dict, consent: dict | None = None, now: datetime | None = None
+) -> Member:
+    """Add a person to the caseload with the consent they gave, if any: the member page, the
+    referral form and the API all add members this way. A problem with the consent is reported
+    as `consent.<field>`; the caller's rollback then drops the member too."""
+    now = now or utcnow()
+    member = create_member(actor, now=now, **values)
+    if consent is not None:
+        try:
+            record_consent(actor, member, now=now, **consent)
+        except InvalidInput as exc:
+            raise InvalidInput(
+                {f"consent.{name}": text for name, text in exc.fields.items()}
+            ) from exc
+    return member
+
+
 def revoke_consent(actor: User, consent: Consent, now: datetime | None = None) -> list[Referral]:
     """Withdraw a consent: agencies stop seeing the member's details and no referral can be sent.
 
@@ -542,7 +377,7 @@ def revoke_consent(actor: User, consent: Consent, now: datetime | None = None) -
     """
     now = now or utcnow()
     member = consent.member
-    _require_own_member(actor, member, "revoke consent")
+    access.require_own_member(actor, member, "revoke consent")
     if consent.revoked_at is not None:
         return []
     consent.revoked_at = now
@@ -556,7 +391,7 @@ def revoke_consent(actor: User, consent: Consent, now: datetime | None = None) -
         {"member_id": str(consent.member_id)},
     )
     log.info("consent %s revoked by %s", consent.id, actor.id)
-    if consent_in_force(member, local_today(now)) is not None:
+    if consent_in_force(member, deadlines.local_today(now)) is not None:
         return []  # an older consent was revoked; the newest still stands
     waiting = db.session.scalars(
         select(Referral)
@@ -565,7 +400,7 @@ def revoke_consent(actor: User, consent: Consent, now: datetime | None = None) -
     ).all()
     cancelled = []
     for referral in waiting:
-        side = _acting_side(actor, referral)
+        side = access.acting_side(actor, referral)
         _lock(referral)
         if referral.status != Status.sent:
             continue  # answered meanwhile: an accepted referral goes on, a closed one is closed
@@ -638,14 +473,14 @@ def send_referral(
 ) -> Referral:
     """Refer a consenting member to a service; the agency is told and must answer in its window."""
     now = now or utcnow()
-    _require_own_member(actor, member, "send referrals")
+    access.require_own_member(actor, member, "send referrals")
     checks = _Checks()
     need = checks.text("need", need, max_len=MAX_NEED, required=True)
     note = checks.text("note", note, max_len=MAX_NOTE)
     urgency = checks.choice("urgency", urgency or Urgency.routine, Urgency)
     checks.done()
     agency = _referrable_agency(service)
-    consent = require_consent(member, local_today(now))
+    consent = require_consent(member, deadlines.local_today(now))
     if not confirm_duplicate:
         duplicates = open_duplicates(member, service)
         if duplicates:
@@ -669,7 +504,7 @@ def send_referral(
         urgency=str(urgency),
         created_at=now,
         sent_at=now,
-        due_at=response_due(agency, now),
+        due_at=deadlines.response_due(agency, now),
     )
     db.session.add(referral)
     _transition(referral, Action.send, actor, Side.sending, now=now)
@@ -696,18 +531,6 @@ def _clear_outcome_overdue(referral: Referral) -> None:
     # this flush (it doesn't bump the version), and a closed referral must not keep the flag.
     referral.outcome_overdue = False
     flag_modified(referral, "outcome_overdue")
-
-
-def _acting_side(actor: User, referral: Referral) -> Side:
-    side = side_of(actor, referral)
-    if side is not None:
-        return side
-    if can_view_referral(actor, referral):
-        raise Forbidden(
-            "Only the sending coordinator's organization and the receiving agency act on a "
-            "referral."
-        )
-    raise NotFound("No such referral.", code="referral_not_found")
 
 
 def _who(user: User | None) -> str:
@@ -744,12 +567,10 @@ def _refusal(referral: Referral, action: Action, error: IllegalTransition) -> Tr
 
 def _lost_race(referral_id: uuid.UUID, action: Action) -> ConcurrentUpdate:
     # This session's transaction is spoiled; read what won on a connection of its own.
-    from accounts.models import User as Account
-
     with db.engine.connect() as conn:
         row = conn.execute(
-            select(ReferralEvent.action, ReferralEvent.at, Account.full_name, Account.email)
-            .outerjoin(Account, Account.id == ReferralEvent.actor_id)
+            select(ReferralEvent.action, ReferralEvent.at, User.full_name, User.email)
+            .outerjoin(User, User.id == ReferralEvent.actor_id)
             .where(
                 ReferralEvent.referral_id == referral_id,
                 ReferralEvent.action.not_in(SWEEP_EVENT_ACTIONS),
@@ -821,7 +642,7 @@ def accept(
 ) -> Referral:
     """The agency takes the referral on; the coordinator is told."""
     now = now or utcnow()
-    side = _acting_side(actor, referral)
+    side = access.acting_side(actor, referral)
     checks = _Checks()
     note = checks.text("note", note, max_len=MAX_NOTE)
     checks.done()
@@ -844,7 +665,7 @@ def decline(
 ) -> Referral:
     """The agency says no, with a reason the coordinator can act on."""
     now = now or utcnow()
-    side = _acting_side(actor, referral)
+    side = access.acting_side(actor, referral)
     checks = _Checks()
     reason = checks.choice("reason", reason, DeclineReason)
     text = checks.reason_text("note", reason, text)
@@ -882,7 +703,7 @@ def cancel(
 ) -> Referral:
     """Stop a referral: the coordinator while it waits, either side once accepted."""
     now = now or utcnow()
-    side = _acting_side(actor, referral)
+    side = access.acting_side(actor, referral)
     checks = _Checks()
     reason = checks.choice("reason", reason, CancelReason, allowed=CHOSEN_CANCEL_REASONS)
     text = checks.reason_text("note", reason, text)
@@ -934,7 +755,7 @@ def forward(
     will see their details.
     """
     now = now or utcnow()
-    side = _acting_side(actor, referral)
+    side = access.acting_side(actor, referral)
     checks = _Checks()
     note = checks.text("note", note, max_len=MAX_NOTE)
     if service is not None and service.id == referral.service_id:
@@ -951,7 +772,7 @@ def forward(
         note=note,
         changes={"responded_at": now, "closed_at": now},
     )
-    consent = require_consent(referral.member, local_today(now))
+    consent = require_consent(referral.member, deadlines.local_today(now))
     forwarded = Referral(
         member_id=referral.member_id,
         service=service,
@@ -966,7 +787,7 @@ def forward(
         forwarded_from_id=referral.id,
         created_at=now,
         sent_at=now,
-        due_at=response_due(agency, now),
+        due_at=deadlines.response_due(agency, now),
     )
     db.session.add(forwarded)
     # Sent on the coordinator's behalf by the forwarding agency: no side check for this step.
@@ -994,7 +815,7 @@ def complete(
 ) -> Referral:
     """The agency records what happened: the loop is closed, and the coordinator is told."""
     now = now or utcnow()
-    side = _acting_side(actor, referral)
+    side = access.acting_side(actor, referral)
     checks = _Checks()
     outcome = checks.choice("outcome", outcome, Outcome)
     text = checks.reason_text("note", outcome, text)
@@ -1023,7 +844,7 @@ def post_message(
 ) -> ReferralMessage:
     """Write in the thread between the two sides; the other side is told."""
     now = now or utcnow()
-    side = _acting_side(author, referral)
+    side = access.acting_side(author, referral)
     checks = _Checks()
     body = checks.text("body", body, max_len=MAX_MESSAGE, required=True)
     checks.done()
@@ -1042,30 +863,12 @@ def post_message(
     return message
 
 
-def mark_notifications_read(
-    user: User, ids: list[uuid.UUID] | None = None, now: datetime | None = None
-) -> int:
-    """Mark the user's notices read (all unread ones when `ids` is None); returns how many."""
-    return notifications.mark_read(user, ids, now)
-
-
-def can_manage_service(user: User | None, service: Service) -> bool:
-    """The agency that offers the service (any of its staff) and network admins."""
-    if user is None:
-        return False
-    if user.is_admin:
-        return True
-    if not user.is_agency_user or user.organization is None:
-        return False
-    return user.organization.directory_organization_id == service.organization_id
-
-
 def set_service_capacity(actor: User, service: Service, capacity: str | None) -> Service:
     """Switch whether a service takes new referrals (accepting, waitlist, not accepting)."""
     checks = _Checks()
     capacity = checks.choice("referral_capacity", capacity, ReferralCapacity)
     checks.done()
-    if not can_manage_service(actor, service):
+    if not access.can_manage_service(actor, service):
         raise Forbidden("Only the agency offering this service can change its referral capacity.")
     before = service.referral_capacity
     service.referral_capacity = capacity.value
@@ -1160,7 +963,7 @@ def sweep_outcome_overdue(now: datetime | None = None) -> list[uuid.UUID]:
     still be completed or cancelled, which clears it.
     """
     now = now or utcnow()
-    days = outcome_reminder_days()
+    days = deadlines.outcome_reminder_days()
     accepted_at = func.coalesce(Referral.responded_at, Referral.sent_at)
     # N business days are at least N calendar days (one less for a daylight-saving hour): a
     # cheap bound in SQL; the exact business-day deadline is checked per referral below.
@@ -1175,7 +978,7 @@ def sweep_outcome_overdue(now: datetime | None = None) -> list[uuid.UUID]:
     ).all()
     flagged = []
     for referral_id, responded_at, sent_at in candidates:
-        due = outcome_due_after(responded_at or sent_at)
+        due = deadlines.outcome_due_after(responded_at or sent_at)
         if due > now:
             continue
         referral = _claim_reminder(referral_id, Status.accepted, "outcome_overdue", now)

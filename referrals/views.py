@@ -1,36 +1,31 @@
-"""Referral screens for coordinators and agency staff, the caseload, notifications, the audit log.
+"""Referral screens for coordinators and agency staff, the caseload, notifications.
 
 Views parse the request, call `referrals.services` (every rule and every write lives there), commit
 once per request (or roll back) and choose the template. An htmx request for a region (its id in
 `HX-Target`) gets that region's partial; every form also works as a plain POST that redirects.
-Access: a role check per page (`login_required_roles`), then the services' scoping functions;
-what the user may not see is a 404, whatever the reason.
+Access: a role check per page (`login_required_roles`), then the scoping functions of
+`referrals.access`; what the user may not see is a 404, whatever the reason.
 """
 
-import csv
-import io
 import uuid
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     flash,
-    make_response,
     redirect,
     render_template,
     request,
     url_for,
 )
-from sqlalchemy import select
 from werkzeug import exceptions as http
 
 from accounts.auth import current_actor, login_required_roles, register_nav_link, safe_next_path
-from accounts.models import Role, User, normalize_email
+from accounts.models import Role, User
 from directory.models import ReferralCapacity, Service
-from extensions import db, htmx, utcnow
-from referrals import audit, notifications, queries, services
+from extensions import db, utcnow
+from referrals import access, actions, deadlines, notifications, queries, services
 from referrals.errors import (
     ConsentProblem,
     DuplicateReferral,
@@ -42,9 +37,6 @@ from referrals.errors import (
 )
 from referrals.models import (
     SHAREABLE_MEMBER_FIELDS,
-    AuditAction,
-    AuditObject,
-    Consent,
     ConsentMethod,
     Member,
     Referral,
@@ -56,9 +48,9 @@ from referrals.states import (
     Outcome,
     Status,
     Urgency,
-    allowed_actions,
     label,
 )
+from referrals.web import int_arg, page_url, parse_date, parse_uuid, partial_for, respond
 
 bp = Blueprint("referrals", __name__)
 
@@ -69,7 +61,6 @@ DEFAULT_CONSENT_SCOPE = ("first_name", "last_name", "phone", "preferred_language
 DEFAULT_CONSENT_DAYS = 365
 LOOP_PERIODS = (30, 90, 365)
 DEFAULT_LOOP_PERIOD = 90
-ACTIONS = ("accept", "decline", "cancel", "forward", "complete")
 
 FIELD_LABELS = {
     "first_name": "First name",
@@ -95,7 +86,6 @@ METHOD_LABELS = {
 
 register_nav_link("Members", "referrals.members", roles=(Role.coordinator,), order=30)
 register_nav_link("Referrals", "referrals.index", roles=(Role.admin,), order=20)
-register_nav_link("Audit log", "referrals.audit_log", roles=(Role.admin,), order=85)
 
 
 # -- plumbing ------------------------------------------------------------------------------
@@ -130,7 +120,7 @@ def local_time(value: datetime | None) -> str:
     """ "Mar 4, 2025, 3:15 pm" in the network's time zone."""
     if value is None:
         return ""
-    local = value.astimezone(services.local_zone())
+    local = value.astimezone(deadlines.local_zone())
     hour = local.strftime("%I:%M %p").lstrip("0").lower()
     return f"{local:%b} {local.day}, {local.year}, {hour}"
 
@@ -141,7 +131,7 @@ def local_date(value: datetime | date | None) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
-        value = value.astimezone(services.local_zone()).date()
+        value = value.astimezone(deadlines.local_zone()).date()
     return f"{value:%b} {value.day}, {value.year}"
 
 
@@ -172,74 +162,16 @@ def _actor() -> User:
     return user
 
 
-def _partial_for(*targets: str) -> str | None:
-    """The region an htmx request asks for (its `HX-Target`), if it is one of `targets`."""
-    if not htmx or htmx.boosted or htmx.history_restore_request:
-        return None
-    target = htmx.target or ""
-    return target if target in targets else None
-
-
-def _respond(html: str, status: int = 200, *, vary: bool = True, trigger: str | None = None):
-    response = make_response(html, status)
-    if vary:
-        response.vary.add("HX-Request")
-        response.vary.add("HX-Target")
-    if trigger:
-        response.headers["HX-Trigger"] = trigger
-    return response
-
-
 def _render_and_commit(template: str, context: dict):
     """A list page: rendered before the commit of its audit rows, because a commit expires
     every row the page shows and each would be read again, one query apiece."""
     html = render_template(template, **context)
     db.session.commit()
-    return _respond(html)
-
-
-def _int_arg(name: str, default: int, allowed: tuple[int, ...] | None = None) -> int:
-    try:
-        value = int(request.args.get(name, default))
-    except (TypeError, ValueError):
-        return default
-    if value < 1 or (allowed is not None and value not in allowed):
-        return default
-    return value
-
-
-def _parse_uuid(raw: str | None) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(raw).strip()) if raw else None
-    except ValueError:
-        return None
-
-
-def _parse_date(errors: dict, name: str, raw: str | None) -> date | None:
-    raw = (raw or "").strip()
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        errors[name] = "Enter a date as YYYY-MM-DD (for example 2025-03-04)."
-        return None
+    return respond(html)
 
 
 def _next_url(default: str) -> str:
     return safe_next_path(request.form.get("next") or request.args.get("next")) or default
-
-
-def _page_url(endpoint: str, **changes) -> str:
-    """This page's URL with some arguments changed (None drops one); back to page 1 unless given."""
-    args = request.args.to_dict()
-    args.pop("page", None)
-    for key, value in changes.items():
-        if value is None:
-            args.pop(key, None)
-        else:
-            args[key] = value
-    return url_for(endpoint, **(request.view_args or {}), **args)
 
 
 def _shared_context(**extra) -> dict:
@@ -267,7 +199,7 @@ def _member_values(errors: dict, form) -> dict:
         if name not in form:
             continue
         if name == "birth_date":
-            values[name] = _parse_date(errors, name, form.get(name))
+            values[name] = parse_date(errors, name, form.get(name))
         else:
             values[name] = form.get(name)
     return values
@@ -279,7 +211,7 @@ def _consent_values(errors: dict, form, member_name: str) -> dict:
         "given_by": (form.get("consent_given_by") or "").strip() or member_name,
         "method": form.get("consent_method"),
         "scope": form.getlist("consent_scope"),
-        "expires_on": _parse_date(errors, "consent_expires_on", form.get("consent_expires_on")),
+        "expires_on": parse_date(errors, "consent_expires_on", form.get("consent_expires_on")),
     }
 
 
@@ -288,7 +220,7 @@ def _consent_defaults() -> dict:
         "consent_method": ConsentMethod.verbal.value,
         "consent_scope": list(DEFAULT_CONSENT_SCOPE),
         "consent_expires_on": (
-            services.local_today() + timedelta(days=DEFAULT_CONSENT_DAYS)
+            deadlines.local_today() + timedelta(days=DEFAULT_CONSENT_DAYS)
         ).isoformat(),
     }
 
@@ -305,6 +237,33 @@ def _form_state(form, defaults: dict) -> dict:
 
 def _prefixed(fields: dict, prefix: str) -> dict:
     return {f"{prefix}{name}": text for name, text in fields.items()}
+
+
+def _record_consent(user: User, member: Member, form, errors: dict) -> None:
+    """Record the consent the form's fieldset describes for a member already on the caseload;
+    any problem (with those already in `errors`) is raised under the fieldset's names."""
+    consent = _consent_values(errors, form, member.full_name)
+    if errors:
+        raise InvalidInput(errors)
+    try:
+        services.record_consent(user, member, **consent)
+    except InvalidInput as exc:
+        raise InvalidInput(_prefixed(exc.fields, "consent_")) from exc
+
+
+def _add_member(user: User, form, errors: dict) -> Member:
+    """Add the person the form describes, with their consent when the box is ticked (given by
+    the member unless the form names someone); a date that can't be read goes to `errors`."""
+    values = _member_values(errors, form)
+    consent = None
+    if form.get("consent_given") == "1":
+        typed = ((form.get("first_name") or "").strip(), (form.get("last_name") or "").strip())
+        consent = _consent_values(errors, form, " ".join(part for part in typed if part))
+    try:
+        return services.add_member(user, values, consent)
+    except InvalidInput as exc:
+        # The service names the consent's fields "consent.method"; the form's are "consent_method".
+        raise InvalidInput({n.replace(".", "_", 1): t for n, t in exc.fields.items()}) from exc
 
 
 # -- the coordinator dashboard -----------------------------------------------------------------
@@ -331,8 +290,10 @@ def index():
         mine=request.args.get("mine") == "1",
         urgency=urgency,
     )
-    page = queries.dashboard_page(user, filters, now, _int_arg("page", 1), PER_PAGE)
-    period = _int_arg("period", DEFAULT_LOOP_PERIOD, LOOP_PERIODS)
+    page = queries.dashboard_page(
+        user, filters, now, int_arg("page", 1), PER_PAGE, via="page:dashboard"
+    )
+    period = int_arg("period", DEFAULT_LOOP_PERIOD, LOOP_PERIODS)
     context = _shared_context(
         filters=filters,
         page=page,
@@ -341,11 +302,10 @@ def index():
         loop=queries.closed_loop_rate(user, now - timedelta(days=period), now),
         period=period,
         periods=LOOP_PERIODS,
-        page_url=lambda **kw: _page_url("referrals.index", **kw),
+        page_url=lambda **kw: page_url("referrals.index", **kw),
         rows=_rows_with_members(user, page.items),
     )
-    _record_list_views(user, page.items, "page:dashboard")
-    partial = _partial_for("referral-list")
+    partial = partial_for("referral-list")
     return _render_and_commit(
         "referrals/_dashboard_list.html" if partial else "referrals/dashboard.html", context
     )
@@ -357,39 +317,38 @@ def _rows_with_members(user: User, referrals: list[Referral]) -> list[tuple[Refe
     return [(r, views[r.member_id]) for r in referrals]
 
 
-def _record_list_views(user: User, referrals: list[Referral], via: str) -> None:
-    audit.record_views(user, AuditObject.referral, [r.id for r in referrals], via=via)
-    member_ids = list(dict.fromkeys(r.member_id for r in referrals))
-    audit.record_views(user, AuditObject.member, member_ids, via=via)
-
-
 # -- referring a member ----------------------------------------------------------------------
 
 
 def _service_for_referral() -> Service:
-    service_id = _parse_uuid(request.values.get("service_id"))
+    service_id = parse_uuid(request.values.get("service_id"))
     service = db.session.get(Service, service_id) if service_id else None
     if service is None or service.status == "defunct":
         abort(404, description="That service is not in the directory (any more).")
     return service
 
 
-def _picker_members(user: User, text: str, chosen: Member | None) -> list[Member]:
-    members = queries.caseload_page(user, text, 1, PICKER_SIZE).items
-    if chosen is not None and chosen not in members:
-        members = [chosen, *members]
-    return members
+def _chosen_member(user: User, raw_id: str | None, listed: list[Member]) -> Member | None:
+    """The caseload member the form has chosen, if the user may refer them (logged as seen)."""
+    chosen_id = parse_uuid(raw_id)
+    if chosen_id is None:
+        return None
+    for member in listed:
+        if member.id == chosen_id:
+            return member
+    try:
+        return access.load_member_for(user, chosen_id, via="page:refer")
+    except NotFound:
+        return None
 
 
 def _refer_context(user: User, service: Service, state: dict, **extra) -> dict:
-    chosen_id = _parse_uuid(state.get("member_id"))
-    chosen = db.session.get(Member, chosen_id) if chosen_id else None
-    if chosen is not None and not services.is_own_member(user, chosen):
-        chosen = None
     member_q = (state.get("member_q") or "").strip()[:100]
     errors = extra.pop("errors", {})
-    members = _picker_members(user, member_q, chosen)
-    audit.record_views(user, AuditObject.member, [m.id for m in members], via="page:refer")
+    members = queries.caseload_page(user, member_q, 1, PICKER_SIZE, via="page:refer").items
+    chosen = _chosen_member(user, state.get("member_id"), members)
+    if chosen is not None and chosen not in members:
+        members = [chosen, *members]
     return _shared_context(
         service=service,
         agency=services.agency_for_service(service),
@@ -426,12 +385,12 @@ def new_referral():
     state = {**_consent_defaults(), "urgency": Urgency.routine.value, **request.args.to_dict()}
     context = _refer_context(user, service, state)
     db.session.commit()
-    region = _partial_for("member-choices", "consent-section")
+    region = partial_for("member-choices", "consent-section")
     if region == "member-choices":
-        return _respond(render_template("referrals/_member_choices.html", **context))
+        return respond(render_template("referrals/_member_choices.html", **context))
     if region == "consent-section":
-        return _respond(render_template("referrals/_consent_section.html", **context))
-    return _respond(render_template("referrals/new_referral.html", **context))
+        return respond(render_template("referrals/_consent_section.html", **context))
+    return respond(render_template("referrals/new_referral.html", **context))
 
 
 def _send_referral(user: User, service: Service):
@@ -443,22 +402,14 @@ def _send_referral(user: User, service: Service):
         member_choice = state["member_id"] = "new"
     try:
         if member_choice == "new":
-            values = _member_values(errors, form)
-            member = services.create_member(user, **values)
+            member = _add_member(user, form, errors)
         else:
-            member_id = _parse_uuid(member_choice)
+            member_id = parse_uuid(member_choice)
             if member_id is None:
                 raise InvalidInput({"member_id": "Choose a member, or add someone new."})
-            member = services.get_member_for(user, member_id)
-        consent_errors: dict = {}
-        if form.get("consent_given") == "1":
-            consent = _consent_values(consent_errors, form, member.full_name)
-            if consent_errors:
-                raise InvalidInput(consent_errors)
-            try:
-                services.record_consent(user, member, **consent)
-            except InvalidInput as exc:
-                raise InvalidInput(_prefixed(exc.fields, "consent_")) from exc
+            member = access.get_member_for(user, member_id)
+            if form.get("consent_given") == "1":
+                _record_consent(user, member, form, errors)
         if errors:
             raise InvalidInput(errors)
         referral = services.send_referral(
@@ -500,22 +451,21 @@ def _refer_again(user: User, service: Service, state: dict, *, status: int, **ex
         state.pop("confirm_duplicate", None)
     context = _refer_context(user, service, state, **extra)
     db.session.commit()
-    return _respond(render_template("referrals/new_referral.html", **context), status)
+    return respond(render_template("referrals/new_referral.html", **context), status)
 
 
 # -- one referral ----------------------------------------------------------------------------
 
 
 def _referral_context(user: User, referral: Referral, **extra) -> dict:
-    side = services.side_of(user, referral)
-    actions = allowed_actions(Status(referral.status), side)
+    allowed = access.actions_for(user, referral)
     forward_services = []
-    if Action.forward in actions:
+    if Action.forward in allowed:
         forward_services = queries.forward_targets(exclude={referral.service_id})
     return _shared_context(
         referral=referral,
-        side=side,
-        actions=[a.value for a in actions],
+        side=access.side_of(user, referral),
+        actions=[a.value for a in allowed],
         view=services.member_view(referral.member, user),
         forward_services=forward_services,
         action_error=extra.pop("action_error", None),
@@ -530,45 +480,36 @@ def detail(referral_id: uuid.UUID):
     """Everything both sides know about one referral: status, history, the member (as consent
     allows), what the viewer may do next, and the thread between the two sides."""
     user = _actor()
-    referral = services.get_referral_for(user, referral_id)
+    referral = access.load_referral_for(user, referral_id, via="page")
     context = _referral_context(user, referral)
-    _record_detail_view(user, referral)
     db.session.commit()
-    return _respond(render_template("referrals/detail.html", **context))
+    return respond(render_template("referrals/detail.html", **context))
 
 
-def _record_detail_view(user: User, referral: Referral) -> None:
-    audit.record(user, AuditAction.view, AuditObject.referral, referral.id, {"via": "page"})
-    audit.record(
-        user, AuditAction.view, AuditObject.member, referral.member_id, {"via": "page:referral"}
-    )
+def _run_action(user: User, referral: Referral, name: str, form):
+    """Do the action `name` of `actions.ACTIONS` with what the form sent; a service to forward to
+    must be one the directory has."""
+    action = actions.ACTIONS[name]
+    values = {}
+    for field, kind in action.fields.items():
+        if kind is actions.Field.service:
+            service_id = parse_uuid(form.get(field))
+            values[field] = db.session.get(Service, service_id) if service_id else None
+            if values[field] is None:
+                raise InvalidInput({field: "Choose the service to forward it to."})
+        else:
+            values[field] = form.get(field)
+    return action.run(referral, user, values)
 
 
-def _run_action(user: User, referral: Referral, action: str, form) -> Referral:
-    note = form.get("note")
-    if action == "accept":
-        return services.accept(referral, user, note=note)
-    if action == "decline":
-        return services.decline(referral, user, reason=form.get("reason"), text=note)
-    if action == "cancel":
-        return services.cancel(referral, user, reason=form.get("reason"), text=note)
-    if action == "complete":
-        return services.complete(referral, user, outcome=form.get("outcome"), text=note)
-    service_id = _parse_uuid(form.get("service_id"))
-    service = db.session.get(Service, service_id) if service_id else None
-    if service is None:
-        raise InvalidInput({"service_id": "Choose the service to forward it to."})
-    return services.forward(referral, user, service, note=note)
-
-
-@bp.post("/referrals/<uuid:referral_id>/<any(accept, decline, cancel, forward, complete):action>")
+@bp.post(f"/referrals/<uuid:referral_id>/<any({', '.join(actions.STEPS)}):action>")
 @login_required_roles()
 def act(referral_id: uuid.UUID, action: str):
     """Accept, decline, cancel, forward or close a referral with its outcome; from the inbox row
     (htmx: the row answers) or from the referral page (post, then back to it)."""
     user = _actor()
-    referral = services.get_referral_for(user, referral_id)
-    row = _partial_for(f"referral-{referral.id}")
+    referral = access.get_referral_for(user, referral_id)
+    row = partial_for(f"referral-{referral.id}")
     try:
         _run_action(user, referral, action, request.form)
         db.session.commit()
@@ -577,7 +518,6 @@ def act(referral_id: uuid.UUID, action: str):
     except ReferralError as exc:
         # Bad input, or the referral moved on (someone else acted first): say so in place.
         db.session.rollback()
-        referral = services.get_referral_for(user, referral_id)
         error = {
             "action": action,
             "message": exc.message,
@@ -585,13 +525,13 @@ def act(referral_id: uuid.UUID, action: str):
             "values": request.form.to_dict(),
         }
         if row:
-            return _inbox_row_response(user, referral, status=exc.status, error=error)
+            return _inbox_row_response(user, referral_id, status=exc.status, error=error)
+        referral = access.load_referral_for(user, referral_id, via="page")
         context = _referral_context(user, referral, action_error=error)
-        _record_detail_view(user, referral)
         db.session.commit()
-        return _respond(render_template("referrals/detail.html", **context), exc.status)
+        return respond(render_template("referrals/detail.html", **context), exc.status)
     if row:
-        return _inbox_row_response(user, referral, trigger="referral-changed")
+        return _inbox_row_response(user, referral_id, trigger="referral-changed")
     flash(_done_message(referral, action), "success")
     return redirect(_next_url(url_for("referrals.detail", referral_id=referral.id)), code=303)
 
@@ -609,24 +549,25 @@ def _done_message(referral: Referral, action: str) -> str:
 def post_message(referral_id: uuid.UUID):
     """Write to the other side of the referral; the thread answers htmx, a plain post redirects."""
     user = _actor()
-    referral = services.get_referral_for(user, referral_id)
-    thread = _partial_for(f"thread-{referral.id}")
+    referral = access.get_referral_for(user, referral_id)
+    thread = partial_for(f"thread-{referral.id}")
     try:
-        services.post_message(referral, user, request.form.get("body"))
+        _run_action(user, referral, actions.MESSAGES, request.form)
         db.session.commit()
     except InvalidInput as exc:
         db.session.rollback()
-        referral = services.get_referral_for(user, referral_id)
         error = {"message": exc.fields.get("body", exc.message), "body": request.form.get("body")}
-        context = _referral_context(user, referral, message_error=error)
         if thread:
-            return _respond(render_template("referrals/_thread.html", **context), 400)
-        _record_detail_view(user, referral)
+            referral = access.get_referral_for(user, referral_id)
+            context = _referral_context(user, referral, message_error=error)
+            return respond(render_template("referrals/_thread.html", **context), 400)
+        referral = access.load_referral_for(user, referral_id, via="page")
+        context = _referral_context(user, referral, message_error=error)
         db.session.commit()
-        return _respond(render_template("referrals/detail.html", **context), 400)
+        return respond(render_template("referrals/detail.html", **context), 400)
     if thread:
         context = _referral_context(user, referral)
-        return _respond(render_template("referrals/_thread.html", **context))
+        return respond(render_template("referrals/_thread.html", **context))
     return redirect(
         url_for("referrals.detail", referral_id=referral.id, _anchor=f"thread-{referral.id}"),
         code=303,
@@ -639,32 +580,29 @@ def post_message(referral_id: uuid.UUID):
 def _inbox_row_context(
     user: User, referral: Referral, error: dict | None = None, view: dict | None = None
 ) -> dict:
-    side = services.side_of(user, referral)
     return {
         "referral": referral,
         "view": view or services.member_view(referral.member, user),
-        "actions": [a.value for a in allowed_actions(Status(referral.status), side)],
+        "actions": [a.value for a in access.actions_for(user, referral)],
         "error": error,
     }
 
 
 def _inbox_row_response(
     user: User,
-    referral: Referral,
+    referral_id: uuid.UUID,
     *,
     status: int = 200,
     error: dict | None = None,
     trigger: str | None = None,
 ):
+    referral = access.load_referral_for(user, referral_id, via="page:inbox", with_member=False)
     forward_services = queries.forward_targets() if referral.status == Status.sent else []
     context = _shared_context(
         forward_services=forward_services, **_inbox_row_context(user, referral, error)
     )
-    audit.record(user, AuditAction.view, AuditObject.referral, referral.id, {"via": "page:inbox"})
     db.session.commit()
-    return _respond(
-        render_template("referrals/_inbox_row.html", **context), status, trigger=trigger
-    )
+    return respond(render_template("referrals/_inbox_row.html", **context), status, trigger=trigger)
 
 
 @bp.get("/inbox")
@@ -679,11 +617,11 @@ def inbox():
     except ValueError:
         tab = queries.InboxTab.new
     counts = queries.inbox_counts(user, now)
-    if _partial_for("inbox-tabs"):
+    if partial_for("inbox-tabs"):
         context = _shared_context(tab=tab, counts=counts, tabs=queries.INBOX_TAB_LABELS)
         db.session.commit()
-        return _respond(render_template("referrals/_inbox_tabs.html", **context))
-    page = queries.inbox_page(user, tab, now, _int_arg("page", 1), PER_PAGE)
+        return respond(render_template("referrals/_inbox_tabs.html", **context))
+    page = queries.inbox_page(user, tab, now, int_arg("page", 1), PER_PAGE, via="page:inbox")
     context = _shared_context(
         tab=tab,
         tabs=queries.INBOX_TAB_LABELS,
@@ -696,10 +634,9 @@ def inbox():
         forward_services=queries.forward_targets() if tab in ("new", "overdue") else [],
         agency_services=queries.agency_services(user),
         capacities=list(ReferralCapacity),
-        page_url=lambda **kw: _page_url("referrals.inbox", **kw),
+        page_url=lambda **kw: page_url("referrals.inbox", **kw),
     )
-    _record_list_views(user, page.items, "page:inbox")
-    partial = _partial_for("inbox-list")
+    partial = partial_for("inbox-list")
     return _render_and_commit(
         "referrals/_inbox_list.html" if partial else "referrals/inbox.html", context
     )
@@ -719,11 +656,11 @@ def set_capacity(service_id: uuid.UUID):
         db.session.rollback()
         service = db.session.get(Service, service_id)
         error = exc.fields.get("referral_capacity", exc.message)
-    if _partial_for(f"capacity-{service.id}"):
+    if partial_for(f"capacity-{service.id}"):
         context = _shared_context(
             service=service, capacities=list(ReferralCapacity), error=error, saved=error is None
         )
-        return _respond(
+        return respond(
             render_template("referrals/_capacity.html", **context), 400 if error else 200
         )
     if error:
@@ -747,16 +684,15 @@ def members():
     """The coordinator's caseload, searchable by name or phone."""
     user = _actor()
     text = (request.args.get("q") or "").strip()[:100]
-    page = queries.caseload_page(user, text, _int_arg("page", 1), PER_PAGE)
+    page = queries.caseload_page(user, text, int_arg("page", 1), PER_PAGE, via="page:caseload")
     services.load_consents(page.items)
     context = _shared_context(
         page=page,
         q=text,
         consents_in_force={m.id: services.consent_in_force(m) for m in page.items},
-        page_url=lambda **kw: _page_url("referrals.members", **kw),
+        page_url=lambda **kw: page_url("referrals.members", **kw),
     )
-    audit.record_views(user, AuditObject.member, [m.id for m in page.items], via="page:caseload")
-    partial = _partial_for("member-list")
+    partial = partial_for("member-list")
     return _render_and_commit(
         "referrals/_member_list.html" if partial else "referrals/members.html", context
     )
@@ -771,16 +707,7 @@ def new_member():
     state = _form_state(request.form, _consent_defaults())
     if request.method == "POST":
         try:
-            member = services.create_member(user, **_member_values(errors, request.form))
-            if request.form.get("consent_given") == "1":
-                consent_errors: dict = {}
-                consent = _consent_values(consent_errors, request.form, member.full_name)
-                if consent_errors:
-                    raise InvalidInput(consent_errors)
-                try:
-                    services.record_consent(user, member, **consent)
-                except InvalidInput as exc:
-                    raise InvalidInput(_prefixed(exc.fields, "consent_")) from exc
+            member = _add_member(user, request.form, errors)
             if errors:
                 raise InvalidInput(errors)
             db.session.commit()
@@ -791,14 +718,14 @@ def new_member():
             flash(f"{member.full_name} added to your caseload.", "success")
             return redirect(url_for("referrals.member", member_id=member.id), code=303)
     context = _shared_context(form=state, errors=errors)
-    return _respond(render_template("referrals/new_member.html", **context), 400 if errors else 200)
+    return respond(render_template("referrals/new_member.html", **context), 400 if errors else 200)
 
 
 def _member_context(user: User, member: Member, **extra) -> dict:
     return _shared_context(
         member=member,
         consent=services.consent_in_force(member),
-        today=services.local_today(),
+        today=deadlines.local_today(),
         referrals=queries.member_referrals(user, member),
         form=extra.pop("form", None) or _consent_defaults(),
         errors=extra.pop("errors", {}),
@@ -811,11 +738,10 @@ def _member_context(user: User, member: Member, **extra) -> dict:
 def member(member_id: uuid.UUID):
     """One member of the caseload: details, consent (record, revoke), referral history."""
     user = _actor()
-    found = services.get_member_for(user, member_id)
+    found = access.load_member_for(user, member_id, via="page")
     context = _member_context(user, found)
-    audit.record(user, AuditAction.view, AuditObject.member, found.id, {"via": "page"})
     db.session.commit()
-    return _respond(render_template("referrals/member.html", **context))
+    return respond(render_template("referrals/member.html", **context))
 
 
 @bp.post("/members/<uuid:member_id>/consents")
@@ -823,27 +749,20 @@ def member(member_id: uuid.UUID):
 def record_consent(member_id: uuid.UUID):
     """Record the member's (new) consent to share the chosen fields with agencies."""
     user = _actor()
-    found = services.get_member_for(user, member_id)
+    found = access.get_member_for(user, member_id)
     errors: dict = {}
-    values = _consent_values(errors, request.form, found.full_name)
     try:
         if request.form.get("consent_given") != "1":
             errors["consent_given"] = "Tick the box to confirm the member gave this consent."
-        if errors:
-            raise InvalidInput(errors)
-        try:
-            services.record_consent(user, found, **values)
-        except InvalidInput as exc:
-            raise InvalidInput(_prefixed(exc.fields, "consent_")) from exc
+        _record_consent(user, found, request.form, errors)
         db.session.commit()
     except InvalidInput as exc:
         db.session.rollback()
-        found = services.get_member_for(user, member_id)
+        found = access.load_member_for(user, member_id, via="page")
         state = _form_state(request.form, _consent_defaults())
         context = _member_context(user, found, form=state, errors={**errors, **exc.fields})
-        audit.record(user, AuditAction.view, AuditObject.member, found.id, {"via": "page"})
         db.session.commit()
-        return _respond(render_template("referrals/member.html", **context), 400)
+        return respond(render_template("referrals/member.html", **context), 400)
     flash("Consent recorded.", "success")
     return redirect(_next_url(url_for("referrals.member", member_id=found.id)), code=303)
 
@@ -853,16 +772,13 @@ def record_consent(member_id: uuid.UUID):
 def revoke_consent(member_id: uuid.UUID, consent_id: uuid.UUID):
     """Withdraw a consent: agencies stop seeing the member's details, no new referral can go."""
     user = _actor()
-    found = services.get_member_for(user, member_id)
-    consent = db.session.get(Consent, consent_id)
-    if consent is None or consent.member_id != found.id:
-        abort(404, description="No such consent.")
+    consent = access.get_consent_for(user, member_id, consent_id)
     cancelled = services.revoke_consent(user, consent)
     db.session.commit()
     flash("Consent revoked. Agencies no longer see this member's details.", "success")
     if cancelled:
         flash(_cancelled_for_consent(len(cancelled)), "info")
-    return redirect(url_for("referrals.member", member_id=found.id), code=303)
+    return redirect(url_for("referrals.member", member_id=member_id), code=303)
 
 
 def _cancelled_for_consent(count: int) -> str:
@@ -884,9 +800,9 @@ def notifications_page():
     user = _actor()
     items = notifications.notifications_for(user, limit=50)
     unread_ids = {n.id for n in items if n.read_at is None}
-    services.mark_notifications_read(user, list(unread_ids))
+    notifications.mark_read(user, list(unread_ids))
     db.session.commit()
-    return _respond(
+    return respond(
         render_template("referrals/notifications.html", items=items, unread_ids=unread_ids),
         vary=False,
     )
@@ -901,134 +817,4 @@ def notifications_badge():
     """
     if current_actor() is None:
         return "", 204
-    return _respond(render_template("referrals/_notifications_link.html"), vary=False)
-
-
-# -- the audit log ---------------------------------------------------------------------------
-
-
-def _audit_filters() -> tuple[dict, dict, dict]:
-    """The audit filters from the query string: (query_log arguments, form values, errors)."""
-    args = request.args
-    form = {
-        key: (args.get(key) or "").strip()
-        for key in ("actor", "object_type", "object_id", "action", "since", "until")
-    }
-    errors: dict = {}
-    filters: dict = {}
-    if form["actor"]:
-        actor_id = _parse_uuid(form["actor"])
-        if actor_id is None:
-            actor_id = db.session.scalar(
-                select(User.id).where(User.email == normalize_email(form["actor"]))
-            )
-        if actor_id is None:
-            errors["actor"] = "No account with that email address (or id)."
-        filters["actor_id"] = actor_id
-    if form["object_type"]:
-        if form["object_type"] in set(AuditObject):
-            filters["object_type"] = form["object_type"]
-        else:
-            errors["object_type"] = "Choose a type from the list."
-    if form["object_id"]:
-        filters["object_id"] = _parse_uuid(form["object_id"])
-        if filters["object_id"] is None:
-            errors["object_id"] = "Paste a record id (a UUID like 1b4e28ba-2fa1-11d2-883f-…)."
-    if form["action"]:
-        if form["action"] in set(AuditAction):
-            filters["action"] = form["action"]
-        else:
-            errors["action"] = "Choose an action from the list."
-    zone = services.local_zone()
-    since = _parse_date(errors, "since", form["since"])
-    until = _parse_date(errors, "until", form["until"])
-    if since is not None:
-        filters["since"] = datetime.combine(since, time(), tzinfo=zone).astimezone(UTC)
-    if until is not None:
-        next_day = until + timedelta(days=1)  # the "to" day is included
-        filters["until"] = datetime.combine(next_day, time(), tzinfo=zone).astimezone(UTC)
-    if since and until and until < since:
-        errors["until"] = "The end date is before the start date."
-    return filters, form, errors
-
-
-@bp.get("/admin/audit")
-@login_required_roles(Role.admin)
-def audit_log():
-    """Who saw or changed which member, consent or referral: filtered, paged, downloadable."""
-    filters, form, errors = _audit_filters()
-    log = None
-    if not errors:
-        log = audit.query_log(**filters, page=_int_arg("page", 1), per_page=50)
-    context = {
-        "log": log,
-        "form": form,
-        "errors": errors,
-        "object_types": list(AuditObject),
-        "audit_actions": list(AuditAction),
-        "page_url": lambda **kw: _page_url("referrals.audit_log", **kw),
-        "csv_url": url_for("referrals.audit_csv", **request.args.to_dict()),
-    }
-    status = 400 if errors else 200
-    if _partial_for("audit-results"):
-        return _respond(render_template("admin/_audit_results.html", **context), status)
-    return _respond(render_template("admin/audit.html", **context), status)
-
-
-AUDIT_CSV_COLUMNS = (
-    "at",
-    "actor_id",
-    "actor",
-    "action",
-    "object_type",
-    "object_id",
-    "ip",
-    "user_agent",
-    "detail",
-)
-
-
-@bp.get("/admin/audit.csv")
-@login_required_roles(Role.admin)
-def audit_csv():
-    """The filtered audit rows as CSV (every page of them), for spreadsheets and inspectors."""
-    import json
-
-    filters, _form, errors = _audit_filters()
-    if errors:
-        abort(400, description=" ".join(errors.values()))
-    filters.setdefault("until", utcnow())  # rows logged while paging must not shift the pages
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(AUDIT_CSV_COLUMNS)
-    page_number = 1
-    while True:
-        log = audit.query_log(**filters, page=page_number, per_page=audit.MAX_PER_PAGE)
-        for entry in log.items:
-            writer.writerow(
-                [
-                    entry.at.astimezone(UTC).isoformat(),
-                    entry.actor_id or "",
-                    _csv_safe(entry.actor_label),
-                    entry.action,
-                    entry.object_type,
-                    entry.object_id or "",
-                    entry.ip or "",
-                    _csv_safe(entry.user_agent or ""),
-                    _csv_safe(json.dumps(entry.detail, sort_keys=True) if entry.detail else ""),
-                ]
-            )
-        if page_number >= log.pages:
-            break
-        page_number += 1
-    stamp = utcnow().strftime("%Y%m%d-%H%M%S")
-    return Response(
-        buffer.getvalue(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.csv"'},
-    )
-
-
-def _csv_safe(value: str) -> str:
-    # A cell starting with = + - @ runs as a formula in spreadsheets: quote it as text.
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+    return respond(render_template("referrals/_notifications_link.html"), vary=False)

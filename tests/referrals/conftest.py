@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import event
 
 from tests.directory.factories import make_organization, make_service
+from tests.referrals.pages import refer
 
 
 @dataclass
@@ -235,6 +236,37 @@ def matrix_records(db, network, create_member):
         return values
 
     return make
+
+
+@pytest.fixture
+def signed_in(app, login):
+    """`signed_in(user, htmx=False)`: a test client signed in as `user` (None: anonymous)."""
+    clients = {}
+
+    def make(user, htmx: bool = False):
+        key = (user.id if user is not None else None, htmx)
+        if key not in clients:
+            client = app.test_client()
+            if user is not None:
+                login(client, user)
+            if htmx:
+                client.environ_base["HTTP_HX_REQUEST"] = "true"
+            clients[key] = client
+        return clients[key]
+
+    return make
+
+
+@pytest.fixture
+def member(create_member):
+    """A member of coordination org A's caseload, with consent."""
+    return create_member()
+
+
+@pytest.fixture
+def referral(db, network, member):
+    """`member`'s referral to agency A's food boxes, sent by coordinator A."""
+    return refer(db, network, member)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from referrals.services import add_business_days, network_holidays
+from referrals.deadlines import add_business_days, network_holidays
 
 NEW_YORK = ZoneInfo("America/New_York")
 

@@ -6,9 +6,9 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 
 from referrals import notifications
+from referrals.deadlines import local_today
 from referrals.errors import ConcurrentUpdate
 from referrals.models import AuditLog, Consent, Notification, OutboxEmail, Referral, ReferralEvent
-from referrals.services import local_today
 
 
 def _refer(api, network, member, service=None):

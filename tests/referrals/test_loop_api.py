@@ -80,8 +80,14 @@ def test_accept_then_complete_closes_the_loop(api, network, create_member, send,
     assert _events(seen) == _events(body)
     assert [n.kind for n in _notices(db, network.coordinator_a)] == ["accepted", "completed"]
 
-    again = api.post(f"/api/v1/referrals/{rid}/cancel", network.coordinator_a, {"reason": "other"})
-    assert again.status_code in (400, 409)
+    # A completed referral can't be cancelled. The cancel is valid in itself (a reason that needs
+    # no text), so only the state machine can refuse it.
+    again = api.post(
+        f"/api/v1/referrals/{rid}/cancel", network.coordinator_a, {"reason": "member_moved"}
+    )
+    assert again.status_code == 409, again.get_json()
+    assert again.get_json()["error"]["code"] == "illegal_transition"
+    assert "already completed" in again.get_json()["error"]["message"]
 
 
 def test_not_provided_outcome_needs_a_reason_and_maps_to_failed(api, network, create_member, send):

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from accounts.models import User
-from referrals import services
+from referrals import deadlines, services
 from referrals.models import Notification, OutboxEmail, Referral, ReferralEvent
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -166,7 +166,7 @@ def test_business_days_skip_weekends(app, db, network, create_member):
     app.config["OUTCOME_REMINDER_DAYS"] = 1
     # Accepted on a Friday afternoon: one business day later is Monday afternoon.
     referral = _accepted(db, network, create_member(), at=_local(2025, 5, 2, 15, 0))
-    assert services.outcome_due(referral) == _local(2025, 5, 5, 15, 0)
+    assert deadlines.outcome_due(referral) == _local(2025, 5, 5, 15, 0)
     assert services.sweep_outcome_overdue(now=_local(2025, 5, 4, 15, 0)) == []  # Sunday
     assert services.sweep_outcome_overdue(now=_local(2025, 5, 5, 14, 59)) == []
     assert services.sweep_outcome_overdue(now=_local(2025, 5, 5, 15, 1)) == [referral.id]
@@ -175,16 +175,16 @@ def test_business_days_skip_weekends(app, db, network, create_member):
 def test_network_holidays_do_not_count(app, db, network, create_member):
     app.config.update(OUTCOME_REMINDER_DAYS=1, REFERRAL_HOLIDAYS="2025-05-05")
     referral = _accepted(db, network, create_member(), at=_local(2025, 5, 2, 15, 0))
-    assert services.outcome_due(referral) == _local(2025, 5, 6, 15, 0)
+    assert deadlines.outcome_due(referral) == _local(2025, 5, 6, 15, 0)
     assert services.sweep_outcome_overdue(now=_local(2025, 5, 5, 15, 1)) == []
     assert services.sweep_outcome_overdue(now=_local(2025, 5, 6, 15, 1)) == [referral.id]
 
 
 def test_the_deadline_follows_the_setting(app, db, network, create_member):
     referral = _accepted(db, network, create_member(), at=_local(2025, 5, 7, 10, 0))
-    assert services.outcome_due(referral) == _local(2025, 5, 21, 10, 0)
+    assert deadlines.outcome_due(referral) == _local(2025, 5, 21, 10, 0)
     app.config["OUTCOME_REMINDER_DAYS"] = 3
-    assert services.outcome_due(referral) == _local(2025, 5, 12, 10, 0)
+    assert deadlines.outcome_due(referral) == _local(2025, 5, 12, 10, 0)
     assert services.sweep_outcome_overdue(now=_local(2025, 5, 12, 10, 1)) == [referral.id]
 
 

@@ -1,0 +1,76 @@
+"""Time in the network: its zone and today's date there, business days and holidays, and the
+deadlines counted in them (an agency's response window, the outcome deadline after acceptance)."""
+
+import re
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app, has_app_context
+
+from accounts.models import NetworkOrganization
+from extensions import utcnow
+from referrals.models import Referral
+from referrals.states import Status
+
+
+def local_zone() -> ZoneInfo:
+    """The network's time zone (business days and consent expiry dates are counted in it)."""
+    name = current_app.config.get("DEFAULT_TIMEZONE") if has_app_context() else None
+    return ZoneInfo(name or "UTC")
+
+
+def local_today(now: datetime | None = None) -> date:
+    """Today's date where the network is."""
+    return (now or utcnow()).astimezone(local_zone()).date()
+
+
+def network_holidays() -> frozenset[date]:
+    """Days that don't count toward response windows: config REFERRAL_HOLIDAYS (ISO dates)."""
+    raw = current_app.config.get("REFERRAL_HOLIDAYS") if has_app_context() else None
+    if not raw:
+        return frozenset()
+    if isinstance(raw, str):
+        raw = [part for part in re.split(r"[\s,]+", raw) if part]
+    return frozenset(d if isinstance(d, date) else date.fromisoformat(str(d)) for d in raw)
+
+
+def add_business_days(
+    start: datetime, days: int, zone: ZoneInfo, holidays: frozenset[date] = frozenset()
+) -> datetime:
+    """The same local time `days` business days later (Saturdays, Sundays, holidays skipped)."""
+    local = start.astimezone(zone)
+    day = local.date()
+    counted = 0
+    while counted < days:
+        day += timedelta(days=1)
+        if day.weekday() < 5 and day not in holidays:
+            counted += 1
+    return datetime.combine(day, local.time(), tzinfo=zone).astimezone(UTC)
+
+
+def response_due(agency: NetworkOrganization, sent_at: datetime) -> datetime:
+    """When the receiving agency should have answered a referral sent at `sent_at`."""
+    window = agency.response_window_business_days or 2
+    return add_business_days(sent_at, window, local_zone(), network_holidays())
+
+
+DEFAULT_OUTCOME_REMINDER_DAYS = 10
+
+
+def outcome_reminder_days() -> int:
+    """Business days an agency has, once it accepts, to record an outcome: config
+    OUTCOME_REMINDER_DAYS (at least one)."""
+    raw = current_app.config.get("OUTCOME_REMINDER_DAYS") if has_app_context() else None
+    return max(1, int(raw if raw not in (None, "") else DEFAULT_OUTCOME_REMINDER_DAYS))
+
+
+def outcome_due_after(accepted_at: datetime) -> datetime:
+    """The outcome deadline of a referral accepted at `accepted_at`."""
+    return add_business_days(accepted_at, outcome_reminder_days(), local_zone(), network_holidays())
+
+
+def outcome_due(referral: Referral) -> datetime | None:
+    """When an accepted referral should have its outcome recorded (None unless accepted)."""
+    if referral.status != Status.accepted:
+        return None
+    return outcome_due_after(referral.responded_at or referral.sent_at)

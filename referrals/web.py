@@ -1,0 +1,72 @@
+"""Request plumbing of the HTML screens, shared by the referral pages and the admin pages:
+which htmx region a request asks for, responses that vary on it, query-string arguments."""
+
+import uuid
+from datetime import date
+
+from flask import make_response, request, url_for
+
+from extensions import htmx
+
+
+def partial_for(*targets: str) -> str | None:
+    """The region an htmx request asks for (its `HX-Target`), if it is one of `targets`."""
+    if not htmx or htmx.boosted or htmx.history_restore_request:
+        return None
+    target = htmx.target or ""
+    return target if target in targets else None
+
+
+def respond(html: str, status: int = 200, *, vary: bool = True, trigger: str | None = None):
+    """The page or partial, marked as varying on the htmx headers that chose it (unless `vary`
+    is False), with an `HX-Trigger` event for other widgets when given."""
+    response = make_response(html, status)
+    if vary:
+        response.vary.add("HX-Request")
+        response.vary.add("HX-Target")
+    if trigger:
+        response.headers["HX-Trigger"] = trigger
+    return response
+
+
+def int_arg(name: str, default: int, allowed: tuple[int, ...] | None = None) -> int:
+    """A whole number from the query string (1 or more, one of `allowed`), else `default`."""
+    try:
+        value = int(request.args.get(name, default))
+    except (TypeError, ValueError):
+        return default
+    if value < 1 or (allowed is not None and value not in allowed):
+        return default
+    return value
+
+
+def parse_uuid(raw: str | None) -> uuid.UUID | None:
+    """An id typed or sent by a form; None when missing or not an id."""
+    try:
+        return uuid.UUID(str(raw).strip()) if raw else None
+    except ValueError:
+        return None
+
+
+def parse_date(errors: dict, name: str, raw: str | None) -> date | None:
+    """A YYYY-MM-DD date from a form (None when empty); a bad one is put in `errors[name]`."""
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        errors[name] = "Enter a date as YYYY-MM-DD (for example 2025-03-04)."
+        return None
+
+
+def page_url(endpoint: str, **changes) -> str:
+    """This page's URL with some arguments changed (None drops one); back to page 1 unless given."""
+    args = request.args.to_dict()
+    args.pop("page", None)
+    for key, value in changes.items():
+        if value is None:
+            args.pop(key, None)
+        else:
+            args[key] = value
+    return url_for(endpoint, **(request.view_args or {}), **args)
