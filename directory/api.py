@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from directory import hsds_json, search
 from directory.models import Service
-from directory.query import Place, SearchHit, SearchResults
+from directory.search.query import Place, SearchHit, SearchResults
 from extensions import db
 from geo.sql import km_to_miles
 

@@ -1,9 +1,8 @@
 """GET /api/v1/services and /api/v1/services/<id>: shape, search, paging, errors."""
 
-
 import pytest
 
-from tests.directory.test_search import build_corpus, offset
+from tests.directory.search.test_search import build_corpus, offset
 
 
 @pytest.fixture
