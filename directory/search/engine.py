@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from flask import Flask, current_app
@@ -74,33 +74,63 @@ class EngineResult:
         return cls(0, [], nothing, nothing, np.zeros(0, dtype=np.int8), [], facets)
 
 
+class SearchEngineError(Exception):
+    """Something an engine could not do; the layers above catch only these, never a library's."""
+
+
+class IndexUnavailable(SearchEngineError):
+    """The index can't be read or written now: another writer holds it too long, or its files
+    can't be reached. After a commit this leaves the index stale, to be rebuilt at start-up."""
+
+
 class SearchEngine(Protocol):
     """A search backend: text, place, filters and facets over its copy of the directory.
 
-    `request.near` limits the search to services with a location within the radius or an
-    area covering the point (the covering ids come from the database's spatial index).
+    Everything the layers above call. `request.near` limits the search to services with a
+    location within the radius or an area covering the point (the covering ids come from the
+    database's spatial index). Failures of the engine's own storage raise IndexUnavailable.
     """
 
-    def search(self, request: EngineQuery) -> EngineResult: ...
+    # -- searching --
+
+    def search(self, request: EngineQuery) -> EngineResult:
+        """Matches of the concepts, near the place, passing the filters, with facet counts."""
 
     def generation(self) -> Hashable:
         """Changes whenever the indexed directory changes (for caches above the engine)."""
 
-    def unknown_words(self, words: Iterable[str]) -> set[str]: ...
+    def unknown_words(self, words: Iterable[str]) -> set[str]:
+        """The words no indexed service contains (candidates for a spelling correction)."""
 
-    def spellings(self, word: str, maxdist: int) -> list[tuple[str, int, int]]: ...
+    def spellings(self, word: str, maxdist: int) -> list[tuple[str, int, int]]:
+        """(indexed word, edits, services using it) within `maxdist` edits of `word`."""
 
-    def snippet(self, text: str, request: EngineQuery) -> str | None: ...
+    def snippet(self, text: str, request: EngineQuery) -> str | None:
+        """Escaped HTML of a passage of `text` with the matched words in <mark>; None if none."""
 
-    def index(self, service_ids: Collection[uuid.UUID]) -> None: ...
+    # -- following the database --
 
-    def delete(self, service_ids: Collection[uuid.UUID]) -> None: ...
+    def index(self, service_ids: Collection[uuid.UUID]) -> None:
+        """Re-read these services from committed rows; replace or drop their documents."""
+
+    def delete(self, service_ids: Collection[uuid.UUID]) -> None:
+        """Drop these services' documents."""
 
     def rebuild(
         self, progress: Callable[[int, int], None] | None = None, procs: int | None = None
-    ) -> int: ...
+    ) -> int:
+        """Index every indexable service afresh; returns how many."""
+
+    # -- freshness --
+
+    def is_fresh(self, fingerprint: Mapping[str, Any]) -> bool:
+        """Whether the index holds the database state `fingerprint` describes
+        (`listings.db_fingerprint`); a stale or missing index is rebuilt at start-up."""
+
+    def mark_stale(self) -> None:
+        """Remember that the index missed a change, so the next start-up rebuilds it."""
 
 
-def engine(app: Flask | None = None) -> SearchEngine:
-    """The app's search engine."""
+def current_engine(app: Flask | None = None) -> SearchEngine:
+    """The engine `lifecycle.init_app` attached to the app (the current one by default)."""
     return (app or current_app).extensions["directory_search"]

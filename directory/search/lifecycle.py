@@ -1,5 +1,6 @@
 """Start-up: which engine the app gets, and a missing or stale index rebuilt.
 
+The only module that names an engine: SEARCH_ENGINE (default "whoosh") picks one of ENGINES.
 An index is stale when its fingerprint differs from the database's (`listings.db_fingerprint`).
 """
 
@@ -12,7 +13,7 @@ from sqlalchemy import inspect
 from sqlalchemy.exc import SQLAlchemyError
 
 from directory.search import sync
-from directory.search.engine import engine
+from directory.search.engine import SearchEngine, current_engine
 from directory.search.listings import db_fingerprint
 from directory.search.whoosh_engine import WhooshEngine
 from extensions import db
@@ -20,6 +21,21 @@ from extensions import db
 log = logging.getLogger(__name__)
 
 SYNC_REBUILD_LIMIT = 5000  # a stale index this small is rebuilt while the app starts
+
+
+def _whoosh(app: Flask) -> SearchEngine:
+    return WhooshEngine(app.config["SEARCH_INDEX_DIR"], app.config.get("SEARCH_INDEX_PROCS", 1))
+
+
+ENGINES: dict[str, Callable[[Flask], SearchEngine]] = {"whoosh": _whoosh}
+
+
+def build_engine(app: Flask) -> SearchEngine:
+    """The engine the app's SEARCH_ENGINE setting names, over the app's configuration."""
+    name = app.config.get("SEARCH_ENGINE", "whoosh")
+    if name not in ENGINES:
+        raise ValueError(f"SEARCH_ENGINE must be one of {sorted(ENGINES)}, not {name!r}")
+    return ENGINES[name](app)
 
 
 def init_app(app: Flask) -> None:
@@ -30,14 +46,13 @@ def init_app(app: Flask) -> None:
     index (if any) keeps answering.
     """
     sync.install_session_hooks()
-    procs = app.config.get("SEARCH_INDEX_PROCS", 1)
-    app.extensions["directory_search"] = WhooshEngine(app.config["SEARCH_INDEX_DIR"], procs)
+    app.extensions["directory_search"] = build_engine(app)
     if app.config.get("SEARCH_CHECK_AT_STARTUP", True):
         _check_index(app)
 
 
 def _check_index(app: Flask) -> None:
-    search_engine = engine(app)
+    search_engine = current_engine(app)
     try:
         with app.app_context(), db.engine.connect() as connection:
             if not inspect(connection).has_table("service"):
@@ -71,4 +86,4 @@ def _check_index(app: Flask) -> None:
 
 def reindex(progress: Callable[[int, int], None] | None = None, procs: int | None = None) -> int:
     """Rebuild the whole index from the database (the `flask directory reindex` command)."""
-    return engine().rebuild(progress, procs)
+    return current_engine().rebuild(progress, procs)

@@ -26,7 +26,7 @@ from directory.search.engine import (
     EngineResult,
     Near,
     SearchEngine,
-    engine,
+    current_engine,
 )
 from directory.search.listings import canonical_language
 from directory.search.query import (
@@ -182,7 +182,7 @@ def search(query: SearchQuery) -> SearchResults:
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
     request = _engine_query(query, now)
-    search_engine = engine()
+    search_engine = current_engine()
     if query.place is not None:
         place = query.place
         radius_m = (query.radius_km or DEFAULT_RADIUS_KM) * 1000
@@ -250,7 +250,7 @@ def service_ids_matching(text_: str, limit: int = 10000) -> list[uuid.UUID]:
         default_tz=current_app.config.get("DEFAULT_TIMEZONE", "America/New_York"),
         top=limit,
     )
-    result = _match(engine(), text_, request).result
+    result = _match(current_engine(), text_, request).result
     relevance = result.scores / result.best_score if result.best_score else None
     positions = ranking.order(
         scores=ranking.scores(relevance, None, None, result.open_now),

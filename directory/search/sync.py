@@ -9,13 +9,11 @@ because documents are always read from committed rows.
 import logging
 import uuid
 from collections.abc import Iterable
-from pathlib import Path
 
-from flask import Flask, current_app, has_app_context
+from flask import current_app, has_app_context
 from sqlalchemy import event, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
-from whoosh.writing import LockError
 
 from directory.models import (
     Accessibility,
@@ -31,8 +29,7 @@ from directory.models import (
     ServiceAtLocation,
     TaxonomyTerm,
 )
-from directory.search.engine import engine
-from directory.search.whoosh_engine import WhooshEngine
+from directory.search.engine import IndexUnavailable, current_engine
 
 log = logging.getLogger(__name__)
 
@@ -151,12 +148,13 @@ def _after_commit(session) -> None:
         return
     if not current_app.config.get("SEARCH_SYNC", True):
         return
+    search_engine = current_engine(current_app)
     try:
-        engine(current_app).index(ids)
-    except (LockError, OSError, SQLAlchemyError):
+        search_engine.index(ids)
+    except (IndexUnavailable, SQLAlchemyError):
         # The commit stands; the index is marked stale and rebuilt at the next start-up.
         log.exception("search index update failed for %d services", len(ids))
-        _mark_stale(current_app)
+        search_engine.mark_stale()
 
 
 def _after_soft_rollback(session, previous_transaction) -> None:
@@ -165,6 +163,7 @@ def _after_soft_rollback(session, previous_transaction) -> None:
 
 
 def install_session_hooks() -> None:
+    """Follow every session's commits (once per process, whatever the number of apps)."""
     global _hooks_installed
     if _hooks_installed:
         return
@@ -173,10 +172,3 @@ def install_session_hooks() -> None:
     event.listen(Session, "after_commit", _after_commit)
     event.listen(Session, "after_soft_rollback", _after_soft_rollback)
     _hooks_installed = True
-
-
-def _mark_stale(app: Flask) -> None:
-    try:
-        (Path(app.config["SEARCH_INDEX_DIR"]) / WhooshEngine.FINGERPRINT_FILE).unlink()
-    except FileNotFoundError:
-        pass

@@ -7,6 +7,7 @@ Whoosh). Its documents are built from `listings`; a vocabulary file beside the i
 typo suggestions; a fingerprint file says which state of the database it holds.
 """
 
+import functools
 import html
 import json
 import math
@@ -36,11 +37,12 @@ from whoosh.analysis import (
     StopFilter,
 )
 from whoosh.support.charset import accent_map
+from whoosh.writing import LockError
 
 from directory import hours
 from directory.models import Service
 from directory.search import synonyms
-from directory.search.engine import EngineQuery, EngineResult, Near
+from directory.search.engine import EngineQuery, EngineResult, IndexUnavailable, Near
 from directory.search.listings import (
     INDEXED_STATUSES,
     LANGUAGES,
@@ -607,6 +609,20 @@ class _Picked(Sequence):
         return self._items[position] if position >= 0 else None
 
 
+def _storage_errors(method):
+    """Whoosh's lock timeouts and the index's file errors, raised as the protocol's own
+    IndexUnavailable (the layers above never see a Whoosh exception)."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except (LockError, index.EmptyIndexError, OSError) as exc:
+            raise IndexUnavailable(f"search index {self.directory}: {exc!r}") from exc
+
+    return wrapper
+
+
 class WhooshEngine:
     """A Whoosh index on disk (BM25F, stemming, columns for facets and hours)."""
 
@@ -639,6 +655,7 @@ class WhooshEngine:
             return (None,)
         return (stat.st_ino,)
 
+    @_storage_errors
     def searcher(self):
         """This thread's searcher, reopened when the index changed or was rebuilt.
 
@@ -873,6 +890,7 @@ class WhooshEngine:
             raise
         writer.commit()
 
+    @_storage_errors
     def index(self, service_ids: Collection[uuid.UUID]) -> None:
         """Re-read these services from the database and replace (or drop) their documents."""
         ids = list(dict.fromkeys(service_ids))
@@ -894,12 +912,14 @@ class WhooshEngine:
         self.vocabulary.add(written)
         self._write_fingerprint(fingerprint)
 
+    @_storage_errors
     def delete(self, service_ids: Collection[uuid.UUID]) -> None:
         """Drop these services' documents."""
         with self._writer() as writer:
             for service_id in service_ids:
                 writer.delete_by_term("id", service_id.hex)
 
+    @_storage_errors
     def rebuild(
         self, progress: Callable[[int, int], None] | None = None, procs: int | None = None
     ) -> int:
@@ -1000,5 +1020,13 @@ class WhooshEngine:
         scratch.write_text(json.dumps(fingerprint))
         os.replace(scratch, path)
 
-    def is_fresh(self, fingerprint: dict) -> bool:
+    def is_fresh(self, fingerprint: Mapping[str, Any]) -> bool:
+        """An index exists and was last written from the database state `fingerprint` names."""
         return index.exists_in(str(self.directory)) and self.stored_fingerprint() == fingerprint
+
+    def mark_stale(self) -> None:
+        """Drop the fingerprint: the next start-up finds the index stale and rebuilds it."""
+        try:
+            (self.directory / self.FINGERPRINT_FILE).unlink()
+        except FileNotFoundError:
+            pass
