@@ -16,7 +16,6 @@ the app and rebuilds a missing or stale index at start-up.
 """
 
 from directory.search.lifecycle import init_app, reindex
-from directory.search.listings import canonical_language
 from directory.search.query import (
     DEFAULT_RADIUS_KM,
     Facet,
@@ -41,7 +40,6 @@ __all__ = [
     "SearchResults",
     "UnknownCategoryError",
     "UnknownPlaceError",
-    "canonical_language",
     "init_app",
     "query_from_args",
     "reindex",

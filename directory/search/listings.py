@@ -15,7 +15,7 @@ from types import SimpleNamespace
 from sqlalchemy import Float, select, text, type_coerce
 from sqlalchemy.orm import Session
 
-from directory import hours
+from directory import hours, languages
 from directory.models import (
     Accessibility,
     Address,
@@ -29,64 +29,10 @@ from directory.models import (
     ServiceAtLocation,
     TaxonomyTerm,
 )
-from directory.search import synonyms
 from geo import places
 
-INDEX_VERSION = 3  # bump when documents change shape: a stale version is rebuilt at start-up
+INDEX_VERSION = 4  # bump when documents change shape: a stale version is rebuilt at start-up
 INDEXED_STATUSES = ("active", "temporarily closed")  # inactive and defunct services aren't found
-
-# Canonical language values (ISO 639-1 where there is one), their names and other spellings.
-LANGUAGES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "en": ("English", ("eng", "english", "ingles")),
-    "es": ("Spanish", ("spa", "spanish", "espanol", "castellano")),
-    "zh": ("Chinese", ("chi", "zho", "chinese", "mandarin", "cantonese", "zh-cn", "zh-tw")),
-    "vi": ("Vietnamese", ("vie", "vietnamese", "tieng viet")),
-    "ru": ("Russian", ("rus", "russian")),
-    "ar": ("Arabic", ("ara", "arabic")),
-    "fr": ("French", ("fre", "fra", "french", "francais")),
-    "ht": ("Haitian Creole", ("hat", "haitian creole", "haitian", "kreyol", "creole")),
-    "ko": ("Korean", ("kor", "korean")),
-    "pt": ("Portuguese", ("por", "portuguese", "portugues")),
-    "tl": ("Tagalog", ("tgl", "fil", "tagalog", "filipino")),
-    "pl": ("Polish", ("pol", "polish", "polski")),
-    "it": ("Italian", ("ita", "italian", "italiano")),
-    "de": ("German", ("ger", "deu", "german", "deutsch")),
-    "so": ("Somali", ("som", "somali")),
-    "bn": ("Bengali", ("ben", "bengali", "bangla")),
-    "hi": ("Hindi", ("hin", "hindi")),
-    "ur": ("Urdu", ("urd", "urdu")),
-    "ne": ("Nepali", ("nep", "nepali")),
-    "my": ("Burmese", ("bur", "mya", "burmese")),
-    "sw": ("Swahili", ("swa", "swahili")),
-    "fa": ("Persian", ("per", "fas", "persian", "farsi", "dari")),
-    "ja": ("Japanese", ("jpn", "japanese")),
-    "uk": ("Ukrainian", ("ukr", "ukrainian")),
-    "am": ("Amharic", ("amh", "amharic")),
-    "yi": ("Yiddish", ("yid", "yiddish")),
-    "ps": ("Pashto", ("pus", "pashto")),
-    "ti": ("Tigrinya", ("tir", "tigrinya")),
-    "km": ("Khmer", ("khm", "khmer", "cambodian")),
-    "hmn": ("Hmong", ("hmong",)),
-    "lo": ("Lao", ("lao",)),
-    "el": ("Greek", ("gre", "ell", "greek")),
-    "sq": ("Albanian", ("alb", "sqi", "albanian")),
-    "ase": ("American Sign Language", ("asl", "american sign language", "sign language")),
-}
-_LANGUAGE_ALIASES = {
-    alias: code
-    for code, (name, aliases) in LANGUAGES.items()
-    for alias in (code, name.lower(), *aliases)
-}
-
-
-def canonical_language(value: str) -> tuple[str, str]:
-    """(value, label) for a language name or code: "Español", "spa", "es" → ("es", "Spanish")."""
-    folded = synonyms.fold(value).strip()
-    code = _LANGUAGE_ALIASES.get(folded) or _LANGUAGE_ALIASES.get(folded.split("-")[0])
-    if code:
-        return code, LANGUAGES[code][0]
-    return folded, value.strip().title()
-
 
 _WHEELCHAIR = re.compile(r"wheel\s*chair|silla de ruedas", re.IGNORECASE)
 _NOT_WHEELCHAIR = re.compile(
@@ -119,8 +65,8 @@ def service_languages(service: Service) -> dict[str, str]:
     for row in rows:
         for raw in (row.code, row.name):
             if raw and raw.strip():
-                value, label = canonical_language(raw)
-                if value in LANGUAGES or raw is row.name:
+                value, label = languages.canonical(raw)
+                if value in languages.LANGUAGES or raw is row.name:
                     found.setdefault(value, label)
                     break
     return found

@@ -17,7 +17,7 @@ import numpy as np
 from flask import current_app
 from sqlalchemy import func, select
 
-from directory import cards
+from directory import cards, languages
 from directory.models import TaxonomyTerm
 from directory.search import ranking, spelling, synonyms
 from directory.search.engine import (
@@ -28,7 +28,6 @@ from directory.search.engine import (
     SearchEngine,
     current_engine,
 )
-from directory.search.listings import canonical_language
 from directory.search.query import (
     DEFAULT_RADIUS_KM,
     Place,
@@ -162,7 +161,7 @@ def _engine_query(query: SearchQuery, now: datetime) -> EngineQuery:
     return EngineQuery(
         concepts=tuple(_synonyms().expand(query.text)),
         category_ids=_resolve_categories(query.categories),
-        languages=tuple(dict.fromkeys(canonical_language(v)[0] for v in query.languages)),
+        languages=languages.with_varieties(languages.canonical(v)[0] for v in query.languages),
         free_only=query.free_only,
         wheelchair=query.wheelchair,
         open_now=query.open_now,

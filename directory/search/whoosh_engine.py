@@ -40,12 +40,12 @@ from whoosh.support.charset import accent_map
 from whoosh.writing import LockError
 
 from directory import hours
+from directory.languages import LANGUAGES
 from directory.models import Service
 from directory.search import synonyms
 from directory.search.engine import EngineQuery, EngineResult, IndexUnavailable, Near
 from directory.search.listings import (
     INDEXED_STATUSES,
-    LANGUAGES,
     db_fingerprint,
     hours_pattern,
     is_wheelchair_accessible,
