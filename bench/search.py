@@ -447,7 +447,7 @@ def generate(db, n: int, state: str, rng: random.Random, report) -> dict:
 
 def make_queries(count: int, data: dict, rng: random.Random):
     """(kind, SearchQuery) triples: words, place, words + place + filters."""
-    from directory.query import Place, SearchQuery
+    from directory.search.query import Place, SearchQuery
 
     cities, weights = data["cities"], data["weights"]
     tops = ["Food", "Housing", "Health", "Legal", "Care", "Education", "Work"]

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from directory import search
 from directory.hsds import serialize as hsds_json
 from directory.models import Service
-from directory.query import Place, SearchHit, SearchResults
+from directory.search.query import Place, SearchHit, SearchResults
 from extensions import db
 from geo.sql import km_to_miles
 from web.errors import json_error

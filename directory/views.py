@@ -20,7 +20,7 @@ from itsdangerous import BadData, URLSafeSerializer
 from sqlalchemy import select
 from werkzeug.routing import BuildError
 
-from directory import cards, hours
+from directory import cards, hours, languages
 from directory import search as engine
 from directory.models import Service, TaxonomyTerm
 from extensions import db, htmx, utcnow
@@ -128,7 +128,7 @@ def _filter_groups(query, results) -> list[dict]:
     groups = [{"name": "flags", "legend": "Show only", "options": access}]
     chosen = {
         "category": {_category_key(v): v for v in query.categories},
-        "language": {engine.canonical_language(v)[0]: v for v in query.languages},
+        "language": {languages.canonical(v)[0]: v for v in query.languages},
     }
     for name in FILTER_LISTS:
         options, seen = [], set()
@@ -140,11 +140,7 @@ def _filter_groups(query, results) -> list[dict]:
             )
         for key, raw in chosen[name].items():
             if key not in seen:  # chosen, but no result has it now: keep it so it can be unticked
-                label = (
-                    _category_label(raw)
-                    if name == "category"
-                    else engine.canonical_language(raw)[1]
-                )
+                label = _category_label(raw) if name == "category" else languages.canonical(raw)[1]
                 options.append(_option(name, raw, label, 0, True))
         if options:
             groups.append({"name": name, "legend": FILTER_LEGENDS[name], "options": options})

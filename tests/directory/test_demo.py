@@ -431,7 +431,7 @@ def test_the_same_day_builds_the_same_rows_and_ids():
 
 def test_seed_demo_command_commits_once_and_can_run_again(runner, db, monkeypatch):
     from directory import search
-    from directory.query import SearchQuery
+    from directory.search.query import SearchQuery
 
     result = runner.invoke(args=["directory", "seed-demo"])
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.directory.test_search import build_corpus, offset
+from tests.directory.search.test_search import build_corpus, offset
 
 
 @pytest.fixture

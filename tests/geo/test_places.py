@@ -105,7 +105,7 @@ def test_geo_imports_no_other_domain():
 
 
 def test_the_search_seam_still_names_place():
-    from directory.query import Place
+    from directory.search.query import Place
     from geo.places import Place as GeoPlace
 
     assert Place is GeoPlace

@@ -617,7 +617,9 @@ def test_caseload_search_and_pages(db, network, create_member, signed_in):
     assert "Reyes, Tomas" in text_of(by_phone) and "1 member." in text_of(by_phone)
     page_two = text_of(client.get("/members?page=2"))
     assert "showing 21–22" in page_two
-    assert "No consent in force" in page_two or "No consent in force" in html
+    rows = re.findall(r">(Zed, Ana\d+)</a>.*?(No consent in force|Consent until)", page_two, re.S)
+    assert rows == [("Zed, Ana19", "No consent in force"), ("Zed, Ana20", "Consent until")]
+    assert html.count("No consent in force") == 9  # Ana01, Ana03, ... Ana17
 
 
 def test_add_a_member_with_consent(db, network, signed_in):

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil import parser as date_parser
 
+from directory import languages
 from directory.hours import DAY_CODES, parse_time, parse_weekday
 
 
@@ -416,25 +417,6 @@ def in_united_states(latitude: float, longitude: float) -> bool:
     return any(a <= latitude <= b and c <= longitude <= d for a, b, c, d in _US_BOXES)
 
 
-LANGUAGES = {
-    "en": "English", "es": "Spanish", "zh": "Chinese", "vi": "Vietnamese", "ko": "Korean",
-    "tl": "Tagalog", "ru": "Russian", "ar": "Arabic", "fr": "French", "ht": "Haitian Creole",
-    "pt": "Portuguese", "de": "German", "it": "Italian", "pl": "Polish", "ja": "Japanese",
-    "hi": "Hindi", "ur": "Urdu", "fa": "Persian", "so": "Somali", "am": "Amharic",
-    "hmn": "Hmong", "km": "Khmer", "lo": "Lao", "ne": "Nepali", "bn": "Bengali",
-    "pa": "Punjabi", "gu": "Gujarati", "uk": "Ukrainian", "el": "Greek", "he": "Hebrew",
-    "yi": "Yiddish", "sw": "Swahili", "my": "Burmese", "ti": "Tigrinya", "ps": "Pashto",
-    "prs": "Dari", "ase": "American Sign Language", "sq": "Albanian", "bs": "Bosnian",
-    "hy": "Armenian", "ro": "Romanian", "th": "Thai", "tr": "Turkish", "nl": "Dutch",
-    "yue": "Cantonese", "cmn": "Mandarin", "kar": "Karen", "ku": "Kurdish", "uz": "Uzbek",
-}  # fmt: skip
-_LANGUAGE_CODES = {name.lower(): code for code, name in LANGUAGES.items()} | {
-    "asl": "ase", "sign language": "ase", "farsi": "fa", "creole": "ht", "haitian": "ht",
-    "mandarin chinese": "cmn", "cantonese chinese": "yue", "chinese (mandarin)": "cmn",
-    "chinese (cantonese)": "yue", "filipino": "tl", "burmese": "my",
-}  # fmt: skip
-
-
 def split_languages(value: Any) -> list[str]:
     """ "en, es" / "English; Spanish" / "English and Spanish" -> one entry each."""
     text = clean_text(value)
@@ -447,14 +429,11 @@ def language_fields(value: str) -> dict[str, str | None]:
     """HSDS language name and code from either: "es" -> Spanish/es, "Spanish" -> Spanish/es."""
     text = value.strip()
     key = text.lower()
-    if key in LANGUAGES:
-        return {"name": LANGUAGES[key], "code": key}
-    if key in _LANGUAGE_CODES:
-        code = _LANGUAGE_CODES[key]
-        return {"name": LANGUAGES.get(code, text), "code": code}
+    if code := languages.code_for(text):  # the one table search and the filters read
+        return {"name": languages.name(code), "code": code}
     base = key.split("-")[0].split("_")[0]
-    if re.fullmatch(r"[a-z]{2,3}", base) and base in LANGUAGES and len(key) <= 10:
-        return {"name": LANGUAGES[base], "code": key}
+    if base in languages.LANGUAGES and len(key) <= 10:  # a region tag: "es-MX"
+        return {"name": languages.name(base), "code": key}
     return {"name": text, "code": None}
 
 

@@ -660,7 +660,7 @@ def test_cli_prints_progress_counts_and_every_rejected_record(db, runner):
 
 def _found(text: str) -> list[str]:
     from directory import search
-    from directory.query import SearchQuery
+    from directory.search.query import SearchQuery
 
     return [hit.service.name for hit in search.search(SearchQuery(text=text)).hits]
 

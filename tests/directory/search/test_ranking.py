@@ -2,8 +2,8 @@
 
 import pytest
 
-from directory import ranking
-from directory.ranking import Candidate
+from directory.search import ranking
+from directory.search.ranking import Candidate
 
 
 def _names(ranked):

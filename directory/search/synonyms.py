@@ -1,4 +1,4 @@
-"""Lay-language expansion of search text, read from a file staff can edit (directory/synonyms.txt).
+"""Lay-language expansion of search text, read from a file staff can edit (search/synonyms.txt).
 
 People type "help paying rent", "food stamps", "comida"; listings say "Rental Assistance", "SNAP",
 "Food Pantry". Each line of the file maps lay phrases to the formal terms services use (the
@@ -162,7 +162,7 @@ _cache: dict[Path, tuple[float, Synonyms]] = {}
 
 
 def load(path: str | Path | None = None) -> Synonyms:
-    """The synonyms in `path` (default directory/synonyms.txt), re-read when the file changes."""
+    """The synonyms in `path` (default: synonyms.txt here), re-read when the file changes."""
     path = Path(path) if path else DEFAULT_PATH
     mtime = path.stat().st_mtime
     cached = _cache.get(path)

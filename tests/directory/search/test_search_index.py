@@ -9,7 +9,9 @@ from whoosh import index as whoosh_index
 
 from directory import search
 from directory.models import Location, Organization, Schedule, Service, TaxonomyTerm
-from directory.query import SearchQuery
+from directory.search import listings
+from directory.search.query import SearchQuery
+from directory.search.whoosh_engine import WhooshEngine
 from geo.places import resolve_place
 from tests.directory.factories import make_listing, make_taxonomy_term
 
@@ -169,11 +171,11 @@ def test_a_stale_index_is_rebuilt_at_start_up(make_app, app, db):
 def test_an_index_of_an_older_shape_is_rebuilt(make_app, app, db, monkeypatch):
     listing(db)
     db.session.commit()
-    monkeypatch.setattr(search, "INDEX_VERSION", search.INDEX_VERSION + 1)
+    monkeypatch.setattr(listings, "INDEX_VERSION", listings.INDEX_VERSION + 1)
     rebuilt = []
-    original = search.WhooshEngine.rebuild
+    original = WhooshEngine.rebuild
     monkeypatch.setattr(
-        search.WhooshEngine, "rebuild", lambda self, p=None: rebuilt.append(1) or original(self, p)
+        WhooshEngine, "rebuild", lambda self, p=None: rebuilt.append(1) or original(self, p)
     )
     make_app()
     assert rebuilt == [1]
@@ -227,7 +229,7 @@ def test_services_leaving_service_leave_the_index(db, statuses):
 def test_moving_a_service_area_changes_who_it_serves(db):
     from directory.models import ServiceArea
     from directory.services import set_service_area_extent
-    from tests.directory.test_search import square
+    from tests.directory.search.test_search import square
 
     far_office = (44.0682, -114.7420)  # Challis, Idaho: far from Boise
     service = make_listing(

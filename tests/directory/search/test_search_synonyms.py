@@ -2,8 +2,8 @@
 
 import pytest
 
-from directory import synonyms
-from directory.synonyms import Concept, SynonymFileError, Synonyms
+from directory.search import synonyms
+from directory.search.synonyms import Concept, SynonymFileError, Synonyms
 
 
 def _table(text):

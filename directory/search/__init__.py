@@ -1,0 +1,48 @@
+"""Directory search: words, place and filters in; ranked, faceted, highlighted services out.
+
+Callers write `search.search(query)`; the package's layers, top to bottom:
+
+1. `query`: `query_from_args()` turns request parameters into a `SearchQuery` (or a
+   `SearchQueryError` with a message a person can act on); views and the JSON API share it.
+2. `searching`: `search()` expands lay words into concepts (`synonyms`), finds the service
+   areas covering the place, asks the engine for matches, retries with "any word" and then with
+   corrected spellings (`spelling`), ranks (`ranking`) and loads the page of cards.
+3. `engine`: the `SearchEngine` protocol the layers above call. `whoosh_engine` implements it
+   (the only module that imports whoosh) from `listings`, the engine-neutral reads of what a
+   service shows.
+
+`sync` keeps the index in step with every committed change; `lifecycle` attaches the engine to
+the app and rebuilds a missing or stale index at start-up.
+"""
+
+from directory.search.lifecycle import init_app, reindex
+from directory.search.query import (
+    DEFAULT_RADIUS_KM,
+    Facet,
+    Place,
+    SearchHit,
+    SearchQuery,
+    SearchQueryError,
+    SearchResults,
+    UnknownCategoryError,
+    UnknownPlaceError,
+    query_from_args,
+)
+from directory.search.searching import search, service_ids_matching
+
+__all__ = [
+    "DEFAULT_RADIUS_KM",
+    "Facet",
+    "Place",
+    "SearchHit",
+    "SearchQuery",
+    "SearchQueryError",
+    "SearchResults",
+    "UnknownCategoryError",
+    "UnknownPlaceError",
+    "init_app",
+    "query_from_args",
+    "reindex",
+    "search",
+    "service_ids_matching",
+]

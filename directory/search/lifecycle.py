@@ -1,0 +1,89 @@
+"""Start-up: which engine the app gets, and a missing or stale index rebuilt.
+
+The only module that names an engine: SEARCH_ENGINE (default "whoosh") picks one of ENGINES.
+An index is stale when its fingerprint differs from the database's (`listings.db_fingerprint`).
+"""
+
+import logging
+import threading
+from collections.abc import Callable
+
+from flask import Flask
+from sqlalchemy import inspect
+from sqlalchemy.exc import SQLAlchemyError
+
+from directory.search import sync
+from directory.search.engine import SearchEngine, current_engine
+from directory.search.listings import db_fingerprint
+from directory.search.whoosh_engine import WhooshEngine
+from extensions import db
+
+log = logging.getLogger(__name__)
+
+SYNC_REBUILD_LIMIT = 5000  # a stale index this small is rebuilt while the app starts
+
+
+def _whoosh(app: Flask) -> SearchEngine:
+    return WhooshEngine(app.config["SEARCH_INDEX_DIR"], app.config.get("SEARCH_INDEX_PROCS", 1))
+
+
+ENGINES: dict[str, Callable[[Flask], SearchEngine]] = {"whoosh": _whoosh}
+
+
+def build_engine(app: Flask) -> SearchEngine:
+    """The engine the app's SEARCH_ENGINE setting names, over the app's configuration."""
+    name = app.config.get("SEARCH_ENGINE", "whoosh")
+    if name not in ENGINES:
+        raise ValueError(f"SEARCH_ENGINE must be one of {sorted(ENGINES)}, not {name!r}")
+    return ENGINES[name](app)
+
+
+def init_app(app: Flask) -> None:
+    """Attach the engine and session hooks; rebuild a missing or stale index.
+
+    Cheap and safe when the tables don't exist yet (`flask db upgrade` on an empty database).
+    A small directory is rebuilt at once; a big one in a background thread, while the old
+    index (if any) keeps answering.
+    """
+    sync.install_session_hooks()
+    app.extensions["directory_search"] = build_engine(app)
+    if app.config.get("SEARCH_CHECK_AT_STARTUP", True):
+        _check_index(app)
+
+
+def _check_index(app: Flask) -> None:
+    search_engine = current_engine(app)
+    try:
+        with app.app_context(), db.engine.connect() as connection:
+            if not inspect(connection).has_table("service"):
+                return
+            fingerprint = db_fingerprint(connection)
+    except SQLAlchemyError as exc:
+        log.warning("search index not checked: the database is not ready (%s)", exc)
+        return
+    if search_engine.is_fresh(fingerprint):
+        return
+    limit = app.config.get("SEARCH_SYNC_REBUILD_LIMIT", SYNC_REBUILD_LIMIT)
+    if fingerprint["services"] <= limit:
+        with app.app_context():
+            count = search_engine.rebuild()
+        log.info("search index rebuilt at start-up: %d services", count)
+        return
+
+    def background() -> None:
+        with app.app_context():
+            try:
+                count = search_engine.rebuild()
+                log.info("search index rebuilt in the background: %d services", count)
+            except Exception:
+                log.exception("background search index rebuild failed")
+
+    log.warning(
+        "search index is stale: rebuilding %d services in the background", fingerprint["services"]
+    )
+    threading.Thread(target=background, name="search-reindex", daemon=True).start()
+
+
+def reindex(progress: Callable[[int, int], None] | None = None, procs: int | None = None) -> int:
+    """Rebuild the whole index from the database (the `flask directory reindex` command)."""
+    return current_engine().rebuild(progress, procs)

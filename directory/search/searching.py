@@ -1,0 +1,264 @@
+"""`search()`: words, place and filters in; ranked, faceted, highlighted services out.
+
+Expands lay words into concepts (`synonyms`, shared by any engine), asks the database's spatial
+index which service areas cover the place (`geo.sql`), asks the engine for matches, retries
+with "any word" and then with corrected spellings when little is found, ranks (`ranking`) and
+loads the page of services with everything a card shows (a fixed number of queries).
+"""
+
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+import numpy as np
+from flask import current_app
+from sqlalchemy import func, select
+
+from directory import cards, languages
+from directory.models import TaxonomyTerm
+from directory.search import ranking, spelling, synonyms
+from directory.search.engine import (
+    TOP_TEXT_MATCHES,
+    EngineQuery,
+    EngineResult,
+    Near,
+    SearchEngine,
+    current_engine,
+)
+from directory.search.query import (
+    DEFAULT_RADIUS_KM,
+    Place,
+    SearchHit,
+    SearchQuery,
+    SearchResults,
+    UnknownCategoryError,
+)
+from extensions import db
+from geo import sql as geo_sql
+
+ALL_WORDS_ENOUGH = 5  # fewer matches of every word than this: any word may match
+TYPO_RETRY_BELOW = 5  # fewer matches than this (or an unknown word): try corrected spellings
+COVERING_CACHE_SIZE = 1024  # places whose covering service areas are kept, per generation
+_CACHE_LOCK = threading.Lock()  # the cache below is shared by a server's threads
+
+
+def _key(value) -> bytes:
+    """A service id from the database (UUID, or hex text on SQLite) as 16 bytes."""
+    return value.bytes if isinstance(value, uuid.UUID) else bytes.fromhex(value)
+
+
+_covering_cache: OrderedDict = OrderedDict()
+
+
+def _covering(place: Place, generation: Hashable) -> frozenset[bytes]:
+    """Ids of the services with a service area covering the place (the database's spatial
+    index: SpatiaLite R*Tree, PostGIS GiST). Remembered per place until the index changes:
+    a service area edit reindexes its service, which changes the generation."""
+    key = (generation, round(place.latitude, 6), round(place.longitude, 6))
+    with _CACHE_LOCK:
+        found = _covering_cache.get(key)
+    if found is None:
+        found = _covering_query(place)
+        with _CACHE_LOCK:
+            _covering_cache[key] = found
+            while len(_covering_cache) > COVERING_CACHE_SIZE:
+                _covering_cache.popitem(last=False)
+    return found
+
+
+def _covering_query(place: Place) -> frozenset[bytes]:
+    dialect = db.session.get_bind().dialect.name
+    areas = geo_sql.covering(
+        dialect, "service_area", place.latitude, place.longitude, extra=("service_id",)
+    ).subquery()
+    ids = db.session.scalars(select(areas.c.service_id).where(areas.c.service_id.is_not(None)))
+    return frozenset(map(_key, ids))
+
+
+def _resolve_categories(values: Iterable[str]) -> tuple[uuid.UUID, ...]:
+    """Term ids for category parameters given as ids, codes or names (any taxonomy)."""
+    ids: set[uuid.UUID] = set()
+    for value in values:
+        found: set[uuid.UUID] = set()
+        try:
+            as_id = uuid.UUID(value)
+        except ValueError:
+            as_id = None
+        if as_id is not None:
+            found |= set(
+                db.session.scalars(select(TaxonomyTerm.id).where(TaxonomyTerm.id == as_id))
+            )
+        if not found:
+            found |= set(
+                db.session.scalars(
+                    select(TaxonomyTerm.id).where(
+                        (TaxonomyTerm.code == value)
+                        | (func.lower(TaxonomyTerm.name) == value.lower())
+                    )
+                )
+            )
+        if not found:
+            raise UnknownCategoryError(f"There is no category {value!r}.", "category")
+        ids |= found
+    return tuple(sorted(ids))
+
+
+def _synonyms() -> synonyms.Synonyms:
+    return synonyms.load(current_app.config.get("SEARCH_SYNONYMS_FILE"))
+
+
+@dataclass
+class _Match:
+    request: EngineQuery
+    result: EngineResult
+    suggestion: str | None = None
+
+
+def _run(search_engine: SearchEngine, request: EngineQuery) -> _Match:
+    """Every word first; if that finds little, any word."""
+    result = search_engine.search(request)
+    if len(request.concepts) > 1 and result.total < ALL_WORDS_ENOUGH:
+        relaxed = replace(request, require_all=False)
+        more = search_engine.search(relaxed)
+        if more.total > result.total:
+            return _Match(relaxed, more)
+    return _Match(request, result)
+
+
+def _match(search_engine: SearchEngine, text_: str, request: EngineQuery) -> _Match:
+    """Search the words; when some are unknown and little is found, search likely spellings
+    too and offer the corrected text as "did you mean"."""
+    found = _run(search_engine, request)
+    if not request.concepts:
+        return found
+    lexicon = _synonyms()
+    typed = [w for w in spelling.typed_words(request.concepts) if not lexicon.knows(w)]
+    unknown = search_engine.unknown_words(typed) if typed else set()
+    if not unknown:
+        return found
+    corrections = {}
+    for word in unknown:
+        options = spelling.suggestions(search_engine, lexicon, word)
+        if options:
+            corrections[word] = options
+    if not corrections:
+        return found
+    words = [corrections[w][0] if w in corrections else w for w in synonyms.tokens(text_)]
+    corrected_text = " ".join(words)
+    concepts = tuple(lexicon.expand(corrected_text))
+    extra = {options[0]: tuple(options[1:3]) for options in corrections.values()}
+    fuzzy = _run(search_engine, replace(request, concepts=concepts, corrections=extra))
+    if fuzzy.result.total > found.result.total or found.result.total < TYPO_RETRY_BELOW:
+        fuzzy.suggestion = corrected_text
+        return fuzzy if fuzzy.result.total >= found.result.total else found
+    return found
+
+
+def _engine_query(query: SearchQuery, now: datetime) -> EngineQuery:
+    return EngineQuery(
+        concepts=tuple(_synonyms().expand(query.text)),
+        category_ids=_resolve_categories(query.categories),
+        languages=languages.with_varieties(languages.canonical(v)[0] for v in query.languages),
+        free_only=query.free_only,
+        wheelchair=query.wheelchair,
+        open_now=query.open_now,
+        now=now,
+        default_tz=current_app.config.get("DEFAULT_TIMEZONE", "America/New_York"),
+        top=max(TOP_TEXT_MATCHES, query.page * query.per_page),
+    )
+
+
+def search(query: SearchQuery) -> SearchResults:
+    """Services for a search: matching the words (lay words and typos forgiven), near the
+    place (within the radius, or serving it), passing the filters, best first, one page.
+
+    Raises UnknownCategoryError for a category that doesn't exist.
+    """
+    now = query.now or datetime.now(UTC)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    request = _engine_query(query, now)
+    search_engine = current_engine()
+    if query.place is not None:
+        place = query.place
+        radius_m = (query.radius_km or DEFAULT_RADIUS_KM) * 1000
+        request = replace(
+            request,
+            near=Near(
+                place.latitude,
+                place.longitude,
+                radius_m,
+                _covering(place, search_engine.generation()),
+            ),
+        )
+    found = _match(search_engine, query.text, request)
+    result, request = found.result, found.request
+
+    has_text = bool(request.concepts)
+    distance, serves = result.distance_km, result.serves_area
+    relevance = result.scores / result.best_score if has_text and result.best_score else None
+    combined = ranking.scores(relevance, distance, serves, result.open_now)
+    start = (query.page - 1) * query.per_page
+    positions = ranking.order(
+        scores=combined,
+        coverage=result.coverage,
+        distance_km=distance,
+        serves_area=serves,
+        names=result.names,
+        keys=result.ids,
+        has_text=has_text,
+        limit=start + query.per_page,
+    )[start:]
+    services = cards.load_cards([uuid.UUID(bytes=result.ids[i]) for i in positions])
+    hits = []
+    for i in positions:
+        service = services.get(uuid.UUID(bytes=result.ids[i]))
+        if service is None:  # deleted since the index was read
+            continue
+        state = int(result.open_now[i])
+        located = distance is not None and not np.isnan(distance[i])
+        location = result.location_ids[i] if result.location_ids else None
+        hits.append(
+            SearchHit(
+                service_id=service.id,
+                score=float(combined[i]),
+                distance_km=float(distance[i]) if located else None,
+                nearest_location_id=uuid.UUID(hex=location) if location else None,
+                serves_area=bool(serves[i]) if serves is not None else False,
+                open_now=None if state < 0 else bool(state),
+                snippet=search_engine.snippet(service.description or "", request)
+                if has_text
+                else None,
+                service=service,
+            )
+        )
+    return SearchResults(query, result.total, hits, result.facets, found.suggestion)
+
+
+def service_ids_matching(text_: str, limit: int = 10000) -> list[uuid.UUID]:
+    """Ids of the services matching the words, most relevant first (for the HSDS API `search`);
+    empty when the text has no searchable words."""
+    concepts = tuple(_synonyms().expand(text_))
+    if not concepts:
+        return []
+    request = EngineQuery(
+        concepts=concepts,
+        default_tz=current_app.config.get("DEFAULT_TIMEZONE", "America/New_York"),
+        top=limit,
+    )
+    result = _match(current_engine(), text_, request).result
+    relevance = result.scores / result.best_score if result.best_score else None
+    positions = ranking.order(
+        scores=ranking.scores(relevance, None, None, result.open_now),
+        coverage=result.coverage,
+        distance_km=None,
+        serves_area=None,
+        names=result.names,
+        keys=result.ids,
+        has_text=True,
+        limit=limit,
+    )
+    return [uuid.UUID(bytes=result.ids[i]) for i in positions]
