@@ -1,5 +1,5 @@
-"""Imports point one way: admin -> referrals -> accounts -> directory -> geo; any of them may use web and
-extensions; nothing imports app, which imports them all to build the application.
+"""Imports point one way: admin -> referrals -> accounts -> directory -> geo; any may use web
+and extensions; nothing imports app, which imports them all to build the application.
 
 Read from the source, so an import hidden inside a function counts as much as one at the top.
 """

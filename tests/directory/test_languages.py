@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from directory import hsds_import_values, languages
-from directory.hsds_import_values import language_fields
+from directory import languages
+from directory.hsds.importing import values as hsds_import_values
+from directory.hsds.importing.values import language_fields
 
 MESSY = Path(__file__).resolve().parents[1] / "data" / "import" / "legacy_messy"
 
