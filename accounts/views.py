@@ -1,8 +1,20 @@
-"""Sign-in, sign-out, password reset, the user's own account and agency staff management."""
+"""Sign-in, sign-out, password reset, the user's own account, agency staff management, and the
+network admin's history of directory imports (the directory knows no roles, so it lives here)."""
 
 import uuid
+from pathlib import Path
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -14,6 +26,7 @@ from accounts.auth import (
     login_required_roles,
     nav_links,
     refresh_session,
+    register_nav_link,
     safe_next_path,
     start_session,
 )
@@ -49,6 +62,8 @@ from accounts.services import (
     set_user_active,
     validate_email,
 )
+from directory.hsds.importing import runs as import_runs
+from directory.models import ImportRun
 from extensions import db, htmx
 
 bp = Blueprint("accounts", __name__)
@@ -361,3 +376,47 @@ def reinvite_staff(user_id: uuid.UUID):
     if not (htmx and not htmx.history_restore_request):
         flash(f"We emailed {user.email} a new link.", "success")
     return _row_response(user)
+
+
+# -- directory imports (network admins) --------------------------------------------------------
+
+register_nav_link("Imports", "accounts.imports", roles=(Role.admin,), order=88)
+
+
+@bp.get("/admin/imports")
+@login_required_roles(Role.admin)
+def imports():
+    """What was loaded into the directory, when and by whom, and what imports left to check."""
+    found, pages = import_runs.list_runs(request.args.get("page", 1, type=int))
+    page = min(max(request.args.get("page", 1, type=int), 1), pages)
+    return render_template(
+        "admin/imports.html",
+        runs=found,
+        page=page,
+        pages=pages,
+        flags=import_runs.open_flags(),
+        open_count=import_runs.count_open_flags(),
+    )
+
+
+@bp.get("/admin/imports/<uuid:run_id>/report.csv")
+@login_required_roles(Role.admin)
+def import_report(run_id: uuid.UUID):
+    """A run's full report: every rejection, warning, repair and retirement, as CSV."""
+    run = db.get_or_404(ImportRun, run_id)
+    path = Path(run.report_path) if run.report_path else None
+    if path is None or not path.is_file():
+        abort(404, description="This run's report file is no longer on the server.")
+    return send_file(path, mimetype="text/csv", as_attachment=True, download_name=path.name)
+
+
+@bp.post("/admin/review/<uuid:flag_id>/resolve")
+@login_required_roles(Role.admin)
+def resolve_review_flag(flag_id: uuid.UUID):
+    """Mark a record an import flagged (a placeholder organization...) as checked."""
+    flag = import_runs.resolve_flag(flag_id, current_user.email)
+    if flag is None:
+        abort(404)
+    db.session.commit()
+    flash("Marked as checked.", "success")
+    return redirect(url_for("accounts.imports"), code=303)

@@ -50,41 +50,102 @@ def _refresh_planner_statistics() -> None:
 @click.option(
     "--dataset",
     help="A stable name for the source (default: the datapackage's name, else the folder's). "
-    "Non-UUID ids are made unique per dataset: import a source under the same name each time.",
+    "Non-UUID ids are made unique per dataset, and services of the dataset that a newer export "
+    "no longer lists are retired: import a source under the same name each time.",
 )
-def import_hsds(path: str, dataset: str | None) -> None:
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Read, check and report everything, and write nothing (but the report file).",
+)
+@click.option(
+    "--report",
+    "report_file",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Where to write the CSV of every rejection, warning and repair "
+    "(default: a new file in instance/import-reports/).",
+)
+def import_hsds(path: str, dataset: str | None, dry_run: bool, report_file: str | None) -> None:
     """Import an HSDS 3.0 JSON/CSV package or a legacy HSDS 1.x CSV package (folder or .zip).
 
-    All or nothing: the import commits once at the end, or changes nothing.
+    All or nothing: the import commits once at the end, or changes nothing. Each run is
+    recorded (network admins see the history at /admin/imports); a dry run is not.
     """
+    import time
+    from pathlib import Path
+
+    from flask import current_app
     from sqlalchemy.exc import SQLAlchemyError
 
-    from directory.hsds.importing import ImportFailed, import_path
-    from extensions import db
+    from directory.hsds.importing import ImportFailed, import_path, runs
+    from extensions import db, utcnow
 
     def show(message: str) -> None:
         click.echo(f"  {message}", err=True)
 
+    started, clock = utcnow(), time.monotonic()
+    source = str(Path(path).resolve())
+    folder = Path(
+        current_app.config.get("IMPORT_REPORT_DIR")
+        or Path(current_app.instance_path) / "import-reports"
+    )
+    click.echo(f"{'Checking (dry run)' if dry_run else 'Importing'} {path}", err=True)
     try:
-        report = import_path(path, dataset=dataset, progress=show)
-        db.session.commit()
-    except ImportFailed as exc:
+        run = None if dry_run else runs.start_run(source, "cli")
+        report = import_path(path, dataset=dataset, progress=show, run_id=run and run.id)
+        target = Path(report_file or runs.default_report_path(folder, report.dataset, started))
+        try:
+            written = report.write_csv(target)
+        except OSError as exc:
+            raise ImportFailed(f"can't write the report {target}: {exc.strerror or exc}") from None
+        if run is None:
+            db.session.rollback()
+        else:
+            runs.finish_run(run, report, written)
+            db.session.commit()
+    except (ImportFailed, SQLAlchemyError) as exc:
         db.session.rollback()
-        raise click.ClickException(f"{exc}. Nothing was imported.") from None
-    except SQLAlchemyError as exc:
-        db.session.rollback()
-        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        raise click.ClickException(
-            f"the database refused the import ({reason}). Nothing was imported."
-        ) from None
+        if isinstance(exc, SQLAlchemyError):
+            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            message = f"the database refused the import ({reason})"
+        else:
+            message = str(exc)
+        if not dry_run:
+            _record_failure(source, message, started)
+        raise click.ClickException(f"{message}. Nothing was imported.") from None
     except Exception:
         db.session.rollback()
         raise
     for line in report.lines():
         click.echo(line)
+    seconds = time.monotonic() - clock
+    click.echo(f"Full report ({_rows(report)} rows): {written}")
+    if dry_run:
+        click.echo(f"Dry run: nothing was written ({seconds:.1f} s).")
+        return
+    click.echo(f"Import recorded as run {run.id} ({seconds:.1f} s).")
     if report.changed():
         _refresh_planner_statistics()
         rebuild_search_index()
+
+
+def _record_failure(source: str, message: str, started) -> None:
+    """Keep a failed run in the history, if the database still answers."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from directory.hsds.importing import runs
+    from extensions import db
+
+    try:
+        runs.record_failed_run(source, "cli", message, started)
+        db.session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()
+        click.echo("The failed run could not be recorded either.", err=True)
+
+
+def _rows(report) -> int:
+    return sum(len(issues) for _, _, issues in report.sections())
 
 
 @group.command("export-hsds")

@@ -51,6 +51,7 @@ def _make_app(database_url: str, index_dir: Path, **extra):
             **BASE_CONFIG,
             "SQLALCHEMY_DATABASE_URI": database_url,
             "SEARCH_INDEX_DIR": str(index_dir),
+            "IMPORT_REPORT_DIR": str(index_dir.parent / "import-reports"),
             **extra,
         }
     )

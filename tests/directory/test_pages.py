@@ -181,6 +181,21 @@ def test_service_page_warns_when_closed_or_full(db, client):
     assert "Last verified: not yet verified" in page.text
 
 
+def test_hours_kept_as_text_are_shown_in_their_own_words_escaped(db, client):
+    from directory.models import Schedule
+
+    service = make_service(db, location=False, area=False, term=False)
+    service.schedules.clear()
+    service.schedules.append(Schedule(description="Mornings <b>by appointment</b>"))
+    db.session.commit()
+
+    html, page = _service_page(client, service.id)
+
+    hours = html.split('id="hours-heading"')[1].split("</section>")[0]
+    assert '<p class="hours-text">Mornings &lt;b&gt;by appointment&lt;/b&gt;</p>' in hours
+    assert "Call for hours" not in hours  # the text says more than that
+
+
 def test_service_without_hours_or_phone_says_so_instead_of_failing(db, client):
     organization = make_organization(db)
     service = make_service(db, organization=organization, location=False, area=False, term=False)

@@ -13,17 +13,26 @@ commits. Rules:
   Services, organizations and locations themselves are never removed (referrals point at them).
 - Fields our exports add (referral_capacity, tz_name) are changed only when the package has them.
 
+- Child rows that share an id with a different row (languages.csv gives every language of a
+  service the service's id) are each kept, under an id made from the source id and the row.
+- A service whose organization is missing from the export is kept under a placeholder
+  organization, flagged for review. Hours only in `original_text` are read from the text, or
+  kept as plain-text hours.
+- Services of the dataset that a newer export no longer lists are retired (inactive).
+
 The steps, one module each:
     detect    what kind of package the path is (3.0 JSON, 3.0 CSV, 1.x CSV, .zip), and its files
     read      reading the CSV and JSON files (`values`: cleaning the messy values inside them)
     v3/legacy mapping each format to `records`: HSDS 3.0 records with our table names and ids
+              (`hours_text`: opening hours written as text)
     checks    each record checked and repaired into a row, or rejected with the reason
-    writer    the rows written in bulk; children the package no longer lists removed
+    writer    the rows written in bulk; children the package no longer lists removed; services
+              it no longer lists retired (`placeholders`: organizations missing from the export)
+    report    what the import did, for the console and a CSV file; `runs`: the history of runs
 """
 
 import tempfile
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import select
@@ -32,7 +41,8 @@ from directory import models
 from directory.hsds.importing.detect import FORMATS, Found, csv_files, dataset_name, detect, unzip
 from directory.hsds.importing.legacy import LEGACY_FILES, LEGACY_REQUIRED_COLUMNS, LegacyReader
 from directory.hsds.importing.read import CsvTable, ImportFailed, read_tables
-from directory.hsds.importing.records import TABLE_ORDER, Context, Issue, Package, Progress
+from directory.hsds.importing.records import Context, Origin, Package, Progress
+from directory.hsds.importing.report import Counts, Flag, ImportReport
 from directory.hsds.importing.v3 import (
     V3_FILES,
     V3_REQUIRED_COLUMNS,
@@ -42,87 +52,39 @@ from directory.hsds.importing.v3 import (
 from directory.hsds.importing.writer import Writer
 from extensions import db
 
-__all__ = ["Counts", "ImportFailed", "ImportReport", "import_path"]
-
-
-# --- the report ---------------------------------------------------------------------------------
-
-
-@dataclass
-class Counts:
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    rejected: int = 0
-    removed: int = 0
-
-    def total(self) -> int:
-        return self.created + self.updated + self.unchanged + self.rejected + self.removed
-
-
-@dataclass
-class ImportReport:
-    """What an import did: counts per HSDS object type, every rejected record, every warning."""
-
-    path: str
-    format: str
-    dataset: str
-    counts: dict[str, Counts] = field(default_factory=dict)
-    rejected: list[Issue] = field(default_factory=list)
-    warnings: list[Issue] = field(default_factory=list)
-    files: list[str] = field(default_factory=list)
-
-    def changed(self) -> bool:
-        """Whether the import created, updated or removed anything."""
-        return any(c.created or c.updated or c.removed for c in self.counts.values())
-
-    def count(self, table: str) -> Counts:
-        """The counts for one object type (zeros when the package had none)."""
-        return self.counts.setdefault(table, Counts())
-
-    def lines(self) -> list[str]:
-        """The report as text lines for a terminal."""
-        out = [f"Imported {self.format} from {self.path} as dataset {self.dataset!r}."]
-        header = f"{'object type':<24}{'created':>9}{'updated':>9}{'unchanged':>11}"
-        out.append(header + f"{'rejected':>10}{'removed':>9}")
-        for table in (*TABLE_ORDER, "unknown"):
-            c = self.counts.get(table)
-            if c is None or not c.total():
-                continue
-            out.append(
-                f"{table:<24}{c.created:>9}{c.updated:>9}{c.unchanged:>11}"
-                f"{c.rejected:>10}{c.removed:>9}"
-            )
-        if self.rejected:
-            out.append(f"Rejected {len(self.rejected)} record(s):")
-            out.extend(f"  {issue.table}: {issue}" for issue in self.rejected)
-        if self.warnings:
-            out.append(f"Warnings ({len(self.warnings)}):")
-            out.extend(f"  {issue.table}: {issue}" for issue in self.warnings)
-        return out
+__all__ = ["Counts", "Flag", "ImportFailed", "ImportReport", "import_path"]
 
 
 # --- importing ----------------------------------------------------------------------------------
 
 
 def import_path(
-    path: str | Path, dataset: str | None = None, progress: Progress | None = None
+    path: str | Path,
+    dataset: str | None = None,
+    progress: Progress | None = None,
+    run_id: uuid.UUID | None = None,
 ) -> ImportReport:
     """Import an HSDS package (file, folder or .zip) into the session; flushes, never commits.
 
     Raises ImportFailed, before writing anything, when the package can't be read as a whole.
+    `run_id`: the ImportRun the review flags it raises belong to.
     """
     path = Path(path)
     say = progress or (lambda message: None)
     if path.is_file() and path.suffix.lower() == ".zip":
         with tempfile.TemporaryDirectory(prefix="hsds-import-") as folder:
             root = unzip(path, Path(folder))
-            return _import(root, dataset or None, say, shown=str(path), default_name=path.stem)
-    return _import(path, dataset or None, say, shown=str(path), default_name=None)
+            return _import(root, dataset or None, say, str(path), path.stem, run_id)
+    return _import(path, dataset or None, say, str(path), None, run_id)
 
 
 def _import(
-    path: Path, dataset: str | None, say: Progress, shown: str, default_name: str | None
+    path: Path,
+    dataset: str | None,
+    say: Progress,
+    shown: str,
+    default_name: str | None,
+    run_id: uuid.UUID | None,
 ) -> ImportReport:
     if not path.exists():
         raise ImportFailed(f"{path} does not exist")
@@ -133,15 +95,37 @@ def _import(
     if found.kind == "json":
         add_json_files(ctx, found.json_files, say)
     elif found.kind == "v3":
-        add_csv_tables(ctx, _csv_tables(found, V3_FILES, V3_REQUIRED_COLUMNS, package, say))
+        tables = _csv_tables(found, V3_FILES, V3_REQUIRED_COLUMNS, package, say)
+        _missing(found, V3_FILES, tables, package)
+        add_csv_tables(ctx, tables)
     else:
         tables = _csv_tables(found, LEGACY_FILES, LEGACY_REQUIRED_COLUMNS, package, say)
+        _missing(found, LEGACY_FILES, tables, package)
         LegacyReader(ctx, tables).read()
     if not any(package.records.values()) and not package.rejected:
         raise ImportFailed(f"{shown} holds no HSDS records")
     report = ImportReport(path=shown, format=package.format, dataset=name, files=package.files)
-    Writer(package, report, say).run()
+    Writer(package, report, say, run_id).run()
     return report
+
+
+def _missing(
+    found: Found, names: dict[str, str | None], tables: dict[str, CsvTable], package: Package
+) -> None:
+    """Name the resources the descriptor lists but the package lacks: a missing services
+    table is an error (nothing to import, nothing to retire), any other a warning."""
+    for resource, target in found.missing:
+        table = names.get(resource.lower(), names.get(Path(target).stem.lower()))
+        if table in tables:
+            continue  # found under another name
+        origin = Origin("datapackage.json", f"resource {resource!r}")
+        where = "beside datapackage.json, in data/ or one folder down"
+        if table == "service":
+            package.error("service", origin, f"{target} is not {where}: no services imported")
+        else:
+            package.warn(table or "unknown", origin, f"{target} is not {where}; left out")
+    if "service" not in tables and not any(i.table == "service" for i in package.errors):
+        package.error("service", Origin(found.folder.name, ""), "the package has no services file")
 
 
 def _csv_tables(

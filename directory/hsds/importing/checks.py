@@ -62,7 +62,7 @@ from extensions import db
 from geo.shapes import InvalidGeometry
 
 if TYPE_CHECKING:
-    from directory.hsds.importing import ImportReport
+    from directory.hsds.importing.report import ImportReport
 
 # Our own columns, not HSDS fields: a package that doesn't mention them leaves them alone.
 OWN_COLUMNS = {"id", "geom", "dataset", "referral_capacity", "tz_name", "last_modified"}
@@ -292,6 +292,9 @@ class Checker:
                 merged[record.id] = record
                 continue
             if not (first.mergeable and record.mergeable):
+                if record.values == first.values:  # the same row twice: one record
+                    self._warn(table, record, f"the same row as {first.origin.where}; kept once")
+                    continue
                 # The first copy stands; this one is reported and dropped.
                 reason = f"duplicate id: also at {first.origin.where}"
                 self.report.rejected.append(Issue(table, record.origin, reason))
@@ -425,6 +428,11 @@ class Checker:
         managed.update(("extent", "extent_type", "geom"))
 
     def _fix_service(self, record: Record, row: dict, managed: set[str]) -> None:
+        if "status" not in managed and "name" in managed:
+            # A service the export lists without a status column is offered: one an earlier
+            # import retired (no longer in that export) is active again.
+            row["status"] = "active"
+            managed.add("status")
         low, high = row.get("minimum_age"), row.get("maximum_age")
         if low is not None and high is not None and low > high:
             self._warn(
@@ -471,12 +479,16 @@ class Checker:
         optional = OPTIONAL_LINKS.get(table, ())
         owners = OWNER_LINKS.get(table, ())
         fields = (*required, *optional, *owners)
+        aliases = self.package.aliases
         wanted: dict[str, set[uuid.UUID]] = defaultdict(set)
         for item in checked.values():
             for name in fields:
                 value = item.row.get(name)
                 if isinstance(value, uuid.UUID):
-                    wanted[link_target(table, name)].add(value)
+                    target = link_target(table, name)
+                    if (target, value) in aliases:  # a shared source id: its first row
+                        value = item.row[name] = aliases[(target, value)]
+                    wanted[target].add(value)
             if table == "attribute" and item.row.get("link_entity"):
                 wanted[item.row["link_entity"]].add(item.row.get("link_id"))
         for target, ids in wanted.items():

@@ -3,11 +3,16 @@
 
 `detect(path)` looks at file names, the datapackage.json descriptor and the services.csv header;
 it reads no rows. A path that holds no HSDS package raises ImportFailed, naming what it found.
+
+A datapackage resource is looked for where real exports put it: at its path relative to
+datapackage.json, then in a `data/` folder beside it (211 exports keep their CSVs in `data/`
+while the descriptor names them bare), then by its file name in any folder one level down.
+Resources found nowhere are listed in `Found.missing` for the report; the import goes on.
 """
 
 import zipfile
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
 
 from directory.hsds.importing.legacy import LEGACY_FILES, LEGACY_ONLY
 from directory.hsds.importing.read import ImportFailed, normalize_column, read_datapackage
@@ -39,6 +44,7 @@ class Found:
     folder: Path
     descriptor: dict | None  # datapackage.json, when there is one
     json_files: list[Path]  # for "json": the files to read, in order
+    missing: list[tuple[str, str]] = field(default_factory=list)  # resources not found: name, path
 
 
 def unzip(path: Path, folder: Path) -> Path:
@@ -85,10 +91,9 @@ def detect(path: Path) -> Found:
             )
             visible = list(folder.iterdir())
     descriptor = read_datapackage(folder)
-    csvs = [p for p in visible if p.is_file() and p.suffix.lower() in (".csv", ".tsv", ".txt")]
-    csvs += [
-        p for p in _resource_files(folder, descriptor) if p.parent.resolve() != folder.resolve()
-    ]
+    resources, missing = _resource_files(folder, descriptor)
+    csvs = [p for p in visible if p.is_file() and _tabular(p)]
+    csvs += [p for p in resources if p.parent.resolve() != folder.resolve()]
     jsons = sorted(
         (
             p
@@ -100,15 +105,43 @@ def detect(path: Path) -> Found:
         key=_json_file_order,
     )
     if csvs:
-        return Found(_tabular_kind(folder, descriptor, csvs), folder, descriptor, [])
+        return Found(_tabular_kind(folder, descriptor, csvs), folder, descriptor, [], missing)
     if jsons:
         return Found("json", folder, descriptor, jsons)
     if descriptor is not None:
+        names = ", ".join(path for _, path in missing[:5]) + (", ..." if len(missing) > 5 else "")
         raise ImportFailed(
             f"{folder.name}/datapackage.json describes the package but none of its CSV files "
-            "are in the folder"
+            f"({names}) are beside it, in data/ or in a folder one level down"
         )
+    inner = _data_folder(folder)
+    if inner is not None:
+        return detect(inner)  # an export folder with a README and its CSVs in data/
     raise ImportFailed(f"{folder} holds no HSDS files (no datapackage.json, .csv or .json files)")
+
+
+def _tabular(path: Path) -> bool:
+    """A CSV or TSV file; a .txt file only when named as an HSDS table (not a README.txt)."""
+    suffix = path.suffix.lower()
+    if suffix == ".txt":
+        return path.stem.lower() in V3_FILES or path.stem.lower() in LEGACY_FILES
+    return suffix in (".csv", ".tsv")
+
+
+def _data_folder(folder: Path) -> Path | None:
+    """The folder one level down that holds the CSV or JSON files: data/ first."""
+    inner = sorted(
+        (p for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "__MACOSX"))),
+        key=lambda p: (p.name.lower() != "data", p.name),
+    )
+    for candidate in inner:
+        if any(
+            p.is_file() and p.suffix.lower() in (".csv", ".json")
+            for p in candidate.iterdir()
+            if not p.name.startswith(".")
+        ):
+            return candidate
+    return None
 
 
 def _json_file_order(path: Path) -> tuple[int, str]:
@@ -198,26 +231,54 @@ def csv_files(
     """The package's CSV files: path -> (the table it holds, None if no HSDS table; the encoding
     its datapackage resource declares). `names` maps file stems and resource names to tables."""
     files: dict[Path, tuple[str | None, str | None]] = {}
-    for path, resource in _resource_files(found.folder, found.descriptor).items():
+    for path, resource in _resource_files(found.folder, found.descriptor)[0].items():
         table = names.get(str(resource.get("name", "")).lower(), names.get(path.stem.lower()))
         files[path] = (table, resource.get("encoding"))
     for path in sorted(found.folder.iterdir()):
-        if path.is_file() and path.suffix.lower() in (".csv", ".tsv", ".txt"):
+        if path.is_file() and _tabular(path):
             files.setdefault(path.resolve(), (names.get(path.stem.lower()), None))
     return files
 
 
-def _resource_files(folder: Path, descriptor: dict | None) -> dict[Path, dict]:
-    """The datapackage's resources that are files inside the package folder, by path."""
-    root = folder.resolve()
+def _resource_files(
+    folder: Path, descriptor: dict | None
+) -> tuple[dict[Path, dict], list[tuple[str, str]]]:
+    """The datapackage's resources found as files inside the package folder, by path; and the
+    (name, path) of those found nowhere."""
     found: dict[Path, dict] = {}
+    missing: list[tuple[str, str]] = []
     for resource in (descriptor or {}).get("resources", []):
         target = resource.get("path")
         if isinstance(target, list):
             target = target[0] if target else None
-        if not isinstance(target, str) or "://" in target:
+        if not isinstance(target, str) or "://" in target or not target.strip():
             continue
-        path = (folder / target).resolve()
+        path = locate_resource(folder, target)
+        if path is None:
+            missing.append((str(resource.get("name") or PurePosixPath(target).stem), target))
+        else:
+            found[path] = resource
+    return found, missing
+
+
+def locate_resource(folder: Path, target: str) -> Path | None:
+    """Where a resource path of folder/datapackage.json really is: relative to the descriptor,
+    then in data/ beside it, then by file name (any case) here, in data/ or one folder down."""
+    root = folder.resolve()
+    relative = PurePosixPath(target.strip().replace("\\", "/"))
+    for candidate in (folder / relative, folder / "data" / relative):
+        path = candidate.resolve()
         if path.is_file() and path.is_relative_to(root):
-            found[path] = resource  # HSDS's own descriptor lists every table; some may be absent
-    return found
+            return path
+    name = relative.name.lower()
+    subfolders = sorted(
+        (p for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "__MACOSX"))),
+        key=lambda p: (p.name.lower() != "data", p.name),
+    )
+    for directory in (folder, *subfolders):
+        for path in sorted(directory.iterdir()):
+            if path.name.lower() == name and path.is_file():
+                resolved = path.resolve()
+                if resolved.is_relative_to(root):
+                    return resolved
+    return None

@@ -15,14 +15,17 @@ from collections import defaultdict
 from typing import Any
 
 from directory.hours import DAY_NAMES
+from directory.hsds.importing.hours_text import Period, read_hours_text
 from directory.hsds.importing.read import CsvTable
 from directory.hsds.importing.records import (
+    KEYED_TABLES,
     OWNER_LINKS,
     REQUIRED_LINKS,
     Context,
     Origin,
     Record,
     entity_table,
+    repeated_ids,
 )
 from directory.hsds.importing.values import (
     ALL_DAY,
@@ -180,6 +183,7 @@ class LegacyReader:
         self.package = ctx.package
         self.tables = tables
         self._used: dict[str, dict[uuid.UUID, str]] = {}
+        self._repeats: dict[str, set[str]] = {}
 
     def read(self) -> None:
         """Map every table; the order makes references between them resolvable by id alone."""
@@ -236,8 +240,17 @@ class LegacyReader:
                     refs[field] = text
         return values, refs
 
+    def _repeated(self, file: str) -> set[str]:
+        """The ids more than one row of this file carries."""
+        if file not in self._repeats:
+            rows = next((t.rows for t in self.tables.values() if t.file == file), [])
+            self._repeats[file] = repeated_ids(source_id_text(row.get("id")) for _, row in rows)
+        return self._repeats[file]
+
     def _id(self, id_table: str, table: str, origin: Origin, values: dict) -> uuid.UUID:
         if origin.source_id:
+            if table not in KEYED_TABLES and origin.source_id in self._repeated(origin.file):
+                return self.ctx.repaired_id(table, id_table, origin.source_id, values, origin)
             record_id = self.ctx.ids.of(id_table, origin.source_id)
             if (
                 record_id in self._used.setdefault(table, {})
@@ -470,13 +483,22 @@ class LegacyReader:
             return
         for _, _, row, origin in self._rows("regular_schedule"):
             values, refs = self._schedule_values(row)
+            text = clean_text(row.get("original_text"))
+            days: tuple[int, ...] | None = None
+            hours: list[tuple[str, str]] | str | None = None
             try:
-                days = parse_weekdays(row.get("weekday"))
+                if not (text and blank(row.get("weekday"))):
+                    days = parse_weekdays(row.get("weekday"))
                 hours = _hours(row.get("opens_at"), row.get("closes_at"))
             except BadValue as exc:
-                self.package.reject("schedule", origin, str(exc))
+                if not text:
+                    self.package.reject("schedule", origin, str(exc))
+                    continue
+                hours = None  # the text says it instead
+            if text and (days is None or hours is None) and hours != "closed":
+                self._text_hours(origin, values, refs, text, days)
                 continue
-            day_names = ", ".join(DAY_NAMES[d] for d in days)
+            day_names = ", ".join(DAY_NAMES[d] for d in days or ())
             if hours == "closed":
                 self.package.warn("schedule", origin, f"marked closed on {day_names}: no hours")
                 continue
@@ -493,14 +515,61 @@ class LegacyReader:
 
     def _add_spans(self, legacy: str, origin: Origin, values: dict, refs: dict, spans) -> None:
         """One schedule per span of the row ("9am-12pm, 1pm-5pm" is two)."""
+        shared = origin.source_id in self._repeated(origin.file)
         for index, (opens, closes) in enumerate(spans):
             span_values = {**values, "opens_at": opens, "closes_at": closes}
             if index == 0:
-                record_id = self._id(legacy, "schedule", origin, span_values)
+                record_id = first = self._id(legacy, "schedule", origin, span_values)
             else:
-                key = f"{origin.source_id or record_id}:{index}"
+                key = f"{first if shared else origin.source_id or first}:{index}"
                 record_id = self.ctx.ids.derived(legacy, key)
             self.package.add(Record("schedule", record_id, span_values, origin, refs=refs))
+
+    def _text_hours(
+        self,
+        origin: Origin,
+        values: dict,
+        refs: dict,
+        text: str,
+        days: tuple[int, ...] | None,
+    ) -> None:
+        """A row whose hours are only in `original_text`: weekly schedules when the text can be
+        read whole ("Mon-Fri 9-5"), else the text itself as the service's plain-text hours.
+
+        Rows repeat the same text (once per weekday, or per service and location), so the
+        schedules' ids come from what they say and where they belong: copies are one schedule.
+        """
+        links = ":".join(str(values.get(f)) for f in _SCHEDULE_LINKS)
+        periods = _periods_for(read_hours_text(text), days)
+        if periods is None:
+            note = {**values, "description": text}
+            record_id = self.ctx.ids.derived("schedule_text", f"{links}:{text}")
+            self.package.add(Record("schedule", record_id, note, origin, mergeable=True, refs=refs))
+            self.package.warn(
+                "schedule",
+                origin,
+                f"original_text {text!r} can't be read as days and times: kept as plain-text hours",
+            )
+            return
+        opening = [p for p in periods if p.spans]
+        if not opening:
+            closed = ", ".join(DAY_NAMES[d] for p in periods for d in p.days or ())
+            self.package.warn(
+                "schedule",
+                origin,
+                f"original_text {text!r}: closed{' on ' if closed else ''}{closed}",
+            )
+            return
+        for period in opening:
+            byday = byday_text(period.days or ())
+            for opens, closes in period.spans:
+                key = f"{links}:{byday}:{opens}:{closes}"
+                span = {**values, "freq": "WEEKLY", "byday": byday}
+                span.update(opens_at=opens, closes_at=closes)
+                record_id = self.ctx.ids.derived("schedule_text", key)
+                self.package.add(
+                    Record("schedule", record_id, span, origin, mergeable=True, refs=refs)
+                )
 
     def _holiday_schedules(self) -> None:
         if "holiday_schedule" not in self.tables:
@@ -540,10 +609,17 @@ class LegacyReader:
             if not names:
                 self.package.reject("language", origin, "no language given")
                 continue
+            shared = origin.source_id in self._repeated(origin.file)
             for index, name in enumerate(names):
                 values = {**base, **language_fields(name)}
                 if origin.source_id:
                     key = origin.source_id if index == 0 else f"{origin.source_id}:{index}"
+                    if shared:  # every language of a service under the service's id
+                        record_id = self.ctx.repaired_id(
+                            "language", "language", key, values, origin
+                        )
+                        self.package.add(Record("language", record_id, values, origin, refs=refs))
+                        continue
                     record_id = self.ctx.ids.derived("language", key)
                     if index == 0 and as_uuid(origin.source_id):
                         record_id = as_uuid(origin.source_id)
@@ -604,6 +680,26 @@ class LegacyReader:
                 "ignored: their resource_id is no record of this package, and 1.x metadata has "
                 "no resource_type to tell",
             )
+
+
+_SCHEDULE_LINKS = ("service_id", "location_id", "service_at_location_id")
+
+
+def _periods_for(periods: list[Period] | None, days: tuple[int, ...] | None) -> list[Period] | None:
+    """The periods of a text that apply to a row: those of its weekday when it has one and the
+    text speaks of that day (rows repeat "Mon-Fri 9-5" once per weekday), else all of them.
+    None when the text was unreadable or gives times without saying on which days."""
+    if periods is None:
+        return None
+    if days is not None:
+        narrowed = [
+            Period(tuple(d for d in (p.days or days) if d in days), p.spans) for p in periods
+        ]
+        if any(p.days for p in narrowed):
+            return [p for p in narrowed if p.days]
+    if any(p.days is None for p in periods if p.spans):
+        return None
+    return [p for p in periods if p.days]
 
 
 def _code_from_id(source_id: str) -> str | None:

@@ -8,8 +8,8 @@ stores the rows.
 import hashlib
 import json
 import uuid
-from collections import defaultdict
-from collections.abc import Callable
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -210,6 +210,10 @@ class Package:
     authority: dict[tuple[str, str], set[uuid.UUID] | None] = field(default_factory=dict)
     rejected: list[Issue] = field(default_factory=list)
     warnings: list[Issue] = field(default_factory=list)
+    errors: list[Issue] = field(default_factory=list)  # the package is incomplete (no services)
+    repaired: list[Issue] = field(default_factory=list)  # rows kept under a repaired id
+    # (table, the id a repeated source id maps to) -> the first record made of it, for links.
+    aliases: dict[tuple[str, uuid.UUID], uuid.UUID] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
 
     def add(self, record: Record) -> None:
@@ -220,6 +224,9 @@ class Package:
 
     def warn(self, table: str, origin: Origin, reason: str) -> None:
         self.warnings.append(Issue(table, origin, reason))
+
+    def error(self, table: str, origin: Origin, reason: str) -> None:
+        self.errors.append(Issue(table, origin, reason))
 
     def claim(self, child_table: str, link: str, parent: uuid.UUID | None = ALL_PARENTS) -> None:
         """Say the package lists every `child_table` row of `parent` (via `link`)."""
@@ -232,6 +239,16 @@ class Package:
         self.authority.setdefault(key, set()).add(parent)  # type: ignore[union-attr]
 
 
+# Tables whose rows others find by id: two rows with one id there are a conflict, not two records.
+KEYED_TABLES = {"organization", "service", "location", "program", "taxonomy", "taxonomy_term"}
+
+
+def repeated_ids(ids: Iterable[str | None]) -> set[str]:
+    """The source ids that more than one row of a file carries."""
+    counts = Counter(i for i in ids if i)
+    return {i for i, n in counts.items() if n > 1}
+
+
 class Context:
     """Shared by the readers of one import: the id mapping, the package and taxonomies by name."""
 
@@ -239,6 +256,7 @@ class Context:
         self.package = package
         self.ids = IdMapper(package.dataset)
         self._taxonomies = dict(taxonomies_by_name)
+        self._repairs: dict[tuple[str, str], list[uuid.UUID]] = {}
 
     def ref(self, table: str, value: Any) -> uuid.UUID | None:
         return self.ids(table, value)
@@ -249,6 +267,31 @@ class Context:
             {"parents": parents, "values": values}, sort_keys=True, default=str
         ).encode()
         return self.ids.derived(table, "~" + hashlib.sha1(body, usedforsecurity=False).hexdigest())
+
+    def repaired_id(
+        self, table: str, id_table: str, source_id: str, values: dict[str, Any], origin: Origin
+    ) -> uuid.UUID:
+        """The id of a child row whose source id other rows share (languages.csv gives every
+        language of a service the service's id): derived from the source id and the row's
+        content, so each distinct row is kept, and keeps its id when imported again."""
+        body = json.dumps(values, sort_keys=True, default=str).encode()
+        digest = hashlib.sha1(body, usedforsecurity=False).hexdigest()
+        record_id = self.ids.derived(id_table, f"{source_id}~{digest}")
+        made = self._repairs.setdefault((id_table, source_id), [])
+        if record_id in made:
+            return record_id  # the same row again: the checks keep one copy
+        if not made:  # links to the shared id go to the first row that carries it
+            self.package.aliases[(table, self.ids.of(id_table, source_id))] = record_id
+        else:
+            self.package.repaired.append(
+                Issue(
+                    table,
+                    origin,
+                    f"id {source_id} is shared with a different row; kept as a record of its own",
+                )
+            )
+        made.append(record_id)
+        return record_id
 
     def remember_taxonomy(self, name: Any, taxonomy_id: uuid.UUID) -> None:
         text = clean_text(name)

@@ -13,6 +13,7 @@ from typing import Any
 
 from directory.hsds.importing.read import CsvTable, ImportFailed, read_json
 from directory.hsds.importing.records import (
+    KEYED_TABLES,
     OWNER_LINKS,
     REFERENCE_TARGETS,
     REQUIRED_LINKS,
@@ -22,6 +23,7 @@ from directory.hsds.importing.records import (
     Progress,
     Record,
     entity_table,
+    repeated_ids,
 )
 from directory.hsds.importing.values import source_id_text
 
@@ -218,6 +220,9 @@ def add_tabular_rows(
     """Records from flat 3.0 rows (a CSV file, or a list in tabular JSON); the file is authoritative
     for the children of every parent in the package."""
     package = ctx.package
+    shared = set()
+    if table not in KEYED_TABLES:
+        shared = repeated_ids(source_id_text(row.get("id")) for _, row in rows)
     for line, row in rows:
         values = {k: v for k, v in row.items() if k}
         raw_id = values.pop("id", None)
@@ -230,7 +235,10 @@ def add_tabular_rows(
             _taxonomy_from_name(ctx, values, origin)
         else:
             _map_links(ctx, table, values, refs)
-        record_id = _row_id(ctx, table, raw_id, values)
+        if origin.source_id in shared:
+            record_id = ctx.repaired_id(table, table, origin.source_id, values, origin)
+        else:
+            record_id = _row_id(ctx, table, raw_id, values)
         if record_id is None:
             package.reject(table, origin, "the row has no id")
             continue

@@ -1,6 +1,7 @@
 """Writing checked records: table by table in `TABLE_ORDER`, new rows in one bulk INSERT and
 changed rows in bulk UPDATEs (SQLAlchemy Core: every row has every column), unchanged rows left
-alone; then children the package lists completely but no longer holds are deleted.
+alone; then children the package lists completely but no longer holds are deleted, and services
+of the dataset it no longer lists are retired (status inactive: referrals still point at them).
 
 The import flushes and never commits: the caller commits once, or rolls everything back.
 """
@@ -12,20 +13,28 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, insert, select, update
 
+from directory import models
+from directory.hsds.importing import placeholders
 from directory.hsds.importing.checks import COLUMNS, NOW, Checked, Checker, chunks
 from directory.hsds.importing.records import (
     ALL_PARENTS,
     MODELS,
     TABLE_ORDER,
+    Issue,
+    Origin,
     Package,
     Progress,
     Record,
     link_target,
 )
+from directory.hsds.importing.values import clean_text
 from extensions import db, utcnow
 
 if TYPE_CHECKING:
-    from directory.hsds.importing import ImportReport
+    from directory.hsds.importing.report import ImportReport
+
+# Service statuses an import retires a service from when its export no longer lists it.
+RETIRABLE = ("active", "temporarily closed")
 
 # A service, organization or location missing from a later export is left as it is: referrals
 # and agencies point at them. Only their details (phones, hours, sites...) follow the package.
@@ -35,24 +44,64 @@ NEVER_REMOVED = {"organization", "service", "location", "taxonomy", "taxonomy_te
 class Writer:
     """Checks the package's records table by table, writes them in bulk, prunes stale children."""
 
-    def __init__(self, package: Package, report: "ImportReport", say: Progress):
+    def __init__(
+        self,
+        package: Package,
+        report: "ImportReport",
+        say: Progress,
+        run_id: uuid.UUID | None = None,
+    ):
         self.package = package
         self.report = report
         self.say = say
+        self.run_id = run_id
         self.checks = Checker(package, report)
         self.referenced: set[uuid.UUID] = set()
+        self.placeholders: dict[uuid.UUID, str] = {}
 
     def run(self) -> None:
-        for issue in self.package.rejected:
-            self.report.rejected.append(issue)
-            self.report.count(issue.table).rejected += 1
-        self.report.warnings.extend(self.package.warnings)
+        package, report = self.package, self.report
+        for issue in package.rejected:
+            report.rejected.append(issue)
+            report.count(issue.table).rejected += 1
+        for issue in package.repaired:
+            report.repaired.append(issue)
+            report.count(issue.table).repaired += 1
+        report.warnings.extend(package.warnings)
+        report.errors.extend(package.errors)
+        placeholders.resolve_found(package)
+        self.placeholders, flags = placeholders.add_placeholder_organizations(package)
+        report.flags.extend(flags)
         for table in TABLE_ORDER:
-            records = self.package.records.get(table)
+            records = package.records.get(table)
             if records:
                 self._table(table, records)
+            if table == "service":
+                self._count_placeholders()
         self._prune()
+        self._retire()
+        self._write_flags()
         db.session.flush()
+
+    def _count_placeholders(self) -> None:
+        """Count and list the services kept under a placeholder organization."""
+        if not self.placeholders:
+            return
+        accepted = self.checks.accepted["service"]
+        for record in self.package.records.get("service", []):
+            organization = record.values.get("organization_id")
+            if record.id in accepted and organization in self.placeholders:
+                name = self.placeholders[organization]  # type: ignore[index]
+                source = record.refs.get("organization_id") or str(organization)
+                self.report.kept.append(
+                    Issue(
+                        "service",
+                        record.origin,
+                        f"its organization (id {source}) is not in the export: kept under the "
+                        f"placeholder organization {name!r}",
+                    )
+                )
+                self.report.count("service").placeholder += 1
 
     def _table(self, table: str, records: list[Record]) -> None:
         counts = self.report.count(table)
@@ -174,6 +223,71 @@ class Writer:
             if doomed:
                 self.report.count(table).removed += len(doomed)
                 self.say(f"{table}: removed {len(doomed)} no longer in the package")
+
+    # --- retiring services the export no longer lists ---
+
+    def _retire(self) -> None:
+        """Services of this dataset that the package no longer lists become inactive: they leave
+        search, and referrals that point at them stay. Only a package that lists services, and
+        has no error, speaks for the dataset's services."""
+        services = self.package.records.get("service", [])
+        if not services or self.report.errors:
+            return
+        listed = {record.id for record in services}
+        table = models.Service.__table__
+        query = select(table.c.id, table.c.name).where(
+            table.c.dataset == self.package.dataset, table.c.status.in_(RETIRABLE)
+        )
+        gone = [(row.id, row.name) for row in db.session.execute(query) if row.id not in listed]
+        for batch in chunks(gone, 1000):
+            db.session.execute(
+                update(table)
+                .where(table.c.id.in_([service_id for service_id, _ in batch]))
+                .values(status="inactive", last_modified=utcnow())
+            )
+        for service_id, name in gone:
+            origin = Origin("", "", str(service_id))
+            reason = f"{clean_text(name)!r} is no longer in the export: now inactive"
+            self.report.retired.append(Issue("service", origin, reason))
+        if gone:
+            self.report.count("service").retired += len(gone)
+            self.say(f"service: retired {len(gone)} no longer in the export")
+
+    # --- review flags ---
+
+    def _write_flags(self) -> None:
+        """A ReviewFlag row for each record kept for review, unless one is open already."""
+        flags = self.report.flags
+        if not flags:
+            return
+        flag = models.ReviewFlag
+        open_ = set()
+        for batch in chunks({f.record_id for f in flags}):
+            query = select(flag.record_table, flag.record_id, flag.reason).where(
+                flag.record_id.in_(batch), flag.resolved_at.is_(None)
+            )
+            open_.update(tuple(row) for row in db.session.execute(query))
+        rows, seen = [], set()
+        for item in flags:
+            key = (item.record_table, item.record_id, item.reason)
+            if key in open_ or key in seen:
+                continue
+            seen.add(key)
+            rows.append(
+                {
+                    "id": uuid.uuid4(),
+                    "record_table": item.record_table,
+                    "record_id": item.record_id,
+                    "reason": item.reason,
+                    "detail": item.detail,
+                    "import_run_id": self.run_id,
+                    "created_at": utcnow(),
+                    "resolved_at": None,
+                    "resolved_by": None,
+                }
+            )
+        for batch in chunks(rows, 1000):
+            db.session.execute(insert(flag.__table__), batch)
 
 
 def _same(old: Any, new: Any) -> bool:

@@ -1,13 +1,19 @@
 """Write a large HSDS 1.x CSV package, shaped like a 211 export, for speed tests and benchmarks.
 
-    python tests/data/import/make_package.py OUT_FOLDER 20000
+    python tests/data/import/make_package.py OUT_FOLDER 20000 [--211]
     time flask --app app directory import-hsds OUT_FOLDER
 
 Integer ids, one organization per 4 services, one location and one address per service, two
 phones (one with languages), five weekday schedules and a holiday, two taxonomy terms each.
+
+With --211, the package has what real 211 exports have: its CSV files in data/ under a
+datapackage.json that names them bare, a languages.csv giving every language of a service the
+service's id, one organization in ten missing (its services need a placeholder), and a third
+of the services with their hours only in original_text (one in fifty unreadable).
 """
 
 import csv
+import json
 import sys
 from pathlib import Path
 
@@ -138,8 +144,52 @@ def write_legacy_package(folder: Path, services: int) -> Path:
     return folder
 
 
+def _read(path: Path) -> list[list[str]]:
+    with path.open(encoding="utf-8", newline="") as stream:
+        return list(csv.reader(stream))
+
+
+def write_211_export(folder: Path, services: int) -> Path:
+    """Write a package with the quirks of real 211 exports (see the module docstring)."""
+    data = write_legacy_package(folder / "data", services)
+    header, *rows = _read(data / "organizations.csv")
+    _write(data, "organizations.csv", header, (r for r in rows if int(r[0]) % 10))
+    schedule_rows = []
+    for s in range(1, services + 1):
+        if s % 3:
+            schedule_rows += [[5 * s + d, s, WEEKDAYS[d], "9:00am", "5:00pm", ""] for d in range(5)]
+        else:
+            text = "Call for hours" if s % 50 == 0 else "Mon-Fri 9:00am-5:00pm, Sat 10-2"
+            schedule_rows.append([5 * s, s, "", "", "", text])
+    _write(
+        data,
+        "regular_schedules.csv",
+        ["id", "service_id", "weekday", "opens_at", "closes_at", "original_text"],
+        schedule_rows,
+    )
+    _write(
+        data,
+        "languages.csv",
+        ["id", "service_id", "location_id", "language"],
+        (
+            [s, s, "", language]
+            for s in range(1, services + 1)
+            for language in ("English", "Spanish", *(["Haitian Creole"] * (s % 3 == 0)))
+        ),
+    )
+    resources = [
+        {"name": path.stem, "path": path.name, "format": "csv"}
+        for path in sorted(data.glob("*.csv"))
+    ]
+    descriptor = {"name": f"generated-211-{services}", "version": "1.1", "resources": resources}
+    (folder / "datapackage.json").write_text(json.dumps(descriptor, indent=2))
+    return folder
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        sys.exit("usage: make_package.py OUT_FOLDER SERVICES")
-    out = write_legacy_package(Path(sys.argv[1]), int(sys.argv[2]))
-    print(f"wrote {sys.argv[2]} services to {out}")
+    arguments = [a for a in sys.argv[1:] if a != "--211"]
+    if len(arguments) != 2:
+        sys.exit("usage: make_package.py OUT_FOLDER SERVICES [--211]")
+    write = write_211_export if "--211" in sys.argv else write_legacy_package
+    out = write(Path(arguments[0]), int(arguments[1]))
+    print(f"wrote {arguments[1]} services to {out}")

@@ -249,19 +249,17 @@ def test_bad_rows_are_listed_with_reasons_and_the_good_rows_import(db):
         "its service (id 12) was rejected (services.csv row 4)"
     )
     assert reasons["phones.csv row 4"] == "its service (id 12) was rejected (services.csv row 4)"
-    assert reasons["services.csv row 7"] == (
-        "its organization (id 99) is not in the package or the directory"
-    )
+    assert "services.csv row 7" not in reasons  # kept under a placeholder organization
     assert reasons["services_at_location.csv row 8"] == (
         "its location (id 777) is not in the package or the directory"
     )
     assert reasons["phones.csv row 5"] == "no number"
     assert reasons["physical_addresses.csv row 6"].endswith("'Atlantis' is not a two-letter ISO "
                                                             "3166 code")  # fmt: skip
-    assert report.count("service").rejected == 3
-    assert report.count("service").created == 3
+    assert report.count("service").rejected == 2
+    assert report.count("service").created == 4
     names = set(db.session.scalars(select(Service.name)))
-    assert names == {"Food Pantry", "Emergency Beds", "Eviction Defense"}
+    assert names == {"Food Pantry", "Emergency Beds", "Eviction Defense", "Lost Service"}
     # A location whose organization was rejected stays, without the link.
     nameless = db.session.scalars(select(Location).where(Location.name == "Nameless Place")).one()
     assert nameless.organization_id is None
@@ -390,9 +388,10 @@ def test_reimport_updates_changed_records_and_removes_children_no_longer_listed(
     report = _import(db, package)
 
     assert report.count("service").updated == 1
-    assert report.count("service").unchanged == 1
-    assert report.count("service").removed == 0  # Emergency Beds left out: kept all the same
-    assert _service(db, "Emergency Beds").status == "active"
+    assert report.count("service").unchanged == 2
+    assert report.count("service").removed == 0  # Emergency Beds left out: kept, retired
+    assert report.count("service").retired == 1
+    assert _service(db, "Emergency Beds").status == "inactive"
     assert report.count("schedule").removed == 1
     db.session.expire_all()
     pantry = _service(db, "Food Pantry")
@@ -493,7 +492,7 @@ def test_a_zip_of_a_package_imports_like_the_folder(db, tmp_path):
     report = _import(db, archive)
 
     assert report.dataset == "county-export"
-    assert report.count("service").created == 3
+    assert report.count("service").created == 4
 
 
 def test_datapackage_resources_are_found_where_the_descriptor_says(db, tmp_path, shared_data):
@@ -636,25 +635,29 @@ def test_a_malformed_package_changes_nothing_and_says_why(db, runner, tmp_path, 
 def test_flushed_work_is_undone_by_a_rollback(db):
     """import_path flushes but never commits: the caller's rollback leaves nothing behind."""
     report = import_path(MESSY)
-    assert report.count("service").created == 3
-    assert db.session.scalar(select(func.count()).select_from(Service)) == 3
+    assert report.count("service").created == 4
+    assert db.session.scalar(select(func.count()).select_from(Service)) == 4
 
     db.session.rollback()
 
     assert all(count == 0 for count in _counts(db).values())
 
 
-def test_cli_prints_progress_counts_and_every_rejected_record(db, runner):
+def test_cli_prints_progress_counts_and_rejections_by_reason(db, runner):
     result = runner.invoke(args=["directory", "import-hsds", str(MESSY)])
 
     assert result.exit_code == 0, result.output
     assert "read services.csv: 6 rows" in result.stderr
     assert "Imported HSDS 1.x CSV" in result.stdout
+    header = next(line for line in result.stdout.splitlines() if line.startswith("object type"))
+    assert header.split()[2:] == ["created", "updated", "unchanged", "repaired", "placeholder",
+                                  "rejected", "retired", "removed"]  # fmt: skip
     service_line = next(line for line in result.stdout.splitlines() if line.startswith("service "))
-    assert service_line.split() == ["service", "3", "0", "0", "3", "0"]
-    assert "Rejected 13 record(s):" in result.stdout
-    assert "services.csv row 4 (id 12): its organization (id 3) was rejected" in result.stdout
-    assert "Warnings (" in result.stdout
+    assert service_line.split() == ["service", "4", "0", "0", "0", "1", "2", "0", "0"]
+    assert "Rejected: 12" in result.stdout
+    assert "its organization (id …) was rejected (organizations.csv row …)" in result.stdout
+    assert "e.g. services.csv row 4 (id 12): its organization (id 3) was rejected" in result.stdout
+    assert "Warnings: " in result.stdout
     assert db.session.scalar(select(func.count()).select_from(ServiceAtLocation)) == 5
 
 
@@ -669,7 +672,7 @@ def test_imported_services_are_searchable_after_the_command(db, runner, app):
     result = runner.invoke(args=["directory", "import-hsds", str(MESSY)])
     assert result.exit_code == 0, result.output
 
-    assert "Search index rebuilt: 3 services" in result.stdout
+    assert "Search index rebuilt: 4 services" in result.stdout
     assert _found("eviction") == ["Eviction Defense"]
 
 
@@ -701,7 +704,7 @@ def test_a_reimport_by_command_updates_and_drops_search_documents(db, runner, tm
     result = runner.invoke(args=["directory", "import-hsds", str(package)])
 
     assert result.exit_code == 0, result.output
-    assert "Search index rebuilt: 2 services" in result.stdout
+    assert "Search index rebuilt: 3 services" in result.stdout
     assert _found("twice") == ["Food Pantry"]
     assert _found("eviction") == []  # inactive services aren't found
 
@@ -731,7 +734,7 @@ def test_a_failed_rebuild_keeps_the_import_and_says_what_to_run(db, runner, monk
 
     assert result.exit_code == 0, result.output
     assert "was not rebuilt (disk full); run 'flask directory reindex'" in result.stderr
-    assert db.session.scalar(select(func.count()).select_from(Service)) == 3
+    assert db.session.scalar(select(func.count()).select_from(Service)) == 4
 
 
 # --- speed --------------------------------------------------------------------------------------
@@ -779,7 +782,7 @@ def test_an_import_refreshes_postgresql_planner_statistics(db, runner):
         estimated = db.session.scalar(
             text("SELECT reltuples FROM pg_class WHERE oid = 'service'::regclass")
         )
-        assert estimated == db.session.scalar(select(func.count()).select_from(Service)) == 3
+        assert estimated == db.session.scalar(select(func.count()).select_from(Service)) == 4
     else:  # SQLite plans without statistics, as the spatial queries were tested
         tables = db.session.scalars(text("SELECT name FROM sqlite_master WHERE type = 'table'"))
         assert "sqlite_stat1" not in set(tables)
