@@ -1,5 +1,8 @@
 """Reading the messy values real HSDS exports contain: ids, times, weekdays, dates, languages.
 
+Web addresses, emails, phone numbers, US states and ZIP codes follow `directory.normalize`, the
+rules the pages and the API use too; the parsers here only turn its errors into `BadValue`.
+
 Plain functions without a database, so each rule is tested on its own. Every function either
 returns a clean value or raises `BadValue` with a message a person can act on.
 """
@@ -15,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil import parser as date_parser
 
+from directory import normalize
 from directory.hours import DAY_CODES, parse_time, parse_weekday
 
 
@@ -456,6 +460,31 @@ def language_fields(value: str) -> dict[str, str | None]:
     if re.fullmatch(r"[a-z]{2,3}", base) and base in LANGUAGES and len(key) <= 10:
         return {"name": LANGUAGES[base], "code": key}
     return {"name": text, "code": None}
+
+
+def _normalized(rule: Callable[[str], str], value: Any) -> str | None:
+    text = clean_text(value)
+    if text is None:
+        return None
+    try:
+        return rule(text)
+    except normalize.InvalidValue as exc:
+        raise BadValue(str(exc)) from None
+
+
+def parse_web_url(value: Any) -> str | None:
+    """A web address: "www.x.org" -> "https://www.x.org"; BadValue when it can't be one."""
+    return _normalized(normalize.url, value)
+
+
+def parse_uri(value: Any) -> str | None:
+    """An identifier URI ("urn:...", or a web address made absolute like parse_web_url)."""
+    return _normalized(lambda text: normalize.url(text, web=False), value)
+
+
+def parse_email(value: Any) -> str | None:
+    """An email address, "mailto:" trimmed; BadValue when it isn't one."""
+    return _normalized(normalize.email, value)
 
 
 def parse_extension(value: Any) -> int:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, insert, select, update
 
+from directory import models
 from directory.hsds.importing.checks import COLUMNS, NOW, Checked, Checker, chunks
 from directory.hsds.importing.records import (
     ALL_PARENTS,
@@ -35,10 +36,17 @@ NEVER_REMOVED = {"organization", "service", "location", "taxonomy", "taxonomy_te
 class Writer:
     """Checks the package's records table by table, writes them in bulk, prunes stale children."""
 
-    def __init__(self, package: Package, report: "ImportReport", say: Progress):
+    def __init__(
+        self,
+        package: Package,
+        report: "ImportReport",
+        say: Progress,
+        run_id: uuid.UUID | None = None,
+    ):
         self.package = package
         self.report = report
         self.say = say
+        self.run_id = run_id  # the ImportRun that review flags point at, when there is one
         self.checks = Checker(package, report)
         self.referenced: set[uuid.UUID] = set()
 
@@ -52,6 +60,7 @@ class Writer:
             if records:
                 self._table(table, records)
         self._prune()
+        self._flag()
         db.session.flush()
 
     def _table(self, table: str, records: list[Record]) -> None:
@@ -139,6 +148,33 @@ class Writer:
                 row[info.name] = None
         row["id"] = item.record.id
         return row
+
+    # --- records kept for a person to check ---
+
+    def _flag(self) -> None:
+        """A ReviewFlag for each written record the checks flagged; one open flag per record and
+        reason (a re-import updates its detail), none again for a finding a person resolved."""
+        flags = [f for f in self.checks.flags if f.record_id in self.checks.accepted[f.table]]
+        stored: dict[tuple, list[models.ReviewFlag]] = defaultdict(list)
+        for batch in chunks({f.record_id for f in flags}):
+            query = select(models.ReviewFlag).where(models.ReviewFlag.record_id.in_(batch))
+            for old in db.session.scalars(query):
+                stored[(old.record_table, old.record_id, old.reason)].append(old)
+        for flag in flags:
+            earlier = stored[(flag.table, flag.record_id, flag.reason)]
+            open_flag = next((f for f in earlier if f.resolved_at is None), None)
+            if open_flag is not None:
+                open_flag.detail = flag.detail
+            elif not any(f.detail == flag.detail for f in earlier):
+                new = models.ReviewFlag(
+                    record_table=flag.table,
+                    record_id=flag.record_id,
+                    reason=flag.reason,
+                    detail=flag.detail,
+                    import_run_id=self.run_id,
+                )
+                db.session.add(new)
+                earlier.append(new)
 
     # --- removing children the package no longer lists ---
 
