@@ -75,18 +75,18 @@ def test_emails_are_trimmed_and_checked(db):
     assert "'ben(at)westside.example' is not an email" in warnings["contacts.csv row 3"]
 
 
-def test_phone_numbers_are_formatted_with_extensions_kept(db):
+def test_phone_numbers_are_formatted_with_extensions_kept_and_tel_links_that_dial(db):
     report = _import(db)
 
     phones = {p.description: p for p in db.session.scalars(select(Phone))}
-    stored = {name: (p.number, p.extension) for name, p in phones.items()}
+    stored = {name: (p.number, p.extension, p.tel_uri) for name, p in phones.items()}
     assert stored == {
-        "Front desk": ("(315) 555-0100", 123),  # "315.555.0100 x123"
-        "Donations": ("1-800-FLOWERS", None),
-        "After hours": ("211", None),  # "2-1-1"
-        "Walk-ins": ("Call the front desk", None),  # kept as written
-        "Intake": ("(315) 555-0104", 7),  # the extension column wins
-        "London office": ("+44 20 7946 0958", None),
+        "Front desk": ("(315) 555-0100", 123, "tel:+13155550100;ext=123"),  # "315.555.0100 x123"
+        "Donations": ("1-800-FLOWERS", None, "tel:+18003569377"),
+        "After hours": ("211", None, "tel:211"),  # "2-1-1"
+        "Walk-ins": ("Call the front desk", None, None),  # kept as written, no link
+        "Intake": ("(315) 555-0104", 7, "tel:+13155550104;ext=7"),  # the extension column wins
+        "London office": ("+44 20 7946 0958", None, "tel:+442079460958"),
     }
     warnings = _warnings(report)
     assert warnings["phones.csv row 5"] == (
@@ -138,3 +138,20 @@ def test_a_point_far_from_its_zip_code_is_kept_and_flagged_once(db):
     db.session.commit()
     _import(db)
     assert [f.resolved_at is not None for f in db.session.scalars(select(ReviewFlag))] == [True]
+
+
+def test_the_service_page_links_what_can_be_dialled_and_shows_the_rest(db, client):
+    _import(db)
+    services = _by_name(db, Service)
+
+    html = client.get(f"/services/{services['Food Pantry'].id}").get_data(as_text=True)
+    assert 'href="tel:+13155550100;ext=123"' in html
+    assert 'href="tel:+18003569377">1-800-FLOWERS</a>' in html
+    assert 'href="https://hope.example/pantry"' in html
+    assert 'href="mailto:pantry@hope.example"' in html
+
+    html = client.get(f"/services/{services['Emergency Beds'].id}").get_data(as_text=True)
+    assert 'href="tel:211"' in html
+    assert '<span class="phone">Call the front desk</span>' in html  # text, not a broken link
+    assert not re.search(r'href="tel:[^"+0-9]', html)
+    assert "not-an-email" not in html
