@@ -60,6 +60,7 @@ from directory.hsds.importing.values import (
     parse_web_url,
     parse_wkst,
 )
+from directory.hsds.serialize import value_forms
 from directory.services import place_location, set_service_area_extent
 from extensions import db
 from geo.places import km_from_zip
@@ -170,21 +171,15 @@ SPECIAL: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("metadata", "resource_type"): _resource_type,
     ("cost_option", "currency"): parse_currency,
     ("cost_option", "amount"): parse_amount,
-    # Links people follow get https:// and must be web addresses; identifiers may be any URI.
-    ("organization", "website"): parse_web_url,
-    ("service", "url"): parse_web_url,
-    ("location", "url"): parse_web_url,
-    ("accessibility", "url"): parse_web_url,
-    ("schedule", "schedule_link"): parse_web_url,
-    ("required_document", "uri"): parse_web_url,
-    ("organization", "uri"): parse_uri,
-    ("taxonomy", "uri"): parse_uri,
-    ("taxonomy_term", "term_uri"): parse_uri,
-    ("organization", "email"): parse_email,
-    ("service", "email"): parse_email,
-    ("service", "assurer_email"): parse_email,
-    ("contact", "email"): parse_email,
 }
+# Links people follow get https:// and must be web addresses, identifiers may be any URI, emails
+# are checked: the fields the HSDS API publishes only when valid (serialize.value_forms).
+_FORM_PARSERS = {"web": parse_web_url, "uri": parse_uri, "email": parse_email}
+SPECIAL.update(
+    ((table, name), _FORM_PARSERS[form])
+    for table in MODELS
+    for name, form in value_forms(table).items()
+)
 # Fields whose bad value rejects the record (elsewhere a bad value is dropped with a warning).
 STRICT = {
     ("service", "status"),
