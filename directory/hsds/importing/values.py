@@ -447,6 +447,40 @@ def split_languages(value: Any) -> list[str]:
     return [p.strip() for p in re.split(r"\s*(?:,|;|/|\||\band\b)\s*", text) if p.strip()]
 
 
+# What 211 exports write in a language cell that is no language: a note on interpretation.
+_INTERPRETATION_NOTE = re.compile(
+    r"\b(interpret\w*|translat\w*|language\s*line|upon\s+request|on\s+request|by\s+request"
+    r"|others?\b|all\s+languages|any\s+language|other\s+languages|multiple\s+languages"
+    r"|as\s+needed|if\s+needed|available)\b",
+    re.IGNORECASE,
+)
+
+
+def is_interpretation_note(text: str) -> bool:
+    """ "Others available upon request", "All languages via interpreter", "Interpretation
+    available": a note about interpretation (HSDS service.interpretation_services), not a
+    language."""
+    return bool(_INTERPRETATION_NOTE.search(text))
+
+
+def languages_and_notes(value: Any) -> tuple[list[str], list[str]]:
+    """A language cell split into languages and interpretation notes: "English, Spanish; French"
+    -> three languages; "Spanish, others via interpreter" -> Spanish and a note; a cell with no
+    known language in it ("Others available upon request") -> one note, as written."""
+    text = clean_text(value)
+    if text is None:
+        return [], []
+    if is_interpretation_note(text) and not any(
+        not is_interpretation_note(part) and language_fields(part)["code"]
+        for part in split_languages(text)
+    ):
+        return [], [text]
+    names, notes = [], []
+    for part in split_languages(text):
+        (notes if is_interpretation_note(part) else names).append(part)
+    return names, notes
+
+
 def language_fields(value: str) -> dict[str, str | None]:
     """HSDS language name and code from either: "es" -> Spanish/es, "Spanish" -> Spanish/es."""
     text = value.strip()

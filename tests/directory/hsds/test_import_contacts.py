@@ -86,7 +86,7 @@ def test_phone_numbers_are_formatted_with_extensions_kept_and_tel_links_that_dia
         "After hours": ("211", None, "tel:211"),  # "2-1-1"
         "Walk-ins": ("Call the front desk", None, None),  # kept as written, no link
         "Intake": ("(315) 555-0104", 7, "tel:+13155550104;ext=7"),  # the extension column wins
-        "London office": ("+44 20 7946 0958", None, "tel:+442079460958"),
+        "London office; Interpretation available": ("+44 20 7946 0958", None, "tel:+442079460958"),
     }
     warnings = _warnings(report)
     assert warnings["phones.csv row 5"] == (
@@ -111,6 +111,30 @@ def test_states_become_codes_and_zip_plus_four_is_kept(db):
         "NY",  # "N.Y."
         "13202-1234",  # "132021234"
     )
+
+
+def test_languages_are_split_creole_is_haitian_and_notes_are_kept_on_the_service(db):
+    report = _import(db)
+
+    services = _by_name(db, Service)
+    spoken = {
+        name: sorted((lang.code, lang.name) for lang in s.languages) for name, s in services.items()
+    }
+    assert spoken == {
+        "Food Pantry": [("en", "English"), ("es", "Spanish"), ("fr", "French")],  # one cell
+        "Emergency Beds": [("es", "Spanish"), ("ht", "Haitian Creole")],  # "Creole"
+        "Legal Clinic": [],  # "Others available upon request" is no language
+    }
+    assert services["Legal Clinic"].interpretation_services == "Others available upon request"
+    assert services["Emergency Beds"].interpretation_services == "all languages via interpreter"
+    london = db.session.scalars(select(Phone).where(Phone.number == "+44 20 7946 0958")).one()
+    assert [lang.code for lang in london.languages] == ["en"]
+    assert london.description == "London office; Interpretation available"
+    # A note that belongs to no service is reported, not taken for a language or rejected.
+    assert _warnings(report)["languages.csv row 6"] == (
+        "'Interpretation available' is no language; skipped"
+    )
+    assert report.rejected == []
 
 
 def test_a_point_far_from_its_zip_code_is_kept_and_flagged_once(db):
