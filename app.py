@@ -66,6 +66,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         MAP_TILE_ATTRIBUTION=os.environ.get("MAP_TILE_ATTRIBUTION", ""),
         DEFAULT_TIMEZONE=os.environ.get("DEFAULT_TIMEZONE", "America/New_York"),
         IMPORT_REPORT_DIR=os.environ.get("IMPORT_REPORT_DIR", ""),  # else instance/import-reports
+        DEFAULT_PHONE_REGION=os.environ.get("DEFAULT_PHONE_REGION", "US"),
     )
     if "SECRET_KEY" not in test_config:
         app.config["SECRET_KEY"] = _secret_key(app.instance_path)

@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, foreign, mapped_column, relationship
 
+from directory import normalize
 from extensions import UTCDateTime, db, utcnow
 from geo import SRID
 
@@ -379,9 +380,10 @@ class Phone(db.Model):
     )
 
     @property
-    def tel_uri(self) -> str:
-        digits = "".join(ch for ch in self.number if ch.isdigit() or ch == "+")
-        return f"tel:{digits}" + (f";ext={self.extension}" if self.extension else "")
+    def tel_uri(self) -> str | None:
+        """The tel: link that dials this number (E.164 with ";ext="), or None when the number
+        is text no phone can dial ("Call the front desk")."""
+        return normalize.tel_uri(self.number, self.extension)
 
     def __repr__(self) -> str:
         return f"<Phone {self.id} {self.number!r}>"

@@ -20,7 +20,7 @@ from itsdangerous import BadData, URLSafeSerializer
 from sqlalchemy import select
 from werkzeug.routing import BuildError
 
-from directory import cards, hours, languages
+from directory import cards, hours, languages, normalize
 from directory import search as engine
 from directory.models import Service, TaxonomyTerm
 from extensions import db, htmx, utcnow
@@ -416,16 +416,8 @@ def list_remove():
 bp.add_app_template_global(cards.contact_phone, "contact_phone")
 
 
-@bp.app_template_filter("web_url")
-def web_url(value: str | None) -> str | None:
-    """An imported link made safe to put in href: http(s) only ("www.x.org" gains https://)."""
-    text = (value or "").strip()
-    if not text:
-        return None
-    scheme = urlsplit(text).scheme.lower()
-    if not scheme and "." in text.split("/")[0] and " " not in text:
-        return "https://" + text
-    return text if scheme in ("http", "https") else None
+bp.add_app_template_filter(normalize.web_url, "web_url")  # http(s) links only, made absolute
+bp.add_app_template_filter(normalize.valid_email, "email_address")  # for mailto: links
 
 
 @bp.app_template_filter("miles")

@@ -14,6 +14,7 @@ from statistics import fmean
 import zipcodes
 
 from geo import shapes
+from geo.sql import great_circle_m
 
 US_STATES = {
     "alabama": "AL", "alaska": "AK", "arizona": "AZ", "arkansas": "AR", "california": "CA",
@@ -164,3 +165,14 @@ def timezone_for_zip(code: str | None) -> str | None:
         return None
     found = _zip_table()[0].get(code.strip()[:5])
     return found[4] if found else None
+
+
+def km_from_zip(code: str | None, latitude: float, longitude: float) -> float | None:
+    """How far a point lies from its US ZIP code's centroid, in km; None for an unknown ZIP.
+
+    An imported point far from its own address's ZIP is usually a bad geocode, kept but checked.
+    """
+    found = _zip_table()[0].get((code or "").strip()[:5])
+    if found is None:
+        return None
+    return float(great_circle_m(found[0], found[1], [latitude], [longitude])[0]) / 1000

@@ -4,6 +4,9 @@ Each object carries HSDS's one-to-one fields, named and ordered as in the HSDS d
 descriptor (`spec/datapackage.json`), plus two documented extensions: `referral_capacity` on
 services and `tz_name` on schedules. Empty fields are left out, because the HSDS schemas type
 every optional field without null. Numbers are numbers, dates ISO strings, ids UUID strings.
+Fields of format "uri" or "email" are published in their normal form ("www.x.org" stored by an
+older import or typed by a person is published as "https://www.x.org"), or left out when they
+are not one: what we publish validates against the HSDS schemas with formats checked.
 
 Full objects nest their children as the compiled HSDS schemas do; list items carry one-to-one
 fields only (HSDS lists). Child collections are always present on full objects (maybe empty);
@@ -26,6 +29,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session, defer, selectinload
 
+from directory import normalize
 from directory.models import (
     Attribute,
     ChangeRecord,
@@ -86,6 +90,34 @@ def hsds_fields(table: str) -> tuple[str, ...]:
     raise KeyError(f"HSDS has no table named {table!r}")
 
 
+# "uri" fields that identify rather than link: any scheme. The others are links people follow.
+IDENTIFIER_URIS = {("organization", "uri"), ("taxonomy", "uri"), ("taxonomy_term", "term_uri")}
+
+
+@cache
+def value_forms(table: str) -> dict[str, str]:
+    """A table's fields with a format HSDS checks: "web" (a link people follow: http or https),
+    "uri" (an identifier) or "email". The importer checks the same fields the same way."""
+    for resource in datapackage()["resources"]:
+        if resource["name"] == table:
+            forms = {}
+            for field in resource["schema"]["fields"]:
+                form = field.get("format")
+                if form == "uri" and (table, field["name"]) not in IDENTIFIER_URIS:
+                    form = "web"
+                if form in ("web", "uri", "email"):
+                    forms[field["name"]] = form
+            return forms
+    return {}
+
+
+_PUBLISHED: dict[str, Callable[[str | None], str | None]] = {
+    "web": normalize.web_url,
+    "uri": normalize.published_uri,
+    "email": normalize.valid_email,
+}
+
+
 @cache
 def table_fields(table: str) -> tuple[str, ...]:
     """The fields we write for a table: HSDS's, then our documented extensions."""
@@ -110,6 +142,7 @@ def json_value(value: Any) -> Any:
 def one_to_one(table: str, obj: Any, computed: dict[str, Any] | None = None) -> dict[str, Any]:
     """An object's one-to-one HSDS fields as JSON values, leaving out the empty ones."""
     skip = _COMPUTED_FIELDS.get(table, ())
+    forms = value_forms(table)
     out: dict[str, Any] = {}
     for name in table_fields(table):
         if computed is not None and name in computed:
@@ -118,6 +151,8 @@ def one_to_one(table: str, obj: Any, computed: dict[str, Any] | None = None) -> 
             continue
         else:
             value = json_value(getattr(obj, name, None))
+        if value is not None and name in forms:
+            value = _PUBLISHED[forms[name]](value)
         if value is not None:
             out[name] = value
     return out

@@ -151,7 +151,7 @@ def make_service(
     }
     service = Service(**{**values, **overrides})
     db.session.add(service)
-    service.phones.append(Phone(number="315-555-0100", type="voice", extension=12))
+    service.phones.append(Phone(number="(315) 555-0100", type="voice", extension=12))
     service.schedules.append(
         Schedule(
             freq="WEEKLY",
@@ -315,7 +315,7 @@ def make_every_hsds_table(db) -> Service:
         email="director@northside.example.org",
     )
     db.session.add(org_contact)
-    db.session.add(Phone(organization_id=org.id, number="315-555-0111", type="fax"))
+    db.session.add(Phone(organization_id=org.id, number="(315) 555-0111", type="fax"))
     location = make_location(
         db,
         organization=org,
@@ -356,7 +356,7 @@ def make_every_hsds_table(db) -> Service:
             attending_type="in person",
         )
     )
-    location_phone = Phone(number="315-555-0122", description="Front desk")
+    location_phone = Phone(number="(315) 555-0122", description="Front desk")
     location.phones.append(location_phone)
     location_phone.languages.append(Language(name="Spanish", code="es"))
     service = make_service(
@@ -386,7 +386,7 @@ def make_every_hsds_table(db) -> Service:
             description="Closed for Thanksgiving",
         )
     )
-    sal.phones.append(Phone(number="315-555-0133"))
+    sal.phones.append(Phone(number="(315) 555-0133"))
     service.required_documents.append(
         RequiredDocument(document="Photo ID", uri="https://example.org/id")
     )
@@ -410,7 +410,7 @@ def make_every_hsds_table(db) -> Service:
         ]
     )
     db.session.flush()
-    db.session.add(Phone(contact_id=org_contact.id, number="315-555-0144", extension=3))
+    db.session.add(Phone(contact_id=org_contact.id, number="(315) 555-0144", extension=3))
     db.session.add_all(
         [
             Attribute(

@@ -130,7 +130,7 @@ def test_service_page_shows_what_a_person_needs_to_go_or_call(db, client):
     assert page.find_all("h1")[0] is not None and "Westside Food Pantry" in page.text
     assert service.organization.name in page.text
     # Call: the number as a tel: link with its extension.
-    assert page.find_all("a", href="tel:3155550100;ext=12")
+    assert page.find_all("a", href="tel:+13155550100;ext=12")
     # Directions: a plain link to OpenStreetMap (nothing loaded from it).
     assert page.find_all(
         "a", href="https://www.openstreetmap.org/directions?to=43.048122%2C-76.147424"
@@ -278,7 +278,7 @@ def test_save_view_and_remove_without_javascript(db, client):
     page = _list_page(client)
     assert page.text.index("Northside Pantry") < page.text.index("Eastside Rent Help")
     assert "2 services on your list." in page.text
-    assert page.find_all("a", href="tel:3155550100;ext=12")
+    assert page.find_all("a", href="tel:+13155550100;ext=12")
 
     response = client.post("/list/remove", data={"service_id": str(first.id), "next": "/list"})
     assert response.status_code == 303 and response.headers["Location"] == "/list"
@@ -477,7 +477,7 @@ def test_the_search_form_works_without_javascript(db, client):
     cards = results.find_all("li", class_="card")
     assert len(cards) == 2
     assert [a for a in results.find_all("a") if a.get("href", "").startswith("/services/")]
-    assert len(results.find_all("a", href="tel:3155550100;ext=12")) == 2
+    assert len(results.find_all("a", href="tel:+13155550100;ext=12")) == 2
     assert "Waitlist" in results.text and "Not accepting referrals" in results.text
     assert "Serves your area" in results.text
     distance = results.find_all("span", class_="distance")[0]

@@ -4,6 +4,7 @@ import pytest
 
 from geo.places import (
     UnknownPlace,
+    km_from_zip,
     place_from_latlon,
     resolve_place,
     timezone_for_zip,
@@ -81,6 +82,14 @@ def test_time_zone_of_a_zip_code():
     assert timezone_for_zip("96813") == "Pacific/Honolulu"
     assert timezone_for_zip("00000") is None
     assert timezone_for_zip(None) is None
+
+
+def test_distance_from_a_zip_code_centroid():
+    assert km_from_zip("13202", 43.048, -76.147) < 5  # downtown Syracuse
+    assert km_from_zip("13202-1234", 43.048, -76.147) < 5  # ZIP+4
+    assert km_from_zip("13202", 40.71, -74.0) == pytest.approx(315, abs=15)  # New York City
+    assert km_from_zip("00000", 43.0, -76.0) is None
+    assert km_from_zip(None, 43.0, -76.0) is None
 
 
 def test_geo_imports_no_other_domain():

@@ -18,7 +18,7 @@ ids = IdMapper("county-211-export")
 
 def _found(text: str) -> list[str]:
     from directory import search
-    from directory.query import SearchQuery
+    from directory.search import SearchQuery
 
     return [hit.service.name for hit in search.search(SearchQuery(text=text)).hits]
 

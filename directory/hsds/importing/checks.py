@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Date, DateTime, Integer, Numeric, String, Uuid, select
 from sqlalchemy.sql.schema import Column
 
-from directory import models
+from directory import models, normalize
 from directory.hsds.importing.records import (
     MODELS,
     OPTIONAL_LINKS,
@@ -47,6 +47,7 @@ from directory.hsds.importing.values import (
     parse_date,
     parse_datetime,
     parse_decimal,
+    parse_email,
     parse_extension,
     parse_freq,
     parse_int,
@@ -54,21 +55,27 @@ from directory.hsds.importing.values import (
     parse_schedule_time,
     parse_status,
     parse_tz_name,
+    parse_uri,
     parse_utc_offset,
+    parse_web_url,
     parse_wkst,
 )
+from directory.hsds.serialize import value_forms
 from directory.services import place_location, set_service_area_extent
 from extensions import db
+from geo.places import km_from_zip
 from geo.shapes import InvalidGeometry
 
 if TYPE_CHECKING:
     from directory.hsds.importing.report import ImportReport
 
+ADDRESS_PLACE = ("country", "state_province", "postal_code")
 # Our own columns, not HSDS fields: a package that doesn't mention them leaves them alone.
 OWN_COLUMNS = {"id", "geom", "dataset", "referral_capacity", "tz_name", "last_modified"}
 DATASET_TABLES = {"organization", "service", "location"}
 LAT_LON = ("latitude", "longitude")
 CHUNK = 500
+FAR_FROM_ZIP_KM = 100  # a point further than this from its own ZIP code is flagged for review
 
 
 class Reject(Exception):
@@ -165,6 +172,14 @@ SPECIAL: dict[tuple[str, str], Callable[[Any], Any]] = {
     ("cost_option", "currency"): parse_currency,
     ("cost_option", "amount"): parse_amount,
 }
+# Links people follow get https:// and must be web addresses, identifiers may be any URI, emails
+# are checked: the fields the HSDS API publishes only when valid (serialize.value_forms).
+_FORM_PARSERS = {"web": parse_web_url, "uri": parse_uri, "email": parse_email}
+SPECIAL.update(
+    ((table, name), _FORM_PARSERS[form])
+    for table in MODELS
+    for name, form in value_forms(table).items()
+)
 # Fields whose bad value rejects the record (elsewhere a bad value is dropped with a warning).
 STRICT = {
     ("service", "status"),
@@ -225,6 +240,16 @@ def chunks(items: Iterable, size: int = CHUNK):
 # --- checking records ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Flag:
+    """A record kept that a person should check: a ReviewFlag once the record is written."""
+
+    table: str
+    record_id: uuid.UUID
+    reason: str
+    detail: str
+
+
 @dataclass
 class Checked:
     """A record that passed: its row, and the columns the package sets (others stay as stored)."""
@@ -245,6 +270,8 @@ class Checker:
         self.known: dict[str, set[uuid.UUID]] = defaultdict(set)  # stored, not in the package
         self.checked_absent: dict[str, set[uuid.UUID]] = defaultdict(set)
         self.address_places = self._address_places()
+        self.flags: list[Flag] = []
+        self.phone_region = normalize.phone_region()
 
     def check(self, table: str, records: list[Record]) -> dict[uuid.UUID, Checked]:
         """The rows of one table's records that can be written; the rest are rejected."""
@@ -270,16 +297,21 @@ class Checker:
     def _warn(self, table: str, record: Record, reason: str) -> None:
         self.report.warnings.append(Issue(table, record.origin, reason))
 
-    def _address_places(self) -> dict[uuid.UUID, tuple[str | None, str | None]]:
-        """(country, state) of each location's address in the package, to judge its point."""
+    def _address_places(self) -> dict[uuid.UUID, tuple[str | None, str | None, str | None]]:
+        """(country, state, ZIP) of each location's address in the package (its physical one
+        first), to judge its point."""
         places = {}
         for record in self.package.records.get("address", []):
             location = record.values.get("location_id")
             if isinstance(location, uuid.UUID):
-                country = clean_text(record.values.get("country"))
-                state = clean_text(record.values.get("state_province"))
-                places.setdefault(location, (country, state))
-        return places
+                values = record.values
+                place = tuple(clean_text(values.get(n)) for n in ADDRESS_PLACE)
+                physical = clean_text(values.get("address_type")) in (None, "physical")
+                if physical and places.get(location, (None,))[-1] != "physical":
+                    places[location] = (*place, "physical")
+                else:
+                    places.setdefault(location, (*place, "other"))
+        return {location: place[:3] for location, place in places.items()}
 
     # --- merging copies ---
 
@@ -385,21 +417,51 @@ class Checker:
             else:
                 self._warn("location", record, f"{problem}: the location has no map point")
                 location = models.Location()
+        far = self._far_from_zip(record, location)
+        if far:
+            self._warn("location", record, f"{far}; kept, flagged for review")
+            self.flags.append(Flag("location", record.id, "far_from_zip", far))
         row.update(latitude=location.latitude, longitude=location.longitude, geom=location.geom)
         managed.update(("latitude", "longitude", "geom"))
+
+    def _in_us(self, record: Record) -> bool:
+        country, state, _zip = self.address_places.get(record.id, (None, None, None))
+        if country:
+            return country.upper() in ("US", "USA", "UNITED STATES")
+        try:
+            return bool(state) and normalize.us_state(state) in US_STATES
+        except normalize.InvalidValue:
+            return False
 
     def _implausible(self, record: Record, location: models.Location) -> str | None:
         """A point far from its own address's country (US data only, where we can tell)."""
         if location.latitude is None:
             return None
-        country, state = self.address_places.get(record.id, (None, None))
-        in_us = (country or "").upper() in ("US", "USA") or (state or "").upper() in US_STATES
+        in_us = self._in_us(record)
         if in_us and not in_united_states(float(location.latitude), float(location.longitude)):
             return (
                 f"latitude {location.latitude}, longitude {location.longitude} is outside the "
                 "United States though the address is in it"
             )
         return None
+
+    def _far_from_zip(self, record: Record, location: models.Location) -> str | None:
+        """A US point more than FAR_FROM_ZIP_KM from its own address's ZIP code centroid."""
+        if location.latitude is None or not self._in_us(record):
+            return None
+        code = self.address_places.get(record.id, (None, None, None))[2]
+        try:
+            code = normalize.us_zip(code or "")[:5]
+        except normalize.InvalidValue:
+            return None
+        latitude, longitude = float(location.latitude), float(location.longitude)
+        km = km_from_zip(code, latitude, longitude)
+        if km is None or km <= FAR_FROM_ZIP_KM:
+            return None
+        return (
+            f"latitude {location.latitude}, longitude {location.longitude} is {km:,.0f} km "
+            f"from ZIP code {code} of its address"
+        )
 
     def _swapped(self, record: Record, latitude: Any, longitude: Any) -> models.Location | None:
         """The location placed with latitude and longitude swapped, if that is plausible."""
@@ -441,10 +503,47 @@ class Checker:
             row["minimum_age"] = row["maximum_age"] = None
 
     def _fix_address(self, record: Record, row: dict, managed: set[str]) -> None:
-        code = row.get("postal_code") or ""
-        if row.get("country", "US") == "US" and code.isdigit() and len(code) in (3, 4):
-            row["postal_code"] = code.zfill(5)
-            self._warn("address", record, f"postal_code {code} padded to {row['postal_code']}")
+        """US states as two-letter codes ("New York" -> NY), ZIP codes as ZIP or ZIP+4."""
+        if row.get("country", "US") != "US":
+            return
+        state = row.get("state_province")
+        if state:
+            try:
+                row["state_province"] = normalize.us_state(state)
+            except normalize.InvalidValue as exc:
+                self._warn("address", record, f"state_province: {exc}; kept as written")
+        code = row.get("postal_code")
+        if code:
+            try:
+                row["postal_code"] = normalize.us_zip(code)
+            except normalize.InvalidValue as exc:
+                self._warn("address", record, f"postal_code: {exc}; kept as written")
+                return
+            digits = code.split("-")[0].split(".")[0].strip()
+            if digits.isdigit() and len(digits) in (3, 4, 7, 8):
+                self._warn("address", record, f"postal_code {code} padded to {row['postal_code']}")
+
+    def _fix_phone(self, record: Record, row: dict, managed: set[str]) -> None:
+        """Numbers formatted one way ("(315) 555-0100"), an extension in the number moved to
+        extension; a number that can't be read is kept as written, with a warning."""
+        number = row.get("number")
+        if not number:
+            return
+        read = normalize.phone(number, self.phone_region)
+        row["number"] = read.number[: COLUMNS_BY_NAME["phone"]["number"].length]
+        if read.extension is not None:
+            if row.get("extension") is None:
+                row["extension"] = read.extension
+                managed.add("extension")
+            elif row["extension"] != read.extension:
+                self._warn(
+                    "phone",
+                    record,
+                    f"number has extension {read.extension} but extension is "
+                    f"{row['extension']}; kept {row['extension']}",
+                )
+        if read.problem:
+            self._warn("phone", record, f"number: {read.problem}; kept as written")
 
     # --- links ---
 

@@ -37,12 +37,12 @@ from directory.hsds.importing.values import (
     is_all_day,
     is_closed_word,
     language_fields,
+    languages_and_notes,
     normalize_time,
     parse_bool,
     parse_date,
     parse_weekdays,
     source_id_text,
-    split_languages,
     split_time_range,
 )
 
@@ -184,6 +184,7 @@ class LegacyReader:
         self.tables = tables
         self._used: dict[str, dict[uuid.UUID, str]] = {}
         self._repeats: dict[str, set[str]] = {}
+        self._service_records: dict[uuid.UUID, Record] | None = None
 
     def read(self) -> None:
         """Map every table; the order makes references between them resolvable by id alone."""
@@ -435,9 +436,13 @@ class LegacyReader:
             department = clean_text(row.get("department"))
             if department and not clean_text(values.get("description")):
                 values["description"] = department
+            names, notes = languages_and_notes(row.get("language"))
+            if notes:  # "Interpretation available": said where the number is described
+                text = [clean_text(values.get("description")), *notes]
+                values["description"] = "; ".join(filter(None, text))
             record_id = self._id("phone", "phone", origin, values)
             self.package.add(Record("phone", record_id, values, origin, refs=refs))
-            for name in split_languages(row.get("language")):
+            for name in names:
                 fields = language_fields(name)
                 key = f"{record_id}:{(fields['code'] or fields['name'] or '').lower()}"
                 self.package.add(
@@ -605,9 +610,11 @@ class LegacyReader:
                 base[field] = self.ctx.ref(target, text) if text else None
                 if text:
                     refs[field] = text
-            names = split_languages(row.get("language"))
+            names, notes = languages_and_notes(row.get("language"))
+            self._interpretation_notes(base.get("service_id"), notes, origin)
             if not names:
-                self.package.reject("language", origin, "no language given")
+                if not notes:
+                    self.package.reject("language", origin, "no language given")
                 continue
             shared = origin.source_id in self._repeated(origin.file)
             for index, name in enumerate(names):
@@ -628,6 +635,21 @@ class LegacyReader:
                 self.package.add(Record("language", record_id, values, origin, refs=refs))
         self.package.claim("language", "service_id")
         self.package.claim("language", "location_id")
+
+    def _interpretation_notes(self, service_id: Any, notes: list[str], origin: Origin) -> None:
+        """Notes such as "Others available upon request" go to the service's
+        interpretation_services: they are no language, but a person needs to know them."""
+        if not notes:
+            return
+        if self._service_records is None:  # read once: services come before languages
+            self._service_records = {r.id: r for r in self.package.records.get("service", [])}
+        service = self._service_records.get(service_id)
+        if service is None:
+            self.package.warn("language", origin, f"{'; '.join(notes)!r} is no language; skipped")
+            return
+        kept = clean_text(service.values.get("interpretation_services"))
+        added = [n for n in notes if n.lower() not in (kept or "").lower()]
+        service.values["interpretation_services"] = "; ".join([*filter(None, [kept]), *added])
 
     def _metadata(self) -> None:
         """1.x metadata has no resource_type: it is found from which table holds the id."""

@@ -1,5 +1,8 @@
 """Reading the messy values real HSDS exports contain: ids, times, weekdays, dates, languages.
 
+Web addresses, emails, phone numbers, US states and ZIP codes follow `directory.normalize`, the
+rules the pages and the API use too; the parsers here only turn its errors into `BadValue`.
+
 Plain functions without a database, so each rule is tested on its own. Every function either
 returns a clean value or raises `BadValue` with a message a person can act on.
 """
@@ -15,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil import parser as date_parser
 
-from directory import languages
+from directory import languages, normalize
 from directory.hours import DAY_CODES, parse_time, parse_weekday
 
 
@@ -425,6 +428,40 @@ def split_languages(value: Any) -> list[str]:
     return [p.strip() for p in re.split(r"\s*(?:,|;|/|\||\band\b)\s*", text) if p.strip()]
 
 
+# What 211 exports write in a language cell that is no language: a note on interpretation.
+_INTERPRETATION_NOTE = re.compile(
+    r"\b(interpret\w*|translat\w*|language\s*line|upon\s+request|on\s+request|by\s+request"
+    r"|others?\b|all\s+languages|any\s+language|other\s+languages|multiple\s+languages"
+    r"|as\s+needed|if\s+needed|available)\b",
+    re.IGNORECASE,
+)
+
+
+def is_interpretation_note(text: str) -> bool:
+    """ "Others available upon request", "All languages via interpreter", "Interpretation
+    available": a note about interpretation (HSDS service.interpretation_services), not a
+    language."""
+    return bool(_INTERPRETATION_NOTE.search(text))
+
+
+def languages_and_notes(value: Any) -> tuple[list[str], list[str]]:
+    """A language cell split into languages and interpretation notes: "English, Spanish; French"
+    -> three languages; "Spanish, others via interpreter" -> Spanish and a note; a cell with no
+    known language in it ("Others available upon request") -> one note, as written."""
+    text = clean_text(value)
+    if text is None:
+        return [], []
+    if is_interpretation_note(text) and not any(
+        not is_interpretation_note(part) and language_fields(part)["code"]
+        for part in split_languages(text)
+    ):
+        return [], [text]
+    names, notes = [], []
+    for part in split_languages(text):
+        (notes if is_interpretation_note(part) else names).append(part)
+    return names, notes
+
+
 def language_fields(value: str) -> dict[str, str | None]:
     """HSDS language name and code from either: "es" -> Spanish/es, "Spanish" -> Spanish/es."""
     text = value.strip()
@@ -435,6 +472,31 @@ def language_fields(value: str) -> dict[str, str | None]:
     if base in languages.LANGUAGES and len(key) <= 10:  # a region tag: "es-MX"
         return {"name": languages.name(base), "code": key}
     return {"name": text, "code": None}
+
+
+def _normalized(rule: Callable[[str], str], value: Any) -> str | None:
+    text = clean_text(value)
+    if text is None:
+        return None
+    try:
+        return rule(text)
+    except normalize.InvalidValue as exc:
+        raise BadValue(str(exc)) from None
+
+
+def parse_web_url(value: Any) -> str | None:
+    """A web address: "www.x.org" -> "https://www.x.org"; BadValue when it can't be one."""
+    return _normalized(normalize.url, value)
+
+
+def parse_uri(value: Any) -> str | None:
+    """An identifier URI ("urn:...", or a web address made absolute like parse_web_url)."""
+    return _normalized(lambda text: normalize.url(text, web=False), value)
+
+
+def parse_email(value: Any) -> str | None:
+    """An email address, "mailto:" trimmed; BadValue when it isn't one."""
+    return _normalized(normalize.email, value)
 
 
 def parse_extension(value: Any) -> int:

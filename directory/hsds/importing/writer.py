@@ -54,7 +54,7 @@ class Writer:
         self.package = package
         self.report = report
         self.say = say
-        self.run_id = run_id
+        self.run_id = run_id  # the ImportRun that review flags point at, when there is one
         self.checks = Checker(package, report)
         self.referenced: set[uuid.UUID] = set()
         self.placeholders: dict[uuid.UUID, str] = {}
@@ -81,6 +81,7 @@ class Writer:
         self._prune()
         self._retire()
         self._write_flags()
+        self._flag()
         db.session.flush()
 
     def _count_placeholders(self) -> None:
@@ -188,6 +189,33 @@ class Writer:
                 row[info.name] = None
         row["id"] = item.record.id
         return row
+
+    # --- records kept for a person to check ---
+
+    def _flag(self) -> None:
+        """A ReviewFlag for each written record the checks flagged; one open flag per record and
+        reason (a re-import updates its detail), none again for a finding a person resolved."""
+        flags = [f for f in self.checks.flags if f.record_id in self.checks.accepted[f.table]]
+        stored: dict[tuple, list[models.ReviewFlag]] = defaultdict(list)
+        for batch in chunks({f.record_id for f in flags}):
+            query = select(models.ReviewFlag).where(models.ReviewFlag.record_id.in_(batch))
+            for old in db.session.scalars(query):
+                stored[(old.record_table, old.record_id, old.reason)].append(old)
+        for flag in flags:
+            earlier = stored[(flag.table, flag.record_id, flag.reason)]
+            open_flag = next((f for f in earlier if f.resolved_at is None), None)
+            if open_flag is not None:
+                open_flag.detail = flag.detail
+            elif not any(f.detail == flag.detail for f in earlier):
+                new = models.ReviewFlag(
+                    record_table=flag.table,
+                    record_id=flag.record_id,
+                    reason=flag.reason,
+                    detail=flag.detail,
+                    import_run_id=self.run_id,
+                )
+                db.session.add(new)
+                earlier.append(new)
 
     # --- removing children the package no longer lists ---
 

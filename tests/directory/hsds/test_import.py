@@ -210,7 +210,7 @@ def test_messy_text_encodings_and_spreadsheet_damage_are_cleaned(db):
     phone = db.session.scalars(select(Phone).where(Phone.number == "(315) 555-0100")).one()
     assert phone.extension == 12  # "x12"
     assert sorted(lang.code for lang in phone.languages) == ["en", "es"]  # "en, es"
-    intake = db.session.scalars(select(Phone).where(Phone.number == "315-555-0111")).one()
+    intake = db.session.scalars(select(Phone).where(Phone.number == "(315) 555-0111")).one()
     assert intake.description == "Intake"  # 1.x department
     assert sorted(lang.name for lang in intake.languages) == ["English", "Spanish"]
     addresses = {a.address_1: a for a in db.session.scalars(select(Address))}
@@ -275,7 +275,7 @@ def test_bad_objects_in_json_are_rejected_one_by_one(db):
     assert reasons["services.json [0].phones[1]"] == "no number"
     assert reasons["services.json [0].schedules[1]"] == "byday: 'XX' is not a day of the week"
     meals = _service(db, "Hot Meals")
-    assert [p.number for p in meals.phones] == ["315-555-0199"]
+    assert [p.number for p in meals.phones] == ["(315) 555-0199"]
     assert [(s.byday, s.tz_name) for s in meals.schedules] == [
         ("MO,TU,WE,TH,FR", "America/New_York")
     ]
@@ -522,7 +522,7 @@ def test_a_json_bundle_of_nested_objects_by_table_imports(db, tmp_path):
     report = _import(db, bundle)
 
     assert report.dataset == "bundle"
-    assert _service(db, "Hot Meals").phones[0].number == "315-555-0199"
+    assert _service(db, "Hot Meals").phones[0].number == "(315) 555-0199"
 
 
 def test_round_trip_of_imported_data_through_our_export(db, tmp_path, shared_data):

@@ -20,6 +20,7 @@ from directory.hsds.importing.values import (
     is_all_day,
     is_closed_word,
     language_fields,
+    languages_and_notes,
     normalize_byday,
     normalize_country,
     normalize_time,
@@ -225,3 +226,29 @@ def test_datapackage_written_as_a_symlink_path_is_followed(tmp_path):
     (tmp_path / "pkg" / "datapackage.json").write_text('{"name": ', encoding="utf-8")
     with pytest.raises(ImportFailed, match="datapackage.json is not valid JSON"):
         read_datapackage(tmp_path / "pkg")
+
+
+@pytest.mark.parametrize(
+    ("cell", "languages", "notes"),
+    [
+        ("English, Spanish; French", ["English", "Spanish", "French"], []),
+        ("Creole", ["Creole"], []),
+        ("Others available upon request", [], ["Others available upon request"]),
+        ("All languages via interpreter", [], ["All languages via interpreter"]),
+        ("Interpretation available", [], ["Interpretation available"]),
+        ("Language Line", [], ["Language Line"]),
+        ("Spanish; all languages via interpreter", ["Spanish"], ["all languages via interpreter"]),
+        (
+            "Spanish and others available upon request",
+            ["Spanish"],
+            ["others available upon request"],
+        ),
+        ("", [], []),
+    ],
+)
+def test_language_cells_split_into_languages_and_interpretation_notes(cell, languages, notes):
+    assert languages_and_notes(cell) == (languages, notes)
+
+
+def test_creole_in_a_us_export_is_haitian_creole():
+    assert language_fields("Creole") == {"name": "Haitian Creole", "code": "ht"}

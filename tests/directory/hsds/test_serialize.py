@@ -61,7 +61,7 @@ def test_full_service_validates_and_carries_every_child_with_json_types(db):
     assert isinstance(data["maximum_age"], int)
     assert data["status"] == "active" and data["referral_capacity"] == "accepting"
     assert datetime.fromisoformat(data["last_modified"]).tzinfo is not None
-    assert data["phones"][0]["number"] == "315-555-0100" and data["phones"][0]["extension"] == 12
+    assert data["phones"][0]["number"] == "(315) 555-0100" and data["phones"][0]["extension"] == 12
     schedule = data["schedules"][0]
     assert (schedule["byday"], schedule["opens_at"], schedule["closes_at"]) == (
         "MO,TU,WE,TH,FR",
