@@ -40,6 +40,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(
         SQLALCHEMY_DATABASE_URI=_database_url(app.instance_path),
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        SPATIALITE_LIBRARY_PATH=os.environ.get("SPATIALITE_LIBRARY_PATH", "mod_spatialite"),
         SEARCH_INDEX_DIR=os.environ.get("SEARCH_INDEX_DIR")
         or str(Path(app.instance_path) / "search-index"),
         SESSION_COOKIE_HTTPONLY=True,
@@ -50,6 +51,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,
         RATELIMIT_STORAGE_URI=os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         RATELIMIT_HEADERS_ENABLED=True,
+        LOGIN_RATE_LIMIT_PER_IP=os.environ.get("LOGIN_RATE_LIMIT_PER_IP", "20 per minute"),
+        LOGIN_RATE_LIMIT_PER_EMAIL=os.environ.get("LOGIN_RATE_LIMIT_PER_EMAIL", "5 per minute"),
+        RESET_RATE_LIMIT_PER_IP=os.environ.get("RESET_RATE_LIMIT_PER_IP", "10 per hour"),
+        RESET_RATE_LIMIT_PER_EMAIL=os.environ.get("RESET_RATE_LIMIT_PER_EMAIL", "3 per hour"),
         MAIL_SERVER=os.environ.get("MAIL_SERVER", "127.0.0.1"),
         MAIL_PORT=int(os.environ.get("MAIL_PORT", "25")),
         MAIL_FROM=os.environ.get("MAIL_FROM", "Wraparound <no-reply@wraparound.local>"),
@@ -85,7 +90,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from geo import spatialite
 
     with app.app_context():
-        spatialite.configure(db.engine)
+        spatialite.configure(db.engine, app.config["SPATIALITE_LIBRARY_PATH"])
 
     _register_blueprints(app)
     _register_commands(app)
