@@ -57,6 +57,9 @@ CONVERTED = {
     "SESSION_COOKIE_SECURE": ("1", lambda app: app.config["SESSION_COOKIE_SECURE"] is True),
     "MAIL_USE_STARTTLS": ("1", lambda app: app.config["MAIL_USE_STARTTLS"] is True),
     "MAIL_PORT": ("2526", lambda app: app.config["MAIL_PORT"] == 2526),
+    "MAIL_CONNECT_TIMEOUT": ("2.5", lambda app: app.config["MAIL_CONNECT_TIMEOUT"] == 2.5),
+    "MAIL_TIMEOUT": ("7.5", lambda app: app.config["MAIL_TIMEOUT"] == 7.5),
+    "MAIL_MAX_CONNECT_FAILURES": ("4", lambda app: app.config["MAIL_MAX_CONNECT_FAILURES"] == 4),
     "OUTCOME_REMINDER_DAYS": ("7", lambda app: app.config["OUTCOME_REMINDER_DAYS"] == 7),
     "MAX_CONTENT_LENGTH": ("12345", lambda app: app.config["MAX_CONTENT_LENGTH"] == 12345),
     "TRUSTED_PROXY_COUNT": (
