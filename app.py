@@ -9,6 +9,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from extensions import csrf, db, htmx, limiter, login_manager, migrate
+from web import rate_limits
 from web.errors import register_error_handlers
 
 
@@ -49,7 +50,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         PERMANENT_SESSION_LIFETIME=timedelta(hours=int(os.environ.get("SESSION_HOURS", "12"))),
         REMEMBER_COOKIE_HTTPONLY=True,
         WTF_CSRF_TIME_LIMIT=None,
-        RATELIMIT_STORAGE_URI=os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        # Empty: database:// on PostgreSQL or with several workers, else memory:// (below).
+        RATELIMIT_STORAGE_URI=os.environ.get("RATELIMIT_STORAGE_URI", ""),
+        WORKERS=rate_limits.configured_workers(os.environ),
         RATELIMIT_HEADERS_ENABLED=True,
         LOGIN_RATE_LIMIT_PER_IP=os.environ.get("LOGIN_RATE_LIMIT_PER_IP", "20 per minute"),
         LOGIN_RATE_LIMIT_PER_EMAIL=os.environ.get("LOGIN_RATE_LIMIT_PER_EMAIL", "5 per minute"),
@@ -77,6 +80,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     if "SECRET_KEY" not in test_config:
         app.config["SECRET_KEY"] = _secret_key(app.instance_path)
     app.config.from_mapping(test_config)
+    if not app.config["RATELIMIT_STORAGE_URI"]:
+        app.config["RATELIMIT_STORAGE_URI"] = rate_limits.default_storage_uri(
+            app.config["SQLALCHEMY_DATABASE_URI"], app.config["WORKERS"]
+        )
+    rate_limits.warn_if_per_process(app)
 
     if app.config["TRUSTED_PROXY_COUNT"]:
         # Behind a reverse proxy: the audit log and rate limits need the client's real address.

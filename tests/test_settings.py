@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from extensions import limiter
+
 ROOT = Path(__file__).resolve().parents[1]
 APP_PARTS = ["app.py", "extensions.py", "geo", "directory", "accounts", "referrals", "admin", "web"]
 VARIABLE = re.compile(r"`([A-Z][A-Z0-9_]+)`")
@@ -68,7 +70,15 @@ CONVERTED = {
             app.config["TRUSTED_PROXY_COUNT"] == 2 and type(app.wsgi_app).__name__ == "ProxyFix"
         ),
     ),
-    "RATELIMIT_STORAGE_URI": ("memory://?from=environment", None),
+    "RATELIMIT_STORAGE_URI": (  # the baseline database is SQLite, one worker: memory://
+        "database://",
+        lambda app: (
+            app.config["RATELIMIT_STORAGE_URI"] == "database://"
+            and type(limiter.storage).__name__ == "DatabaseStorage"
+        ),
+    ),
+    "WEB_CONCURRENCY": ("3", lambda app: app.config["WORKERS"] == 3),
+    "GUNICORN_CMD_ARGS": ("--workers 4", lambda app: app.config["WORKERS"] == 4),
     "LOGIN_RATE_LIMIT_PER_IP": ("17 per minute", None),
     "LOGIN_RATE_LIMIT_PER_EMAIL": ("4 per minute", None),
     "RESET_RATE_LIMIT_PER_IP": ("9 per hour", None),
@@ -92,7 +102,10 @@ def env_app(monkeypatch, tmp_path):
         }
         for name, value in {**baseline, **variables}.items():
             monkeypatch.setenv(name, value)
-        return create_app({"TESTING": True, "SEARCH_CHECK_AT_STARTUP": False})
+        # (RATELIMIT_ENABLED: Flask-Limiter's one Limiter keeps the last app's as its default.)
+        return create_app(
+            {"TESTING": True, "SEARCH_CHECK_AT_STARTUP": False, "RATELIMIT_ENABLED": True}
+        )
 
     return build
 
