@@ -9,6 +9,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from extensions import csrf, db, htmx, limiter, login_manager, migrate
+from web import rate_limits
 from web.errors import register_error_handlers
 
 
@@ -40,6 +41,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(
         SQLALCHEMY_DATABASE_URI=_database_url(app.instance_path),
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        SPATIALITE_LIBRARY_PATH=os.environ.get("SPATIALITE_LIBRARY_PATH", "mod_spatialite"),
         SEARCH_INDEX_DIR=os.environ.get("SEARCH_INDEX_DIR")
         or str(Path(app.instance_path) / "search-index"),
         SESSION_COOKIE_HTTPONLY=True,
@@ -48,14 +50,23 @@ def create_app(test_config: dict | None = None) -> Flask:
         PERMANENT_SESSION_LIFETIME=timedelta(hours=int(os.environ.get("SESSION_HOURS", "12"))),
         REMEMBER_COOKIE_HTTPONLY=True,
         WTF_CSRF_TIME_LIMIT=None,
-        RATELIMIT_STORAGE_URI=os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        # Empty: database:// on PostgreSQL or with several workers, else memory:// (below).
+        RATELIMIT_STORAGE_URI=os.environ.get("RATELIMIT_STORAGE_URI", ""),
+        WORKERS=rate_limits.configured_workers(os.environ),
         RATELIMIT_HEADERS_ENABLED=True,
+        LOGIN_RATE_LIMIT_PER_IP=os.environ.get("LOGIN_RATE_LIMIT_PER_IP", "20 per minute"),
+        LOGIN_RATE_LIMIT_PER_EMAIL=os.environ.get("LOGIN_RATE_LIMIT_PER_EMAIL", "5 per minute"),
+        RESET_RATE_LIMIT_PER_IP=os.environ.get("RESET_RATE_LIMIT_PER_IP", "10 per hour"),
+        RESET_RATE_LIMIT_PER_EMAIL=os.environ.get("RESET_RATE_LIMIT_PER_EMAIL", "3 per hour"),
         MAIL_SERVER=os.environ.get("MAIL_SERVER", "127.0.0.1"),
         MAIL_PORT=int(os.environ.get("MAIL_PORT", "25")),
         MAIL_FROM=os.environ.get("MAIL_FROM", "Wraparound <no-reply@wraparound.local>"),
         MAIL_USE_STARTTLS=os.environ.get("MAIL_USE_STARTTLS", "0") == "1",
         MAIL_USERNAME=os.environ.get("MAIL_USERNAME", ""),
         MAIL_PASSWORD=os.environ.get("MAIL_PASSWORD", ""),
+        MAIL_CONNECT_TIMEOUT=float(os.environ.get("MAIL_CONNECT_TIMEOUT", "5")),
+        MAIL_TIMEOUT=float(os.environ.get("MAIL_TIMEOUT", "10")),
+        MAIL_MAX_CONNECT_FAILURES=int(os.environ.get("MAIL_MAX_CONNECT_FAILURES", "3")),
         REFERRAL_HOLIDAYS=os.environ.get("REFERRAL_HOLIDAYS", ""),
         OUTCOME_REMINDER_DAYS=int(os.environ.get("OUTCOME_REMINDER_DAYS", "10")),
         HSDS_PROFILE_URL=os.environ.get("HSDS_PROFILE_URL", ""),
@@ -71,6 +82,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     if "SECRET_KEY" not in test_config:
         app.config["SECRET_KEY"] = _secret_key(app.instance_path)
     app.config.from_mapping(test_config)
+    if not app.config["RATELIMIT_STORAGE_URI"]:
+        app.config["RATELIMIT_STORAGE_URI"] = rate_limits.default_storage_uri(
+            app.config["SQLALCHEMY_DATABASE_URI"], app.config["WORKERS"]
+        )
+    rate_limits.warn_if_per_process(app)
 
     if app.config["TRUSTED_PROXY_COUNT"]:
         # Behind a reverse proxy: the audit log and rate limits need the client's real address.
@@ -87,7 +103,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from geo import spatialite
 
     with app.app_context():
-        spatialite.configure(db.engine)
+        spatialite.configure(db.engine, app.config["SPATIALITE_LIBRARY_PATH"])
 
     _register_blueprints(app)
     _register_commands(app)

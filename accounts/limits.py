@@ -10,8 +10,9 @@ TOO_MANY_SIGN_INS = "Too many sign-in attempts. Try again in a minute."
 TOO_MANY_RESETS = "Too many password reset requests. Try again later."
 
 
-def _setting(name: str, default: str):
-    return lambda: current_app.config.get(name, default)
+def _setting(name: str):
+    """The limit as configured now (app.config, from the environment; defaults in app.py)."""
+    return lambda: current_app.config[name]
 
 
 def submitted_email() -> str:
@@ -35,7 +36,7 @@ def _sign_in_failed(_response) -> bool:
 
 # Shared scopes: the sign-in page and the token API draw on the same counters.
 sign_in_per_ip = limiter.shared_limit(
-    _setting("LOGIN_RATE_LIMIT_PER_IP", "20 per minute"),
+    _setting("LOGIN_RATE_LIMIT_PER_IP"),
     scope="sign-in-ip",
     key_func=get_remote_address,
     methods=["POST"],
@@ -43,7 +44,7 @@ sign_in_per_ip = limiter.shared_limit(
     deduct_when=_sign_in_failed,
 )
 sign_in_per_email = limiter.shared_limit(
-    _setting("LOGIN_RATE_LIMIT_PER_EMAIL", "5 per minute"),
+    _setting("LOGIN_RATE_LIMIT_PER_EMAIL"),
     scope="sign-in-email",
     key_func=submitted_email,
     methods=["POST"],
@@ -51,13 +52,13 @@ sign_in_per_email = limiter.shared_limit(
     deduct_when=_sign_in_failed,
 )
 reset_per_ip = limiter.limit(
-    _setting("RESET_RATE_LIMIT_PER_IP", "10 per hour"),
+    _setting("RESET_RATE_LIMIT_PER_IP"),
     key_func=get_remote_address,
     methods=["POST"],
     error_message=TOO_MANY_RESETS,
 )
 reset_per_email = limiter.limit(
-    _setting("RESET_RATE_LIMIT_PER_EMAIL", "3 per hour"),
+    _setting("RESET_RATE_LIMIT_PER_EMAIL"),
     key_func=submitted_email,
     methods=["POST"],
     error_message=TOO_MANY_RESETS,

@@ -19,6 +19,17 @@ class MailError(Exception):
     """The mail server could not be reached or refused the message."""
 
 
+class MailServerUnreachable(MailError):
+    """No SMTP session could be opened: refused, or no greeting within MAIL_CONNECT_TIMEOUT.
+
+    Every other email would fail the same way, so the outbox stops its run after a few.
+    """
+
+
+# Failures while opening the session (connect, greeting, EHLO): the server is not there.
+_UNREACHABLE = (OSError, smtplib.SMTPConnectError, smtplib.SMTPServerDisconnected)
+
+
 @dataclass(frozen=True)
 class OutgoingMail:
     to: str
@@ -39,8 +50,10 @@ def send_mail(to: str, subject: str, text_body: str, html_body: str | None = Non
     if html_body is not None:
         message.add_alternative(html_body, subtype="html")
     server, port = config["MAIL_SERVER"], int(config["MAIL_PORT"])
+    smtp = _open_session(server, port, config)
     try:
-        with smtplib.SMTP(server, port, timeout=config.get("MAIL_TIMEOUT", 10)) as smtp:
+        with smtp:
+            smtp.sock.settimeout(float(config["MAIL_TIMEOUT"]))  # sending may take longer
             if config.get("MAIL_USE_STARTTLS"):
                 smtp.starttls()
             if config.get("MAIL_USERNAME"):
@@ -48,6 +61,22 @@ def send_mail(to: str, subject: str, text_body: str, html_body: str | None = Non
             smtp.send_message(message)
     except (OSError, smtplib.SMTPException) as exc:
         raise MailError(f"could not send mail through {server}:{port}: {exc}") from exc
+
+
+def _open_session(server: str, port: int, config) -> smtplib.SMTP:
+    """Connect, read the greeting and say EHLO, each within MAIL_CONNECT_TIMEOUT (a server
+    that accepts and never answers costs that, not the longer MAIL_TIMEOUT for sending)."""
+    timeout = float(config["MAIL_CONNECT_TIMEOUT"])
+    try:
+        smtp = smtplib.SMTP(server, port, timeout=timeout)
+    except _UNREACHABLE as exc:
+        raise MailServerUnreachable(f"could not send mail through {server}:{port}: {exc}") from exc
+    try:
+        smtp.ehlo_or_helo_if_needed()
+    except _UNREACHABLE as exc:
+        smtp.close()
+        raise MailServerUnreachable(f"could not send mail through {server}:{port}: {exc}") from exc
+    return smtp
 
 
 def send_after_commit(to: str, subject: str, text_body: str, html_body: str | None = None) -> None:

@@ -1,21 +1,21 @@
 """Connection set-up for the embedded SQLite + SpatiaLite database."""
 
-import os
+from functools import partial
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-SPATIALITE_LIBRARY = os.environ.get("SPATIALITE_LIBRARY_PATH", "mod_spatialite")
+SPATIALITE_LIBRARY = "mod_spatialite"
 
 
 class SpatiaLiteMissing(RuntimeError):
     pass
 
 
-def _on_connect(dbapi_conn, _record):
+def _on_connect(library: str, dbapi_conn, _record):
     try:
         dbapi_conn.enable_load_extension(True)
-        dbapi_conn.load_extension(SPATIALITE_LIBRARY)
+        dbapi_conn.load_extension(library)
         dbapi_conn.enable_load_extension(False)
     except AttributeError as exc:
         raise SpatiaLiteMissing(
@@ -41,8 +41,9 @@ def _on_connect(dbapi_conn, _record):
     cursor.close()
 
 
-def configure(engine: Engine) -> None:
-    """Load SpatiaLite, foreign keys, WAL and a busy timeout on every new connection."""
+def configure(engine: Engine, library: str = SPATIALITE_LIBRARY) -> None:
+    """Load SpatiaLite (`library`: a name or path, the SPATIALITE_LIBRARY_PATH setting), foreign
+    keys, WAL and a busy timeout on every new connection."""
     if engine.dialect.name != "sqlite":
         return
-    event.listen(engine, "connect", _on_connect)
+    event.listen(engine, "connect", partial(_on_connect, library))

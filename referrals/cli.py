@@ -23,6 +23,8 @@ def deliver_command(limit: int, retry_now: bool) -> None:
         f"sent {report.sent}, failed {report.failed} (will retry), gave up {report.gave_up}; "
         f"{notifications.pending_count()} waiting"
     )
+    if report.stopped:
+        click.echo(report.stopped)
     if report.errors:
         click.echo(f"last error: {report.errors[-1]}", err=True)
 

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy import func, or_, select, update
 
-from accounts.mail import MailError, send_mail
+from accounts.mail import MailError, MailServerUnreachable, send_mail
 from accounts.models import Role, User
 from extensions import db, utcnow
 from referrals.models import Notification, NotificationKind, OutboxEmail, Referral
@@ -391,6 +391,7 @@ class DeliveryReport:
     failed: int = 0
     gave_up: int = 0
     errors: list[str] = field(default_factory=list)
+    stopped: str | None = None  # why the run ended before the queue did
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -457,9 +458,15 @@ def deliver_pending(
     claim is a short write. Delivery is at least once: if the database fails after the mail
     server accepted a message, it is sent again after the lease. `retry_now` ignores the
     backoff (for when the mail server is known to be back).
+
+    After MAIL_MAX_CONNECT_FAILURES emails in a row could not even reach the mail server, the
+    run stops: the rest would fail the same way, each costing MAIL_CONNECT_TIMEOUT and an
+    attempt. They stay queued, untouched, for the next run.
     """
     report = DeliveryReport()
     tried: list[uuid.UUID] = []
+    stop_after = current_app.config["MAIL_MAX_CONNECT_FAILURES"]
+    unreachable = 0  # emails in a row that could not connect
     for _ in range(limit):
         moment = now or utcnow()
         email, found = _claim_next(moment, retry_now, tried)
@@ -470,6 +477,7 @@ def deliver_pending(
         try:
             send_mail(email.to_address, email.subject, email.body, email.html_body)
         except MailError as exc:
+            unreachable = unreachable + 1 if isinstance(exc, MailServerUnreachable) else 0
             email.last_error = str(exc)[:2000]
             if email.attempts >= MAX_ATTEMPTS:
                 email.failed_at = moment
@@ -481,10 +489,18 @@ def deliver_pending(
                 log.warning("email %s not sent (try %s): %s", email.id, email.attempts, exc)
             report.errors.append(str(exc))
         else:
+            unreachable = 0
             email.sent_at = moment
             report.sent += 1
             log.info("email %s sent to %s", email.id, email.to_address)
         db.session.commit()
+        if stop_after and unreachable >= stop_after:
+            report.stopped = (
+                f"stopped after {unreachable} emails in a row could not connect to the mail "
+                "server; the rest wait for the next run"
+            )
+            log.warning("outbox run %s", report.stopped)
+            break
     return report
 
 

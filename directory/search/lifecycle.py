@@ -24,7 +24,10 @@ SYNC_REBUILD_LIMIT = 5000  # a stale index this small is rebuilt while the app s
 
 
 def _whoosh(app: Flask) -> SearchEngine:
-    return WhooshEngine(app.config["SEARCH_INDEX_DIR"], app.config.get("SEARCH_INDEX_PROCS", 1))
+    engine = WhooshEngine(app.config["SEARCH_INDEX_DIR"], app.config.get("SEARCH_INDEX_PROCS", 1))
+    if removed := engine.remove_leftovers():
+        log.warning("removed what an interrupted index rebuild left: %s", ", ".join(removed))
+    return engine
 
 
 ENGINES: dict[str, Callable[[Flask], SearchEngine]] = {"whoosh": _whoosh}

@@ -7,6 +7,8 @@ Whoosh). Its documents are built from `listings`; a vocabulary file beside the i
 typo suggestions; a fingerprint file says which state of the database it holds.
 """
 
+import ctypes
+import fcntl
 import functools
 import html
 import json
@@ -14,6 +16,7 @@ import math
 import os
 import re
 import shutil
+import signal
 import threading
 import uuid
 from collections import OrderedDict
@@ -22,10 +25,12 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
+from stat import S_ISSOCK
 from typing import Any
 
 import numpy as np
 from sqlalchemy import select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from whoosh import columns, fields, index, scoring
 from whoosh.analysis import (
@@ -36,6 +41,7 @@ from whoosh.analysis import (
     StemFilter,
     StopFilter,
 )
+from whoosh.multiproc import MpWriter, SubWriterTask
 from whoosh.support.charset import accent_map
 from whoosh.writing import LockError
 
@@ -609,6 +615,105 @@ class _Picked(Sequence):
         return self._items[position] if position >= 0 else None
 
 
+# --- Worker processes of a multi-process rebuild -----------------------------------------------
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+PARENT_CHECK_SECONDS = 0.5
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Make this forked worker die as soon as the process that started it does.
+
+    Linux: the kernel sends SIGKILL when the parent dies (prctl PR_SET_PDEATHSIG). Elsewhere,
+    or if that fails, a thread notices the parent is gone within PARENT_CHECK_SECONDS.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            threading.Event().wait(PARENT_CHECK_SECONDS)
+        os._exit(1)
+
+    if os.getppid() != parent_pid:  # died before the line above took effect
+        os._exit(1)
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
+
+
+def _let_go_of_inherited_connections(engine: Engine) -> None:
+    """Drop the database connections this worker inherited from its parent.
+
+    A worker only analyses text; it never uses the database. Yet a fork shares the parent's
+    sockets: while a worker lived, the parent's connection (mid-transaction, reading the
+    directory) stayed open. The pool is forgotten without closing anything (closing would end
+    the parent's session), and each inherited socket is pointed at /dev/null, so this process
+    holds no connection at all.
+    """
+    engine.dispose(close=False)
+    try:
+        fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except FileNotFoundError:  # not Linux: the pool is forgotten, sockets stay until exit
+        return
+    devnull = os.open(os.devnull, os.O_RDWR)
+    try:
+        for fd in fds:
+            try:
+                if fd != devnull and S_ISSOCK(os.fstat(fd).st_mode):
+                    os.dup2(devnull, fd)
+            except OSError:  # closed meanwhile (the listing's own descriptor)
+                continue
+    finally:
+        os.close(devnull)
+
+
+class _WorkerTask(SubWriterTask):
+    """A Whoosh indexing worker that dies with its parent and holds no database connection."""
+
+    def __init__(self, *args, engine: Engine, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.engine = engine
+        self.parent_pid = os.getpid()
+
+    def run(self):
+        _die_with_parent(self.parent_pid)
+        _let_go_of_inherited_connections(self.engine)
+        super().run()
+
+
+class _WorkerWriter(MpWriter):
+    """Whoosh's multi-process writer with our workers; cancelling stops them (Whoosh's own
+    cancel only flags its copy of each worker, which then waits for work forever)."""
+
+    def __init__(self, ix, *, engine: Engine, **kwargs):
+        super().__init__(ix, **kwargs)
+        self.engine = engine
+
+    def _new_task(self):
+        task = _WorkerTask(
+            self.storage,
+            self.indexname,
+            self.jobqueue,
+            self.resultqueue,
+            self.subargs,
+            self.multisegment,
+            engine=self.engine,
+        )
+        self.tasks.append(task)
+        task.start()
+        return task
+
+    def cancel(self):
+        try:
+            for task in self.tasks:
+                task.kill()
+                task.join(timeout=5)
+        finally:
+            super().cancel()
+
+
 def _storage_errors(method):
     """Whoosh's lock timeouts and the index's file errors, raised as the protocol's own
     IndexUnavailable (the layers above never see a Whoosh exception)."""
@@ -932,9 +1037,10 @@ class WhooshEngine:
         """
         self.directory.parent.mkdir(parents=True, exist_ok=True)
         building = self.directory.with_name(f"{self.directory.name}.building-{uuid.uuid4().hex}")
+        rebuilding = self._rebuild_lock(fcntl.LOCK_SH)  # several rebuilds may run; no clean-up
         pending = self._pending_path()
-        pending.write_text("")
         try:
+            pending.write_text("")
             building.mkdir()
             ix = index.create_in(str(building), _schema())
             with Session(db.engine) as session:
@@ -948,7 +1054,9 @@ class WhooshEngine:
                 )
                 procs = (procs or self.procs) if len(ids) >= MULTIPROCESS_FROM else 1
                 if procs > 1:  # analysis in worker processes while this one reads the database
-                    writer = ix.writer(procs=procs, limitmb=128, multisegment=True)
+                    writer = _WorkerWriter(
+                        ix, engine=db.engine, procs=procs, limitmb=128, multisegment=True
+                    )
                 else:
                     writer = ix.writer(limitmb=INDEX_MEMORY_MB)
                 counts: dict[str, int] = {}
@@ -972,6 +1080,7 @@ class WhooshEngine:
         finally:
             shutil.rmtree(building, ignore_errors=True)
             changed = self._take_pending()
+            os.close(rebuilding)
         if changed:
             self.index(changed)
         if progress and not ids:
@@ -984,6 +1093,43 @@ class WhooshEngine:
             os.rename(self.directory, old)
         os.rename(building, self.directory)
         shutil.rmtree(old, ignore_errors=True)
+
+    def _rebuild_lock(self, mode: int) -> int:
+        """An flock on a file beside the index: shared by each running rebuild, exclusive for
+        the clean-up. The kernel releases it when its holders die, `kill -9` included (a
+        rebuild's workers share it, and die with the rebuild). Returns the descriptor."""
+        path = self.directory.with_name(f"{self.directory.name}.rebuild.lock")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, mode)
+        except OSError:
+            os.close(fd)
+            raise
+        return fd
+
+    def remove_leftovers(self) -> list[str]:
+        """Remove what a rebuild that died left beside the index (half-built `building-*` and
+        `old-*` folders, the pending-changes file), unless a rebuild is running now; returns
+        the names removed. Called at start-up."""
+        if not self.directory.parent.is_dir():
+            return []
+        try:
+            fd = self._rebuild_lock(fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return []  # a live rebuild (here or in another process) owns them
+        removed = []
+        try:
+            for kind in ("building-", "old-"):
+                for path in self.directory.parent.glob(f"{self.directory.name}.{kind}*"):
+                    shutil.rmtree(path, ignore_errors=True)
+                    removed.append(path.name)
+            pending = self._pending_path()
+            if pending.exists():
+                pending.unlink()
+                removed.append(pending.name)
+        finally:
+            os.close(fd)
+        return removed
 
     def _pending_path(self) -> Path:
         return self.directory.with_name(f"{self.directory.name}.pending")

@@ -3,6 +3,8 @@
 import email
 import email.policy
 import socket
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -211,3 +213,124 @@ def test_two_delivery_runs_at_once_send_each_email_once(
     assert recipients == sorted([network.staff_a.email, network.agency_admin_a.email] * 3)
     assert len({m["Message-ID"] for m in smtp_server.messages}) == 6
     assert notifications.pending_count() == 0
+
+
+# -- a mail server that never answers, or refuses: the run stops early ------------------------
+
+
+class SilentServer:
+    """A loopback TCP server that accepts connections and never says a word (no SMTP greeting)."""
+
+    def __init__(self):
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.held = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while True:
+            try:
+                connection, _ = self.sock.accept()
+            except OSError:  # closed
+                return
+            self.held.append(connection)
+
+    def close(self):
+        self.sock.close()
+        for connection in self.held:
+            connection.close()
+
+
+class RefusingPort:
+    """A loopback port bound but not listening: every connection is refused at once."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+
+    def close(self):
+        self.sock.close()
+
+
+def _queue_emails(db, count: int) -> None:
+    for n in range(count):
+        db.session.add(OutboxEmail(to_address=f"person{n:02}@example.org", subject="Hi", body="x"))
+    db.session.commit()
+
+
+@pytest.mark.parametrize("server_kind", [SilentServer, RefusingPort])
+def test_a_run_stops_after_consecutive_connection_failures(app, db, runner, server_kind):
+    """10 queued emails, a mail server that hangs (or refuses): the run gives up after 3
+    emails, the other 7 keep their place with no attempt spent, and the run takes about
+    3 x the connect timeout, not 10 x the send timeout."""
+    server = server_kind()
+    app.config.update(
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=server.port,
+        MAIL_CONNECT_TIMEOUT=0.5,
+        MAIL_TIMEOUT=3,
+        MAIL_MAX_CONNECT_FAILURES=3,
+    )
+    _queue_emails(db, 10)
+    try:
+        started = time.monotonic()
+        result = runner.invoke(args=["referrals", "deliver"])
+        elapsed = time.monotonic() - started
+    finally:
+        server.close()
+    assert result.exit_code == 0, result.output
+    assert "sent 0, failed 3 (will retry), gave up 0; 10 waiting" in result.output
+    assert "stopped after 3 emails in a row could not connect to the mail server" in result.output
+    attempts = sorted(m.attempts for m in _pending(db))
+    assert attempts == [0] * 7 + [1] * 3
+    assert elapsed < 3 * 0.5 + 1.5, elapsed
+    if server_kind is SilentServer:
+        assert elapsed >= 3 * 0.5 * 0.9, elapsed  # it did wait for the greeting, 3 times
+
+
+def test_a_failure_that_is_not_a_connection_failure_does_not_count(app, db, monkeypatch, network):
+    """Only failures in a row count: a delivered email (or a refused recipient) resets them."""
+    from accounts.mail import MailError, MailServerUnreachable
+
+    app.config.update(MAIL_MAX_CONNECT_FAILURES=2)
+    _queue_emails(db, 6)
+    outcomes = iter(["down", "ok", "down", "refused", "down", "ok"])
+
+    def fake_send(to, *_args):
+        outcome = next(outcomes)
+        if outcome == "down":
+            raise MailServerUnreachable("no greeting")
+        if outcome == "refused":
+            raise MailError("550 no such user")
+
+    monkeypatch.setattr(notifications, "send_mail", fake_send)
+    report = notifications.deliver_pending()
+    assert (report.sent, report.failed, report.stopped) == (2, 4, None)
+
+
+def test_a_slow_answer_after_the_greeting_gets_the_send_timeout(app, db):
+    """The connect timeout covers opening the SMTP session only; sending may take longer."""
+    import asyncio
+
+    from aiosmtpd.controller import Controller
+
+    class Slow(_Collect):
+        async def handle_DATA(self, server, session, envelope):
+            await asyncio.sleep(1.0)
+            return await super().handle_DATA(server, session, envelope)
+
+    handler = Slow()
+    controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    app.config.update(
+        MAIL_SERVER="127.0.0.1", MAIL_PORT=controller.port, MAIL_CONNECT_TIMEOUT=0.5, MAIL_TIMEOUT=5
+    )
+    _queue_emails(db, 1)
+    try:
+        report = notifications.deliver_pending()
+    finally:
+        controller.stop()
+    assert (report.sent, report.failed, report.errors) == (1, 0, [])
+    assert len(handler.messages) == 1
