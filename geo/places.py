@@ -4,6 +4,7 @@ US ZIP code centroids come from the `zipcodes` package (no network, no geocoding
 is the centroid of its ZIP codes. Browser location arrives as latitude/longitude parameters.
 """
 
+import math
 import re
 import unicodedata
 from collections import defaultdict
@@ -14,7 +15,7 @@ from statistics import fmean
 import zipcodes
 
 from geo import shapes
-from geo.sql import great_circle_m
+from geo.sql import EARTH_RADIUS_M
 
 US_STATES = {
     "alabama": "AL", "alaska": "AK", "arizona": "AZ", "arkansas": "AR", "california": "CA",
@@ -175,4 +176,9 @@ def km_from_zip(code: str | None, latitude: float, longitude: float) -> float | 
     found = _zip_table()[0].get((code or "").strip()[:5])
     if found is None:
         return None
-    return float(great_circle_m(found[0], found[1], [latitude], [longitude])[0]) / 1000
+    lat1, lon1, lat2, lon2 = map(math.radians, (found[0], found[1], latitude, longitude))
+    h = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    )
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(min(1.0, h))) / 1000  # haversine

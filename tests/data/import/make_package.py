@@ -74,8 +74,8 @@ def write_legacy_package(folder: Path, services: int) -> Path:
                 s,
                 1 + (s - 1) % organizations,
                 f"Site {s}",
-                f"{42 + (s % 1000) / 1000:.6f}",
-                f"{-76 - (s % 700) / 1000:.6f}",
+                f"{43.0 + (s % 100) / 1000:.6f}",  # within ~10 km of ZIP 13202, its address
+                f"{-76.1 - (s % 100) / 1000:.6f}",
             ]  # fmt: skip
             for s in range(1, services + 1)
         ),
