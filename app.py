@@ -10,6 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from extensions import csrf, db, htmx, limiter, login_manager, migrate
 from web.errors import register_error_handlers
+from web.guards import register_guards
 
 
 def _database_url(instance_path: str) -> str:
@@ -81,6 +82,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     limiter.init_app(app)
     htmx.init_app(app)
+    from accounts.limits import count_refused_request
+
+    # After the limiter, and refused sign-ins and resets still count against their limits.
+    register_guards(app, on_refusal=[count_refused_request])
 
     from geo import spatialite
 
