@@ -302,7 +302,43 @@ def _openapi_template() -> dict[str, Any]:
     )
     paths["/taxonomy_terms/{id}"]["get"]["operationId"] = "getTaxonomyTermById"
     paths["/taxonomy_terms"]["get"]["operationId"] = "getPaginatedListOfTaxonomyTerms"
+    _document_errors_and_bounds(document)
     return document
+
+
+def _document_errors_and_bounds(document: dict[str, Any]) -> None:
+    """What HSDS's document leaves out and this API does: 400 for a bad parameter, 404 for an
+    unknown id (both with our error body), and the bounds of page and per_page."""
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Error"] = {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                    "parameter": {"type": "string"},
+                },
+            }
+        },
+    }
+    content = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for path, item in document["paths"].items():
+        if path == "/":
+            continue
+        responses = item["get"]["responses"]
+        responses["400"] = {"description": "A parameter can't be used.", "content": content}
+        if "{id}" in path:
+            responses["404"] = {"description": "No record with this id.", "content": content}
+    parameters = document["components"].get("parameters", {})
+    bounds = {"page": (1, paging.MAX_PAGE), "per_page": (1, MAX_PER_PAGE)}
+    for name, (low, high) in bounds.items():
+        if name in parameters:
+            schema = parameters[name].setdefault("schema", {"type": "integer"})
+            schema.update(minimum=low, maximum=high)
 
 
 @bp.get("/openapi.json")
