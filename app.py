@@ -114,6 +114,7 @@ def _register_blueprints(app: Flask) -> None:
     from directory.hsds import api as hsds_api
     from referrals import api as referrals_api
     from referrals import views as referrals_views
+    from web import api_docs
 
     app.register_blueprint(directory_views.bp)
     app.register_blueprint(directory_api.bp)
@@ -123,6 +124,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(referrals_views.bp)
     app.register_blueprint(referrals_api.bp)
     app.register_blueprint(admin_views.bp)
+    app.register_blueprint(api_docs.bp)
     for bp in (directory_api.bp, hsds_api.bp, referrals_api.bp, accounts_api.bp):
         csrf.exempt(bp)
 
