@@ -1,4 +1,4 @@
-.PHONY: run test lint bench
+.PHONY: run test lint bench fuzz
 
 run:
 	./scripts/run
@@ -11,3 +11,7 @@ lint:
 
 bench:
 	./scripts/setup && .venv/bin/python bench/search.py
+
+# The long fuzz run (cases per operation and role; the suite runs 4).
+fuzz:
+	.venv/bin/python bench/fuzz.py 1000

@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from extensions import csrf, db, htmx, limiter, login_manager, migrate
 from web import rate_limits
 from web.errors import register_error_handlers
+from web.guards import register_guards
 
 
 def _database_url(instance_path: str) -> str:
@@ -99,6 +100,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     limiter.init_app(app)
     htmx.init_app(app)
+    from accounts.limits import count_refused_request
+
+    # After the limiter, and refused sign-ins and resets still count against their limits.
+    register_guards(app, on_refusal=[count_refused_request])
 
     from geo import spatialite
 
@@ -127,6 +132,7 @@ def _register_blueprints(app: Flask) -> None:
     from directory.hsds import api as hsds_api
     from referrals import api as referrals_api
     from referrals import views as referrals_views
+    from web import api_docs
 
     app.register_blueprint(directory_views.bp)
     app.register_blueprint(directory_api.bp)
@@ -136,6 +142,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(referrals_views.bp)
     app.register_blueprint(referrals_api.bp)
     app.register_blueprint(admin_views.bp)
+    app.register_blueprint(api_docs.bp)
     for bp in (directory_api.bp, hsds_api.bp, referrals_api.bp, accounts_api.bp):
         csrf.exempt(bp)
 

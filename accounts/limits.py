@@ -31,7 +31,8 @@ def mark_failed_sign_in() -> None:
 
 
 def _sign_in_failed(_response) -> bool:
-    return bool(g.get("sign_in_failed"))
+    # web.guards refuses bad input before the view runs: that attempt counts too.
+    return bool(g.get("sign_in_failed") or g.get("refused_input"))
 
 
 # Shared scopes: the sign-in page and the token API draw on the same counters.
@@ -63,3 +64,29 @@ reset_per_email = limiter.limit(
     methods=["POST"],
     error_message=TOO_MANY_RESETS,
 )
+
+
+@sign_in_per_ip
+@sign_in_per_email
+def _sign_in_attempt() -> None:
+    """Checked and counted like the sign-in views (same shared scopes)."""
+
+
+@reset_per_ip
+@reset_per_email
+def _reset_request() -> None:
+    """Checked and counted like the reset view (same endpoint, so the same counters)."""
+
+
+_LIMITED_ENDPOINTS = {
+    "accounts.login": _sign_in_attempt,
+    "accounts_api.issue_token": _sign_in_attempt,
+    "accounts.forgot_password": _reset_request,
+}
+
+
+def count_refused_request() -> None:
+    """Input that web.guards refuses before a rate-limited view still uses up that view's limit
+    (429 once it is used up), so malformed requests can't guess past the limits."""
+    if request.method == "POST" and (check := _LIMITED_ENDPOINTS.get(request.endpoint or "")):
+        check()

@@ -100,18 +100,26 @@ def visible_members(user: User | None) -> Select:
     return stmt.where(false())
 
 
-def get_referral_for(user: User | None, referral_id: uuid.UUID) -> Referral:
-    """The referral if `user` may see it; otherwise NotFound, whether or not it exists."""
+def get_referral_for(
+    user: User | None, referral_id: uuid.UUID, *, via: str | None = None
+) -> Referral:
+    """The referral if `user` may see it; otherwise NotFound, whether or not it exists (a
+    signed-in person's attempt on an existing one is logged as denied)."""
     referral = db.session.get(Referral, referral_id)
     if referral is None or not can_view_referral(user, referral):
+        if referral is not None and user is not None:
+            audit.record_denied(user, AuditObject.referral, referral.id, via)
         raise NotFound("No such referral.", code="referral_not_found")
     return referral
 
 
-def get_member_for(user: User | None, member_id: uuid.UUID) -> Member:
-    """The member if `user` may see them; otherwise NotFound, whether or not they exist."""
+def get_member_for(user: User | None, member_id: uuid.UUID, *, via: str | None = None) -> Member:
+    """The member if `user` may see them; otherwise NotFound, whether or not they exist (a
+    signed-in person's attempt on an existing one is logged as denied)."""
     member = db.session.get(Member, member_id)
     if member is None or not can_view_member(user, member):
+        if member is not None and user is not None:
+            audit.record_denied(user, AuditObject.member, member.id, via)
         raise NotFound("No such member.", code="member_not_found")
     return member
 
@@ -131,7 +139,7 @@ def load_referral_for(
     """The referral, to show to `user`: `get_referral_for`, then the view is logged (`via` names
     the screen), and the view of its member too (as `<via>:referral`) unless `with_member` is
     False."""
-    referral = get_referral_for(user, referral_id)
+    referral = get_referral_for(user, referral_id, via=via)
     audit.record(user, AuditAction.view, AuditObject.referral, referral.id, {"via": via})
     if with_member:
         audit.record(
@@ -147,7 +155,7 @@ def load_referral_for(
 def load_member_for(user: User | None, member_id: uuid.UUID, *, via: str) -> Member:
     """The member, to show to `user`: `get_member_for`, then the view is logged (`via` names the
     screen)."""
-    member = get_member_for(user, member_id)
+    member = get_member_for(user, member_id, via=via)
     audit.record(user, AuditAction.view, AuditObject.member, member.id, {"via": via})
     return member
 

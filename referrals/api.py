@@ -20,6 +20,7 @@ from referrals import access, actions, deadlines, notifications, queries, servic
 from referrals.errors import InvalidInput, NotFound, ReferralError
 from referrals.models import SHAREABLE_MEMBER_FIELDS, Consent, Member, Referral
 from referrals.states import Action, Status, fhir_task_status, label
+from web import paging
 from web.errors import json_error
 
 bp = Blueprint("referrals_api", __name__, url_prefix="/api/v1")
@@ -102,20 +103,14 @@ def _raise_if(errors: dict) -> None:
 def _paging() -> tuple[int, int]:
     errors = {}
     values = {}
-    for name, default, high in (("page", 1, None), ("per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE)):
-        raw = request.args.get(name)
-        if raw in (None, ""):
-            values[name] = default
-            continue
+    for name, read in (
+        ("page", lambda: paging.page_number(request.args)),
+        ("per_page", lambda: paging.page_size(request.args, DEFAULT_PER_PAGE, MAX_PER_PAGE)),
+    ):
         try:
-            number = int(raw)
-        except ValueError:
-            errors[name] = "Must be a whole number."
-            continue
-        if number < 1 or (high is not None and number > high):
-            errors[name] = f"Must be from 1 to {high}." if high else "Must be 1 or more."
-            continue
-        values[name] = number
+            values[name] = read()
+        except paging.BadPaging as exc:
+            errors[name] = exc.message
     _raise_if(errors)
     return values["page"], values["per_page"]
 

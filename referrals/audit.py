@@ -1,17 +1,21 @@
 """The access log: who viewed or changed which member, consent or referral, when and from where."""
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
 from flask import has_request_context, request
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from accounts.models import User
 from extensions import db, utcnow
 from referrals.models import AuditAction, AuditLog, AuditObject
 
 MAX_PER_PAGE = 200
+log = logging.getLogger(__name__)
 
 
 def record(
@@ -22,6 +26,26 @@ def record(
     detail: dict | None = None,
 ) -> AuditLog:
     """Add one audit row to the current unit of work (it commits or rolls back with the change)."""
+    entry = _entry(actor, action, object_type, object_id, detail)
+    db.session.add(entry)
+    return entry
+
+
+def record_denied(
+    actor: User, object_type: AuditObject | str, object_id: uuid.UUID, via: str | None
+) -> None:
+    """A refused read of a record that exists but is not the actor's to see, written in its own
+    transaction: the request answers 404 and rolls back, and the attempt must stay in the log."""
+    detail = {"via": via} if via else {"path": request.path} if has_request_context() else None
+    entry = _entry(actor, AuditAction.denied, object_type, object_id, detail)
+    try:
+        with Session(db.engine) as session, session.begin():
+            session.add(entry)
+    except SQLAlchemyError:
+        log.exception("could not log the denied read of %s %s", object_type, object_id)
+
+
+def _entry(actor, action, object_type, object_id, detail) -> AuditLog:
     entry = AuditLog(
         actor_id=actor.id if actor is not None else None,
         actor_label=(actor.email if actor is not None else "system"),
@@ -34,7 +58,6 @@ def record(
     if has_request_context():
         entry.ip = (request.remote_addr or "")[:45] or None
         entry.user_agent = (request.user_agent.string or "")[:500] or None
-    db.session.add(entry)
     return entry
 
 

@@ -386,6 +386,7 @@ class AuditAction(enum.StrEnum):
     complete = "complete"
     message = "message"
     revoke = "revoke"
+    denied = "denied"  # a read of another organization's record, refused (answered 404)
 
 
 class AuditObject(enum.StrEnum):

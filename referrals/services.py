@@ -253,6 +253,8 @@ def _consent_fields(checks: _Checks, given_by, method, scope, expires_on, today:
             "List the fields the member allows agencies to see: "
             f"{', '.join(SHAREABLE_MEMBER_FIELDS)}."
         )
+    elif not all(isinstance(f, str) for f in scope):
+        checks.errors["scope"] = "List the fields as names (text), for example first_name."
     else:
         unknown = sorted(str(f) for f in scope if f not in SHAREABLE_MEMBER_FIELDS)
         if unknown:

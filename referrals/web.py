@@ -7,6 +7,7 @@ from datetime import date
 from flask import make_response, request, url_for
 
 from extensions import htmx
+from web import paging
 
 
 def partial_for(*targets: str) -> str | None:
@@ -30,12 +31,13 @@ def respond(html: str, status: int = 200, *, vary: bool = True, trigger: str | N
 
 
 def int_arg(name: str, default: int, allowed: tuple[int, ...] | None = None) -> int:
-    """A whole number from the query string (1 or more, one of `allowed`), else `default`."""
+    """A whole number from the query string (1 to web.paging's MAX_PAGE, one of `allowed`),
+    else `default`: a page asked for out of range shows the first one."""
     try:
-        value = int(request.args.get(name, default))
-    except (TypeError, ValueError):
+        value = paging.page_number(request.args, name) if name in request.args else default
+    except paging.BadPaging:
         return default
-    if value < 1 or (allowed is not None and value not in allowed):
+    if allowed is not None and value not in allowed:
         return default
     return value
 

@@ -26,10 +26,13 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         status = exc.code or 500
+        # The exception's own headers (a 405's Allow, a 401's WWW-Authenticate), not its type.
+        headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
         if wants_json():
             code = (exc.name or "error").lower().replace(" ", "_")
-            return json_error(status, code, exc.description or exc.name)
-        return render_template("error.html", error=exc), status
+            body, status = json_error(status, code, exc.description or exc.name)
+            return body, status, headers
+        return render_template("error.html", error=exc), status, headers
 
     @app.errorhandler(Exception)
     def unexpected_error(exc: Exception):

@@ -50,6 +50,7 @@ from directory.models import (
     TaxonomyTerm,
 )
 from extensions import db
+from web import paging
 from web.errors import json_error
 
 bp = Blueprint("hsds_api", __name__, url_prefix="/hsds")
@@ -123,20 +124,6 @@ def _uuid(name: str, value: str | None = None) -> uuid.UUID | None:
         raise BadParameter(name, f"{name} must be a UUID, not {value!r}.") from None
 
 
-def _int(name: str, default: int, low: int, high: int | None = None) -> int:
-    value = _text(name)
-    if value is None:
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise BadParameter(name, f"{name} must be a whole number, not {value!r}.") from None
-    if number < low or (high is not None and number > high):
-        bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise BadParameter(name, f"{name} must be {bounds}, not {number}.")
-    return number
-
-
 def _datetime(name: str) -> datetime | None:
     """An ISO 8601 date or date-time; without an offset it is taken as UTC."""
     value = _text(name)
@@ -162,11 +149,12 @@ class Paging:
         fmt = (_text("format") or "json").lower()
         if fmt not in {"json", "ndjson"}:
             raise BadParameter("format", f"format must be json or ndjson, not {fmt!r}.")
-        return cls(
-            page=_int("page", 1, 1),
-            per_page=_int("per_page", DEFAULT_PER_PAGE, 1, MAX_PER_PAGE),
-            ndjson=fmt == "ndjson",
-        )
+        try:
+            page = paging.page_number(request.args)
+            per_page = paging.page_size(request.args, DEFAULT_PER_PAGE, MAX_PER_PAGE)
+        except paging.BadPaging as exc:
+            raise BadParameter(exc.parameter, exc.message) from None
+        return cls(page=page, per_page=per_page, ndjson=fmt == "ndjson")
 
 
 def _like(column: Any, text: str) -> ColumnElement[bool]:
@@ -314,7 +302,43 @@ def _openapi_template() -> dict[str, Any]:
     )
     paths["/taxonomy_terms/{id}"]["get"]["operationId"] = "getTaxonomyTermById"
     paths["/taxonomy_terms"]["get"]["operationId"] = "getPaginatedListOfTaxonomyTerms"
+    _document_errors_and_bounds(document)
     return document
+
+
+def _document_errors_and_bounds(document: dict[str, Any]) -> None:
+    """What HSDS's document leaves out and this API does: 400 for a bad parameter, 404 for an
+    unknown id (both with our error body), and the bounds of page and per_page."""
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Error"] = {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                    "parameter": {"type": "string"},
+                },
+            }
+        },
+    }
+    content = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for path, item in document["paths"].items():
+        if path == "/":
+            continue
+        responses = item["get"]["responses"]
+        responses["400"] = {"description": "A parameter can't be used.", "content": content}
+        if "{id}" in path:
+            responses["404"] = {"description": "No record with this id.", "content": content}
+    parameters = document["components"].get("parameters", {})
+    bounds = {"page": (1, paging.MAX_PAGE), "per_page": (1, MAX_PER_PAGE)}
+    for name, (low, high) in bounds.items():
+        if name in parameters:
+            schema = parameters[name].setdefault("schema", {"type": "integer"})
+            schema.update(minimum=low, maximum=high)
 
 
 @bp.get("/openapi.json")

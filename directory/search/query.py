@@ -17,6 +17,7 @@ import numpy as np
 from geo import places
 from geo import sql as geo_sql
 from geo.places import Place  # re-exported: the search seam names it
+from web import paging
 
 if TYPE_CHECKING:
     from directory.cards import ServiceCard
@@ -173,14 +174,11 @@ def query_from_args(args: Mapping, *, default_per_page: int = 20) -> SearchQuery
                 raise SearchQueryError(f"{name} must be at most {MAX_RADIUS_KM / to_km:g}.", name)
             break
 
-    page = _number(args, "page", int) if args.get("page") not in (None, "") else 1
-    if page < 1:
-        raise SearchQueryError("page must be 1 or more.", "page")
-    per_page = default_per_page
-    if args.get("per_page") not in (None, ""):
-        per_page = _number(args, "per_page", int)
-        if not 1 <= per_page <= MAX_PER_PAGE:
-            raise SearchQueryError(f"per_page must be between 1 and {MAX_PER_PAGE}.", "per_page")
+    try:
+        page = paging.page_number(args)
+        per_page = paging.page_size(args, default_per_page, MAX_PER_PAGE)
+    except paging.BadPaging as exc:
+        raise SearchQueryError(exc.message, exc.parameter) from None
 
     languages = [v.strip() for raw in _get_list(args, "language") for v in raw.split(",")]
     return SearchQuery(

@@ -83,7 +83,11 @@ def test_refused_requests_leave_no_trace_but_nothing_is_hidden_from_the_log(
     before = len(_rows(db))
     assert api.get(f"/api/v1/members/{member.id}", network.coordinator_b).status_code == 404
     assert api.get(f"/api/v1/members/{member.id}", network.staff_b).status_code == 404
-    assert len(_rows(db)) == before
+    # No view was logged, but each refused read is, as denied (issue 10, item 14).
+    rows = _rows(db)
+    assert len([r for r in rows if r.action != "denied"]) == before
+    denied = [(r.actor_id, r.object_id) for r in rows if r.action == "denied"]
+    assert denied == [(network.coordinator_b.id, member.id), (network.staff_b.id, member.id)]
 
 
 def test_admins_filter_and_page_through_the_log(app, db, network):

@@ -1,0 +1,49 @@
+"""Page numbers and page sizes from the query string, bounded in one place for every list.
+
+A page number beyond MAX_PAGE, or one that is not a whole number from 1, is refused (BadPaging:
+JSON answers 400 naming the parameter, pages show their first page), so an OFFSET never
+overflows the database (SQLite's OverflowError, PostgreSQL's bigint out of range).
+"""
+
+from collections.abc import Mapping
+
+MAX_PAGE = 10_000
+
+
+class BadPaging(ValueError):
+    """A page or per_page value out of range; `parameter` names it."""
+
+    def __init__(self, parameter: str, message: str):
+        super().__init__(message)
+        self.parameter = parameter
+        self.message = message
+
+
+def _whole_number(args: Mapping, name: str) -> int | None:
+    raw = str(args.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise BadPaging(name, f"{name} must be a whole number, not {raw[:40]!r}.") from None
+
+
+def page_number(args: Mapping, name: str = "page", high: int = MAX_PAGE) -> int:
+    """The page asked for (1 when absent); BadPaging unless it is from 1 to `high`."""
+    number = _whole_number(args, name)
+    if number is None:
+        return 1
+    if not 1 <= number <= high:
+        raise BadPaging(name, f"{name} must be 1 or more, and at most {high}.")
+    return number
+
+
+def page_size(args: Mapping, default: int, high: int, name: str = "per_page") -> int:
+    """The page size asked for (`default` when absent); BadPaging unless from 1 to `high`."""
+    number = _whole_number(args, name)
+    if number is None:
+        return default
+    if not 1 <= number <= high:
+        raise BadPaging(name, f"{name} must be between 1 and {high}.")
+    return number
