@@ -24,6 +24,7 @@ from accounts.models import (
     User,
     normalize_email,
 )
+from accounts.sessions import revoke_user_sessions
 from extensions import db, utcnow
 
 log = logging.getLogger(__name__)
@@ -301,9 +302,7 @@ def set_user_active(actor: User, user: User, active: bool) -> User:
         raise AccountError("You can't deactivate your own account.")
     user.active = active
     if not active:
-        db.session.execute(
-            delete(AuthToken).where(AuthToken.user_id == user.id, AuthToken.purpose == "api")
-        )
+        _end_sign_ins(user)
     db.session.flush()
     log.info("user %s %s by %s", user.id, "reactivated" if active else "deactivated", actor.id)
     return user
@@ -389,10 +388,24 @@ def _needs_rehash(password_hash: str) -> bool:
 
 def _set_password(user: User, password: str) -> None:
     user.password_hash = hash_password(password)
-    # A new password ends every API session opened with the old one.
+    # A new password ends every session and API token opened with the old one.
+    _end_sign_ins(user)
+
+
+def _end_sign_ins(user: User) -> None:
+    revoke_user_sessions(user.id)
     db.session.execute(
         delete(AuthToken).where(AuthToken.user_id == user.id, AuthToken.purpose == "api")
     )
+
+
+def sign_out_everywhere(actor: User, user: User) -> None:
+    """End every browser session and API token of `user` (a lost laptop, a leaked password)."""
+    if actor.id != user.id and not can_manage_user(actor, user):
+        raise AccountError("You can't manage this account.")
+    _end_sign_ins(user)
+    db.session.flush()
+    log.info("user %s signed out everywhere by %s", user.id, actor.id)
 
 
 # -- API tokens ------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from accounts import mail
 from accounts.auth import (
+    check_session,
     end_session,
     landing_url,
     login_required_roles,
@@ -47,6 +48,7 @@ from accounts.services import (
     roles_for_organization,
     send_invitation,
     set_user_active,
+    sign_out_everywhere,
     validate_email,
 )
 from extensions import db, htmx
@@ -60,8 +62,9 @@ WRONG_CREDENTIALS = "Email or password is incorrect."
 def _forget_previous_request() -> None:
     # `g` lives on the app context, which a caller (a test, a script) may share across requests:
     # who is signed in, and what happened in the last request, must never carry over.
-    for key in ("_login_user", "api_user", "sign_in_failed", "mail_failures"):
+    for key in ("_login_user", "api_user", "sign_in_failed", "mail_failures", "session_touched"):
         g.pop(key, None)
+    check_session()
 
 
 @bp.app_context_processor
@@ -106,8 +109,8 @@ def login():
         except AccountInactive as exc:
             user, error = None, exc.message
         if user is not None:
-            db.session.commit()
             start_session(user)
+            db.session.commit()
             flash(f"Signed in as {user.display_name}.", "success")
             return redirect(safe_next_path(form.next.data) or landing_url(user), code=303)
         db.session.rollback()
@@ -121,6 +124,7 @@ def login():
 def logout():
     """Sign out (a POST with a CSRF token, so no other site can sign people out)."""
     end_session()
+    db.session.commit()
     flash("You're signed out.", "success")
     return redirect(url_for("accounts.login"), code=303)
 
@@ -204,15 +208,27 @@ def account_password():
     if form.validate_on_submit():
         try:
             change_password(user, form.current_password.data, form.password.data)
+            refresh_session(user)
             db.session.commit()
         except AccountError as exc:
             db.session.rollback()
             _form_error(form, exc)
         else:
-            refresh_session(user)
             flash("Your password is changed.", "success")
             return redirect(url_for("accounts.account"), code=303)
     return render_template("accounts/account.html", form=form), 422
+
+
+@bp.post("/account/sessions/revoke")
+@login_required_roles()
+def sign_out_everywhere_own():
+    """End all of one's own sessions and API tokens, this one included (a lost device)."""
+    user = current_user._get_current_object()
+    sign_out_everywhere(user, user)
+    end_session()
+    db.session.commit()
+    flash("You're signed out everywhere. Sign in again here.", "success")
+    return redirect(url_for("accounts.login"), code=303)
 
 
 # -- staff management ------------------------------------------------------------------------
@@ -343,6 +359,22 @@ def deactivate_staff(user_id: uuid.UUID):
 def activate_staff(user_id: uuid.UUID):
     """Let a deactivated person sign in again."""
     return _change_active(user_id, active=True)
+
+
+@bp.post("/account/staff/<uuid:user_id>/sessions/revoke")
+@login_required_roles(Role.agency_admin, Role.admin)
+def sign_out_staff_everywhere(user_id: uuid.UUID):
+    """End every session and API token of someone (a shared or stolen device); they stay active."""
+    user = _managed_user(user_id)
+    try:
+        sign_out_everywhere(current_user._get_current_object(), user)
+        db.session.commit()
+    except AccountError as exc:
+        db.session.rollback()
+        return _row_response(user, exc.message)
+    if not (htmx and not htmx.history_restore_request):
+        flash(f"{user.display_name} is signed out everywhere.", "success")
+    return _row_response(user)
 
 
 @bp.post("/account/staff/<uuid:user_id>/invite")
