@@ -9,6 +9,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from extensions import csrf, db, htmx, limiter, login_manager, migrate
+from web import security
 from web.errors import register_error_handlers
 
 
@@ -66,6 +67,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         MAP_TILE_URL=os.environ.get("MAP_TILE_URL", ""),
         MAP_TILE_ATTRIBUTION=os.environ.get("MAP_TILE_ATTRIBUTION", ""),
         DEFAULT_TIMEZONE=os.environ.get("DEFAULT_TIMEZONE", "America/New_York"),
+        CONTENT_SECURITY_POLICY=os.environ.get("CONTENT_SECURITY_POLICY", ""),
+        HSTS_SECONDS=int(os.environ.get("HSTS_SECONDS", "31536000")),
     )
     if "SECRET_KEY" not in test_config:
         app.config["SECRET_KEY"] = _secret_key(app.instance_path)
@@ -91,6 +94,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     _register_blueprints(app)
     _register_commands(app)
     register_error_handlers(app)
+    security.init_app(app)
 
     from directory import search
 
