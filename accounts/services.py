@@ -14,7 +14,6 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from flask import current_app
 from sqlalchemy import delete, func, select, update
 
-from accounts import mail
 from accounts.models import (
     ROLE_KINDS,
     AuthToken,
@@ -24,6 +23,7 @@ from accounts.models import (
     User,
     normalize_email,
 )
+from accounts.outbox import queue_email
 from accounts.sessions import revoke_user_sessions
 from extensions import db, utcnow
 
@@ -268,14 +268,14 @@ def invite_user(
     full_name: str = "",
     invited_by: User | None = None,
 ) -> User:
-    """Create a user without a password and mail them a link to choose one (sent after commit)."""
+    """Create a user without a password and mail them a link to choose one (through the outbox)."""
     user = create_user(email, role, organization_id, full_name=full_name)
     send_invitation(user, invited_by)
     return user
 
 
 def send_invitation(user: User, invited_by: User | None = None) -> None:
-    """(Re)send the 'choose your password' link to a user, delivered once the caller commits."""
+    """(Re)send the 'choose your password' link to a user, through the outbox with the commit."""
     if not user.active:
         raise AccountError(f"{user.display_name}'s account is deactivated; reactivate it first.")
     # Invitations last longer than resets: people don't read them at once.
@@ -284,7 +284,7 @@ def send_invitation(user: User, invited_by: User | None = None) -> None:
     org_name = user.organization.name if user.organization else "the Wraparound network"
     who = invited_by.display_name if invited_by else "An administrator"
     days = INVITATION_LIFETIME.days
-    mail.send_after_commit(
+    queue_email(
         user.email,
         "Your Wraparound account",
         f"{who} created a Wraparound account for you at {org_name}.\n\n"
@@ -468,7 +468,7 @@ def request_password_reset(email: str) -> None:
     issued = _new_token(user, "password_reset", RESET_TOKEN_LIFETIME)
     link = _reset_link(issued.token)
     minutes = int(RESET_TOKEN_LIFETIME.total_seconds() // 60)
-    mail.send_after_commit(
+    queue_email(
         user.email,
         "Reset your Wraparound password",
         "Someone (hopefully you) asked to reset the password of the Wraparound account "
