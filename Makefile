@@ -1,4 +1,4 @@
-.PHONY: run test lint bench fuzz
+.PHONY: run test lint bench lock fuzz
 
 run:
 	./scripts/run
@@ -15,3 +15,8 @@ bench:
 # The long fuzz run (cases per operation and role; the suite runs 4).
 fuzz:
 	.venv/bin/python bench/fuzz.py 1000
+
+# Pin every dependency (and its hashes) after changing pyproject.toml; see README.
+lock:
+	python3 -m piptools compile --generate-hashes --extra dev --strip-extras --allow-unsafe \
+		--no-emit-index-url --no-emit-find-links -o requirements.lock pyproject.toml
