@@ -4,9 +4,23 @@ Blueprints import `json_error` and `wants_json` from here, so no domain imports 
 """
 
 from flask import Flask, jsonify, render_template, request
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from extensions import db
+
+RETRY_AFTER_SECONDS = 10  # how long a client should wait while the database is unreachable
+
+# Served while the database is down: no template that might itself ask the database (the signed-in
+# user, the navigation), so the page can always be shown.
+UNAVAILABLE_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Wraparound is briefly unavailable</title></head>
+<body><main><h1>Wraparound is briefly unavailable</h1>
+<p>We can't reach our database just now. Nothing you sent was saved. Please try again in a
+minute.</p></main></body></html>
+"""
 
 
 def wants_json() -> bool:
@@ -18,6 +32,24 @@ def json_error(status: int, code: str, message: str, **details):
     """The API's error body, `{"error": {"code", "message", ...}}`, with its status."""
     body = {"error": {"code": code, "message": message, **details}}
     return jsonify(body), status
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True when `exc` means the database can't be reached (down, restarting, connection lost),
+    which a retry may cure, as opposed to a bug or bad data."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+def _unavailable_response():
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"}
+    if wants_json():
+        body, status = json_error(
+            503, "database_unavailable", "The database is unreachable; try again shortly."
+        )
+        return body, status, headers
+    return UNAVAILABLE_PAGE, 503, {**headers, "Content-Type": "text/html; charset=utf-8"}
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -36,7 +68,15 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected_error(exc: Exception):
-        db.session.rollback()
+        try:
+            db.session.rollback()
+        except Exception:  # noqa: BLE001  (the connection is already gone: nothing to undo)
+            db.session.close()
+        if database_unavailable(exc):
+            app.logger.warning(
+                "database unavailable on %s %s: %s", request.method, request.path, exc
+            )
+            return _unavailable_response()
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         if wants_json():
             return json_error(500, "internal_error", "Something went wrong on our side.")
