@@ -11,6 +11,7 @@ never in the request's session: a count must persist even when the request that 
 fails and rolls back. Times are the app hosts' clocks (epoch seconds), not the database's.
 """
 
+import hashlib
 import logging
 import re
 import shlex
@@ -28,6 +29,15 @@ log = logging.getLogger(__name__)
 
 SCHEME = "database"
 KEY_LENGTH = 1000  # Flask-Limiter keys carry the email a sign-in is for (up to 320 characters)
+
+
+def stored_key(key: str) -> str:
+    """The key as stored: as it is when a text column can hold it, else a digest of it (a key
+    carries what a client typed, and PostgreSQL text refuses NUL bytes)."""
+    if key.isprintable() and len(key) <= KEY_LENGTH:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
 
 rate_limit = Table(
     "rate_limit",
@@ -75,7 +85,7 @@ class DatabaseStorage(Storage):
         now = self.clock()
         with self._engine.begin() as connection:
             count = connection.execute(
-                _INCREMENT, {"key": key, "amount": amount, "now": now, "expiry": expiry}
+                _INCREMENT, {"key": stored_key(key), "amount": amount, "now": now, "expiry": expiry}
             ).scalar_one()
         if now >= self._next_cleanup:
             self._next_cleanup = now + self.CLEANUP_INTERVAL
@@ -87,7 +97,7 @@ class DatabaseStorage(Storage):
             count = connection.scalar(
                 rate_limit.select()
                 .with_only_columns(rate_limit.c.count)
-                .where(rate_limit.c.key == key, rate_limit.c.expires_at > self.clock())
+                .where(rate_limit.c.key == stored_key(key), rate_limit.c.expires_at > self.clock())
             )
         return count or 0
 
@@ -97,7 +107,7 @@ class DatabaseStorage(Storage):
             expires_at = connection.scalar(
                 rate_limit.select()
                 .with_only_columns(rate_limit.c.expires_at)
-                .where(rate_limit.c.key == key, rate_limit.c.expires_at > now)
+                .where(rate_limit.c.key == stored_key(key), rate_limit.c.expires_at > now)
             )
         return expires_at if expires_at is not None else now
 
@@ -115,7 +125,7 @@ class DatabaseStorage(Storage):
 
     def clear(self, key: str) -> None:
         with self._engine.begin() as connection:
-            connection.execute(rate_limit.delete().where(rate_limit.c.key == key))
+            connection.execute(rate_limit.delete().where(rate_limit.c.key == stored_key(key)))
 
     def remove_expired(self, now: float | None = None) -> int:
         """Delete rows whose window is over (their keys start again from nothing anyway)."""
