@@ -104,7 +104,7 @@ def test_search_filter_open_save_and_see_my_list_on_a_phone(db, live_server, pag
     page.wait_for_url(f"**/services/{ids['free']}")
     assert page.get_by_role("heading", level=1).inner_text() == "Northside Emergency Food Pantry"
     assert page.get_by_role("link", name="Call 315-555-0100 ext. 12").get_attribute("href") == (
-        "tel:3155550100;ext=12"
+        "tel:+13155550100;ext=12"
     )
     _no_sideways_scroll(page)
     page.evaluate("window.sameDocument = true")
