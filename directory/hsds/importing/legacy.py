@@ -175,6 +175,18 @@ _LINK_TABLES = {
 }
 
 
+# The tables whose records 1.x metadata rows may describe (the file names no resource_type).
+METADATA_TABLES = (
+    "organization",
+    "service",
+    "location",
+    "program",
+    "service_at_location",
+    "phone",
+    "contact",
+)
+
+
 class LegacyReader:
     """Turns the CSV tables of a 1.x package into HSDS 3.0 records in `ctx.package`."""
 
@@ -656,15 +668,7 @@ class LegacyReader:
         if "metadata" not in self.tables:
             return
         where: dict[uuid.UUID, set[str]] = defaultdict(set)
-        for table in (
-            "organization",
-            "service",
-            "location",
-            "program",
-            "service_at_location",
-            "phone",
-            "contact",
-        ):
+        for table in METADATA_TABLES:
             for record in self.package.records.get(table, []):
                 where[record.id].add(table)
         ignored: list[str] = []
@@ -673,15 +677,7 @@ class LegacyReader:
             raw = source_id_text(row.get("resource_id"))
             found = [
                 (table, self.ctx.ref(table, raw))
-                for table in (
-                    "organization",
-                    "service",
-                    "location",
-                    "program",
-                    "service_at_location",
-                    "phone",
-                    "contact",
-                )
+                for table in METADATA_TABLES
                 if raw and table in where.get(self.ctx.ref(table, raw), set())  # type: ignore[arg-type]
             ]
             resource_type = entity_table(values.get("resource_type"))
