@@ -163,6 +163,11 @@ def _like(column: Any, text: str) -> ColumnElement[bool]:
     return column.ilike(f"%{escaped}%", escape="\\")
 
 
+def _any_contains(text: str, *columns: Any) -> ColumnElement[bool]:
+    """The `search=` filter of the simple lists: any of these columns contains the words."""
+    return or_(*(_like(column, text) for column in columns))
+
+
 # ------------------------------------------------------------------ paging
 
 
@@ -462,10 +467,8 @@ def organizations():
     id_query = select(Organization.id)
     if text:
         id_query = id_query.where(
-            or_(
-                _like(Organization.name, text),
-                _like(Organization.alternate_name, text),
-                _like(Organization.description, text),
+            _any_contains(
+                text, Organization.name, Organization.alternate_name, Organization.description
             )
         )
     services_form = "full" if full_service else ("list" if full else None)
@@ -524,9 +527,7 @@ def taxonomies():
     text = _text("search")
     id_query = select(Taxonomy.id)
     if text:
-        id_query = id_query.where(
-            or_(_like(Taxonomy.name, text), _like(Taxonomy.description, text))
-        )
+        id_query = id_query.where(_any_contains(text, Taxonomy.name, Taxonomy.description))
     return _list_response(
         model=Taxonomy,
         id_query=id_query,
@@ -552,11 +553,7 @@ def taxonomy_terms():
     id_query = select(TaxonomyTerm.id)
     if text:
         id_query = id_query.where(
-            or_(
-                _like(TaxonomyTerm.name, text),
-                _like(TaxonomyTerm.code, text),
-                _like(TaxonomyTerm.description, text),
-            )
+            _any_contains(text, TaxonomyTerm.name, TaxonomyTerm.code, TaxonomyTerm.description)
         )
     if taxonomy_id is not None:
         id_query = id_query.where(TaxonomyTerm.taxonomy_id == taxonomy_id)
