@@ -9,7 +9,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from extensions import csrf, db, htmx, limiter, login_manager, migrate
-from web import rate_limits
+from web import rate_limits, security
 from web.errors import register_error_handlers
 from web.guards import register_guards
 
@@ -49,6 +49,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=int(os.environ.get("SESSION_HOURS", "12"))),
+        SESSION_IDLE_MINUTES=int(os.environ.get("SESSION_IDLE_MINUTES", "60")),
         REMEMBER_COOKIE_HTTPONLY=True,
         WTF_CSRF_TIME_LIMIT=None,
         # Empty: database:// on PostgreSQL or with several workers, else memory:// (below).
@@ -79,6 +80,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         DEFAULT_TIMEZONE=os.environ.get("DEFAULT_TIMEZONE", "America/New_York"),
         IMPORT_REPORT_DIR=os.environ.get("IMPORT_REPORT_DIR", ""),  # else instance/import-reports
         DEFAULT_PHONE_REGION=os.environ.get("DEFAULT_PHONE_REGION", "US"),
+        CONTENT_SECURITY_POLICY=os.environ.get("CONTENT_SECURITY_POLICY", ""),
+        HSTS_SECONDS=int(os.environ.get("HSTS_SECONDS", "31536000")),
     )
     if "SECRET_KEY" not in test_config:
         app.config["SECRET_KEY"] = _secret_key(app.instance_path)
@@ -113,6 +116,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     _register_blueprints(app)
     _register_commands(app)
     register_error_handlers(app)
+    security.init_app(app)
 
     from directory import search
 

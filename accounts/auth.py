@@ -1,9 +1,9 @@
 """Who is asking: session sign-in for pages, bearer tokens for the API, role checks, navigation."""
 
-import hashlib
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import wraps
 from urllib.parse import urlsplit
 
@@ -13,10 +13,11 @@ from werkzeug.routing import BuildError
 
 from accounts.models import Role, User
 from accounts.services import user_for_api_token
+from accounts.sessions import live_session, needs_touch, open_session, revoke_session, touch_session
 from extensions import db, login_manager
 from web.errors import json_error, wants_json
 
-SESSION_FINGERPRINT_KEY = "auth_fp"
+SESSION_ID_KEY = "sid"
 
 login_manager.login_view = "accounts.login"
 login_manager.login_message = "Sign in to see that page."
@@ -25,16 +26,37 @@ login_manager.login_message_category = "info"
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    """The signed-in user for this session, unless deactivated or their password changed since."""
+    """The signed-in user, if this cookie's session is still live and the user still active."""
     try:
         user = db.session.get(User, uuid.UUID(user_id))
     except (ValueError, TypeError):
         return None
     if user is None or not user.active:
         return None
-    if session.get(SESSION_FINGERPRINT_KEY) != _fingerprint(user):
+    idle = timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"])
+    record = live_session(session.get(SESSION_ID_KEY), user.id, idle)
+    if record is None:
         return None
+    if needs_touch(record):
+        touch_session(record)
+        g.session_touched = True
     return user
+
+
+def check_session() -> None:
+    """Check the cookie's session against the database at the start of each request.
+
+    Done first, so restarting the idle clock is a unit of work of its own that commits alone.
+    """
+    if request.endpoint == "static" or "_user_id" not in session:
+        return
+    if not current_user.is_authenticated:
+        # Revoked, expired or idle: forget it, so later requests don't ask the database again.
+        session.pop("_user_id", None)
+        session.pop(SESSION_ID_KEY, None)
+        return
+    if g.pop("session_touched", False):
+        db.session.commit()
 
 
 @login_manager.unauthorized_handler
@@ -46,28 +68,33 @@ def _unauthorized():
 
 
 def start_session(user: User) -> None:
-    """Sign `user` in on a fresh session (no value from before sign-in survives)."""
+    """Sign `user` in on a fresh session (no value from before sign-in survives); caller commits."""
     session.clear()
     login_user(user)
     session.permanent = True
-    session[SESSION_FINGERPRINT_KEY] = _fingerprint(user)
+    session[SESSION_ID_KEY] = open_session(
+        user.id,
+        current_app.permanent_session_lifetime,
+        ip=request.remote_addr or "",
+        user_agent=request.user_agent.string,
+    )
 
 
 def refresh_session(user: User) -> None:
-    """Keep this session signed in after the user changed their own password."""
-    session[SESSION_FINGERPRINT_KEY] = _fingerprint(user)
+    """Keep this browser signed in on a new session after a password change ended all others."""
+    session[SESSION_ID_KEY] = open_session(
+        user.id,
+        current_app.permanent_session_lifetime,
+        ip=request.remote_addr or "",
+        user_agent=request.user_agent.string,
+    )
 
 
 def end_session() -> None:
-    """Sign out and forget everything in the session."""
+    """Sign out, revoke this session's row (caller commits) and forget everything in the cookie."""
+    revoke_session(session.get(SESSION_ID_KEY))
     logout_user()
     session.clear()
-
-
-def _fingerprint(user: User) -> str:
-    # Sessions carry a digest of the password hash: a password change signs out other sessions.
-    digest = hashlib.sha256(f"{user.id}:{user.password_hash or ''}".encode()).hexdigest()
-    return digest[:32]
 
 
 def safe_next_path(target: str | None) -> str | None:

@@ -14,7 +14,6 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from flask import current_app
 from sqlalchemy import delete, func, select, update
 
-from accounts import mail
 from accounts.models import (
     ROLE_KINDS,
     AuthToken,
@@ -24,6 +23,8 @@ from accounts.models import (
     User,
     normalize_email,
 )
+from accounts.outbox import queue_email
+from accounts.sessions import revoke_user_sessions
 from extensions import db, utcnow
 
 log = logging.getLogger(__name__)
@@ -267,14 +268,14 @@ def invite_user(
     full_name: str = "",
     invited_by: User | None = None,
 ) -> User:
-    """Create a user without a password and mail them a link to choose one (sent after commit)."""
+    """Create a user without a password and mail them a link to choose one (through the outbox)."""
     user = create_user(email, role, organization_id, full_name=full_name)
     send_invitation(user, invited_by)
     return user
 
 
 def send_invitation(user: User, invited_by: User | None = None) -> None:
-    """(Re)send the 'choose your password' link to a user, delivered once the caller commits."""
+    """(Re)send the 'choose your password' link to a user, through the outbox with the commit."""
     if not user.active:
         raise AccountError(f"{user.display_name}'s account is deactivated; reactivate it first.")
     # Invitations last longer than resets: people don't read them at once.
@@ -283,7 +284,7 @@ def send_invitation(user: User, invited_by: User | None = None) -> None:
     org_name = user.organization.name if user.organization else "the Wraparound network"
     who = invited_by.display_name if invited_by else "An administrator"
     days = INVITATION_LIFETIME.days
-    mail.send_after_commit(
+    queue_email(
         user.email,
         "Your Wraparound account",
         f"{who} created a Wraparound account for you at {org_name}.\n\n"
@@ -301,9 +302,7 @@ def set_user_active(actor: User, user: User, active: bool) -> User:
         raise AccountError("You can't deactivate your own account.")
     user.active = active
     if not active:
-        db.session.execute(
-            delete(AuthToken).where(AuthToken.user_id == user.id, AuthToken.purpose == "api")
-        )
+        _end_sign_ins(user)
     db.session.flush()
     log.info("user %s %s by %s", user.id, "reactivated" if active else "deactivated", actor.id)
     return user
@@ -389,10 +388,24 @@ def _needs_rehash(password_hash: str) -> bool:
 
 def _set_password(user: User, password: str) -> None:
     user.password_hash = hash_password(password)
-    # A new password ends every API session opened with the old one.
+    # A new password ends every session and API token opened with the old one.
+    _end_sign_ins(user)
+
+
+def _end_sign_ins(user: User) -> None:
+    revoke_user_sessions(user.id)
     db.session.execute(
         delete(AuthToken).where(AuthToken.user_id == user.id, AuthToken.purpose == "api")
     )
+
+
+def sign_out_everywhere(actor: User, user: User) -> None:
+    """End every browser session and API token of `user` (a lost laptop, a leaked password)."""
+    if actor.id != user.id and not can_manage_user(actor, user):
+        raise AccountError("You can't manage this account.")
+    _end_sign_ins(user)
+    db.session.flush()
+    log.info("user %s signed out everywhere by %s", user.id, actor.id)
 
 
 # -- API tokens ------------------------------------------------------------------------------
@@ -455,7 +468,7 @@ def request_password_reset(email: str) -> None:
     issued = _new_token(user, "password_reset", RESET_TOKEN_LIFETIME)
     link = _reset_link(issued.token)
     minutes = int(RESET_TOKEN_LIFETIME.total_seconds() // 60)
-    mail.send_after_commit(
+    queue_email(
         user.email,
         "Reset your Wraparound password",
         "Someone (hopefully you) asked to reset the password of the Wraparound account "

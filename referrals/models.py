@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from accounts.models import NetworkOrganization, User
+from accounts.outbox import OutboxEmail  # noqa: F401  (its home before issue 10)
 from directory.models import Service
 from extensions import UTCDateTime, db, utcnow
 from referrals.states import (
@@ -344,32 +345,6 @@ class Notification(db.Model):
 
     def __repr__(self) -> str:
         return f"<Notification {self.id} {self.kind} user={self.user_id}>"
-
-
-class OutboxEmail(db.Model):
-    """An email waiting to go out, written in the same transaction as the change it tells of."""
-
-    __tablename__ = "outbox_email"
-    __table_args__ = (Index("ix_outbox_email_pending", "sent_at", "failed_at", "next_attempt_at"),)
-
-    id: Mapped[uuid.UUID] = _uuid_pk()
-    to_address: Mapped[str] = mapped_column(String(320))
-    subject: Mapped[str] = mapped_column(String(300))
-    body: Mapped[str] = mapped_column(Text)
-    html_body: Mapped[str | None] = mapped_column(Text)
-    kind: Mapped[str | None] = mapped_column(String(20))
-    referral_id: Mapped[uuid.UUID | None] = mapped_column(
-        Uuid, ForeignKey("referral.id", ondelete="SET NULL")
-    )
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # gave up after many tries
-    last_error: Mapped[str | None] = mapped_column(Text)
-
-    def __repr__(self) -> str:
-        return f"<OutboxEmail {self.id} to={self.to_address!r} attempts={self.attempts}>"
 
 
 class AuditAction(enum.StrEnum):

@@ -52,6 +52,13 @@ class SmtpServer:
     host: str
     port: int
     messages: list = field(default_factory=list)
+    app: object = None
+
+    def deliver(self) -> str:
+        """Run `flask referrals deliver`: account emails wait in the outbox until then."""
+        result = self.app.test_cli_runner().invoke(args=["referrals", "deliver"])
+        assert result.exit_code == 0, result.output
+        return result.output
 
     @property
     def config(self) -> dict:
@@ -93,7 +100,7 @@ def smtp_server(app):
     """An aiosmtpd server on loopback collecting what the app sends; `app` is pointed at it."""
     from aiosmtpd.controller import Controller
 
-    server = SmtpServer("127.0.0.1", _free_port())
+    server = SmtpServer("127.0.0.1", _free_port(), app=app)
     controller = Controller(
         _CollectingHandler(server.messages), hostname=server.host, port=server.port
     )

@@ -182,5 +182,22 @@
     enhance(event.target.isConnected ? event.target : document);
   });
 
+  /* ---------- New referral: opening "Someone new" picks that choice, and picking it opens the form.
+     Here and not in hx-on attributes: the Content-Security-Policy allows no inline script. */
+  document.addEventListener("toggle", function (event) {
+    var details = event.target;
+    if (details.id !== "new-member" || !details.open) return;
+    var radio = document.getElementById("member-new");
+    if (radio && !radio.checked) {
+      radio.checked = true;
+      radio.dispatchEvent(new Event("change", { bubbles: true }));
+    }
+  }, true);
+  document.addEventListener("change", function (event) {
+    if (event.target.id !== "member-new") return;
+    var details = document.getElementById("new-member");
+    if (details) details.open = true;
+  });
+
   onReady(function () { enhance(document); });
 })();

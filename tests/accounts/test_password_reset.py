@@ -28,6 +28,7 @@ def _path(link: str) -> str:
 
 def test_a_reset_link_works_once(client, smtp_server, dummy_coordinator, login):
     _ask_for_link(client, dummy_coordinator.email)
+    smtp_server.deliver()  # account emails wait in the outbox
     [message] = smtp_server.messages_to(dummy_coordinator.email)
     assert message["Subject"] == "Reset your Wraparound password"
     assert message["From"].addresses[0].addr_spec == "no-reply@wraparound.local"
@@ -63,6 +64,7 @@ def test_an_expired_link_is_refused(app, client, smtp_server, dummy_coordinator)
     from extensions import db, utcnow
 
     _ask_for_link(client, dummy_coordinator.email)
+    smtp_server.deliver()  # account emails wait in the outbox
     link = smtp_server.last_link(dummy_coordinator.email)
     with app.app_context():
         token = db.session.scalar(
@@ -87,6 +89,7 @@ def test_a_made_up_link_is_refused(client):
 
 def test_the_new_password_must_follow_the_policy(client, smtp_server, dummy_coordinator):
     _ask_for_link(client, dummy_coordinator.email)
+    smtp_server.deliver()  # account emails wait in the outbox
     path = _path(smtp_server.last_link())
     short = client.post(path, data={"password": "short", "confirm": "short"})
     assert short.status_code == 200
@@ -106,7 +109,9 @@ def test_the_answer_is_the_same_for_unknown_addresses(client, smtp_server, dummy
         return _page(response).split("<main", 1)[1].split("</main>", 1)[0]
 
     known = main(_ask_for_link(client, dummy_coordinator.email))
+    smtp_server.deliver()  # account emails wait in the outbox
     unknown = main(_ask_for_link(client, "nobody-here@example.org"))
+    smtp_server.deliver()  # account emails wait in the outbox
     assert "Check your email" in known
     assert known.replace(dummy_coordinator.email, "X") == unknown.replace(
         "nobody-here@example.org", "X"
@@ -117,6 +122,7 @@ def test_the_answer_is_the_same_for_unknown_addresses(client, smtp_server, dummy
 def test_deactivated_accounts_get_no_link(client, smtp_server, create_user):
     user = create_user(active=False)
     _ask_for_link(client, user.email)
+    smtp_server.deliver()  # account emails wait in the outbox
     assert smtp_server.messages == []
 
 
@@ -136,8 +142,10 @@ def test_a_mail_server_that_is_down_does_not_break_the_page(app, client, dummy_c
 
 def test_a_new_link_makes_earlier_ones_unusable_once_used(client, smtp_server, dummy_coordinator):
     _ask_for_link(client, dummy_coordinator.email)
+    smtp_server.deliver()  # account emails wait in the outbox
     first = _path(smtp_server.last_link())
     _ask_for_link(client, dummy_coordinator.email)
+    smtp_server.deliver()  # account emails wait in the outbox
     second = _path(smtp_server.last_link())
     assert first != second
     assert (
@@ -154,6 +162,7 @@ def test_resetting_ends_other_sessions_and_api_tokens(
     login(other_device, dummy_coordinator)
     token = api_token(dummy_coordinator)
     _ask_for_link(client, dummy_coordinator.email)
+    smtp_server.deliver()  # account emails wait in the outbox
     path = _path(smtp_server.last_link())
     client.post(path, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
     assert other_device.get("/account").status_code == 302
@@ -170,4 +179,5 @@ def test_reset_requests_are_rate_limited(make_app, create_user, smtp_server):
     blocked = client.post("/password/forgot", data={"email": user.email})
     assert blocked.status_code == 429
     assert "Too many password reset requests." in _page(blocked)
+    smtp_server.deliver()
     assert len(smtp_server.messages) == 3
