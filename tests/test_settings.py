@@ -94,6 +94,8 @@ def env_app(monkeypatch, tmp_path):
     scratch database and index, so nothing touches instance/)."""
     from app import create_app
 
+    monkeypatch.chdir(tmp_path)  # relative paths (SEARCH_INDEX_DIR=distinct-...) land here
+
     def build(**variables):
         for name in documented_variables():
             monkeypatch.delenv(name, raising=False)
