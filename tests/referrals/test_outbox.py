@@ -285,7 +285,7 @@ def test_a_run_stops_after_consecutive_connection_failures(app, db, runner, serv
     assert "stopped after 3 emails in a row could not connect to the mail server" in result.output
     attempts = sorted(m.attempts for m in _pending(db))
     assert attempts == [0] * 7 + [1] * 3
-    assert elapsed < 3 * 0.5 + 1.5, elapsed
+    assert elapsed < 3 * 3, elapsed  # three waits of the 3 s send timeout would take 9 s or more
     if server_kind is SilentServer:
         assert elapsed >= 3 * 0.5 * 0.9, elapsed  # it did wait for the greeting, 3 times
 
