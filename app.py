@@ -9,7 +9,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from extensions import csrf, db, htmx, limiter, login_manager, migrate
-from web import rate_limits, security
+from web import rate_limits, security, unit_of_work
 from web.errors import register_error_handlers
 from web.guards import register_guards
 
@@ -117,6 +117,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     _register_commands(app)
     register_error_handlers(app)
     security.init_app(app)
+    unit_of_work.init_app(app)
 
     from directory import search
 

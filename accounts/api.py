@@ -11,7 +11,6 @@ from accounts.services import (
     create_api_token,
     revoke_api_token,
 )
-from extensions import db
 from web.errors import json_error
 
 bp = Blueprint("accounts_api", __name__, url_prefix="/api/v1")
@@ -44,16 +43,13 @@ def issue_token():
         user = authenticate(email, password)
     except AccountInactive as exc:
         mark_failed_sign_in()
-        db.session.rollback()
         return _error(403, "account_inactive", exc.message)
     if user is None:
         mark_failed_sign_in()
-        db.session.rollback()
         response, status = _error(401, "unauthorized", "Email or password is incorrect.")
         response.headers["WWW-Authenticate"] = 'Bearer realm="wraparound"'
         return response, status
     issued = create_api_token(user)
-    db.session.commit()
     return jsonify(
         token=issued.token,
         token_type="Bearer",  # noqa: S106  (the scheme name, not a secret)
@@ -66,7 +62,6 @@ def issue_token():
 def revoke_token():
     """End the token this request was made with (signing out of the API)."""
     revoke_api_token(bearer_token())
-    db.session.commit()
     return "", 204
 
 

@@ -16,6 +16,7 @@ from accounts.services import user_for_api_token
 from accounts.sessions import live_session, needs_touch, open_session, revoke_session, touch_session
 from extensions import db, login_manager
 from web.errors import json_error, wants_json
+from web.unit_of_work import commit_step
 
 SESSION_ID_KEY = "sid"
 
@@ -56,7 +57,7 @@ def check_session() -> None:
         session.pop(SESSION_ID_KEY, None)
         return
     if g.pop("session_touched", False):
-        db.session.commit()
+        commit_step()  # before the view: its own unit of work, kept whatever the view answers
 
 
 @login_manager.unauthorized_handler
@@ -68,7 +69,7 @@ def _unauthorized():
 
 
 def start_session(user: User) -> None:
-    """Sign `user` in on a fresh session (no value from before sign-in survives); caller commits."""
+    """Sign `user` in on a fresh session (no value from before sign-in survives)."""
     session.clear()
     login_user(user)
     session.permanent = True
@@ -91,7 +92,7 @@ def refresh_session(user: User) -> None:
 
 
 def end_session() -> None:
-    """Sign out, revoke this session's row (caller commits) and forget everything in the cookie."""
+    """Sign out, revoke this session's row and forget everything in the cookie."""
     revoke_session(session.get(SESSION_ID_KEY))
     logout_user()
     session.clear()

@@ -1,10 +1,12 @@
-"""`flask accounts ...` commands. Each is one unit of work: it commits once, or not at all."""
+"""`flask accounts ...` commands. Each is one unit of work (web.unit_of_work): it commits once,
+or not at all."""
 
+import contextlib
 import sys
 
 import click
 from flask import current_app, url_for
-from flask.cli import AppGroup, with_appcontext
+from flask.cli import with_appcontext
 from sqlalchemy.exc import IntegrityError
 
 from accounts.models import OrgKind, Role
@@ -16,15 +18,21 @@ from accounts.services import (
     purge_expired_tokens,
 )
 from extensions import db
+from web.unit_of_work import UnitOfWorkGroup, commit_step, unit_of_work
 
-group = AppGroup("accounts", help="Manage the referral network's organizations and users.")
+group = UnitOfWorkGroup("accounts", help="Manage the referral network's organizations and users.")
 
 
-def _commit_or_fail(conflict: str) -> None:
+@contextlib.contextmanager
+def _refusals_as_messages(conflict: str):
+    """An AccountError, or a unique-constraint race at the flush, ends the command with a message
+    (and the unit of work rolls back)."""
     try:
-        db.session.commit()
+        yield
+        db.session.flush()
+    except AccountError as exc:
+        raise click.ClickException(exc.message) from exc
     except IntegrityError as exc:
-        db.session.rollback()
         raise click.ClickException(conflict) from exc
 
 
@@ -48,17 +56,14 @@ def create_org_command(
     name: str, kind: str, directory_org: str | None, response_window: int
 ) -> None:
     """Add an organization to the referral network and print its id."""
-    try:
+    conflict = f"An organization like {name!r} was added at the same time; check the list."
+    with _refusals_as_messages(conflict):
         organization = create_organization(
             name,
             kind,
             directory_organization_id=directory_org,
             response_window_business_days=response_window,
         )
-    except AccountError as exc:
-        db.session.rollback()
-        raise click.ClickException(exc.message) from exc
-    _commit_or_fail(f"An organization like {name!r} was added at the same time; check the list.")
     if organization.directory_organization_id:
         click.echo(
             f"linked to directory organization {organization.directory_organization_id}", err=True
@@ -93,12 +98,8 @@ def create_user_command(
         )
     else:
         password = None
-    try:
+    with _refusals_as_messages(f"An account with the email {email} already exists."):
         user = create_user(email, role, org_id, password=password, full_name=full_name)
-    except AccountError as exc:
-        db.session.rollback()
-        raise click.ClickException(exc.message) from exc
-    _commit_or_fail(f"An account with the email {email} already exists.")
     if password is None:
         click.echo(
             f"No password set for {user.email}: they need a reset link "
@@ -112,25 +113,21 @@ def create_user_command(
 def purge_tokens_command() -> None:
     """Delete expired API and reset tokens."""
     count = purge_expired_tokens()
-    db.session.commit()
     click.echo(f"{count} expired tokens deleted")
 
 
 @click.command("seed-demo")
 @with_appcontext
+@unit_of_work
 def seed_demo_command() -> None:
     """Load the demo network (Syracuse, NY) and its demo accounts; safe to run again."""
     from accounts import demo
     from directory.cli import rebuild_search_index
     from directory.demo import seed_demo_directory
 
-    try:
-        summary = seed_demo_directory()
-        accounts = demo.seed_demo_accounts()
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+    summary = seed_demo_directory()
+    accounts = demo.seed_demo_accounts()
+    commit_step()  # the search index is rebuilt from committed rows, by another connection
     click.echo(f"Loaded the {summary}")
     click.echo(f"Demo accounts: {len(accounts)}")
     if any(summary.added.values()):

@@ -1,6 +1,7 @@
 """Sign-in, sign-out, password reset, the user's own account, agency staff management, and the
 network admin's history of directory imports (the directory knows no roles, so it lives here)."""
 
+import contextlib
 import uuid
 from pathlib import Path
 
@@ -66,6 +67,7 @@ from accounts.services import (
 from directory.hsds.importing import runs as import_runs
 from directory.models import ImportRun
 from extensions import db, htmx
+from web.unit_of_work import discard
 
 bp = Blueprint("accounts", __name__)
 
@@ -86,12 +88,15 @@ def _navigation():
     return {"nav_links": nav_links, "role_label": lambda role: ROLE_LABELS.get(role, role)}
 
 
-def _commit(conflict_message: str) -> None:
-    """Commit the unit of work; a unique-constraint race becomes a clear AccountError."""
+@contextlib.contextmanager
+def _unique(conflict_message: str):
+    """Run a write to the end of its flush; a unique-constraint race (the same email saved twice
+    at once) becomes a clear AccountError, with the failed write undone."""
     try:
-        db.session.commit()
+        yield
+        db.session.flush()
     except IntegrityError as exc:
-        db.session.rollback()
+        discard()
         raise AccountError(conflict_message) from exc
 
 
@@ -124,10 +129,8 @@ def login():
             user, error = None, exc.message
         if user is not None:
             start_session(user)
-            db.session.commit()
             flash(f"Signed in as {user.display_name}.", "success")
             return redirect(safe_next_path(form.next.data) or landing_url(user), code=303)
-        db.session.rollback()
         error = error or WRONG_CREDENTIALS
     if request.method == "POST":
         mark_failed_sign_in()
@@ -138,7 +141,6 @@ def login():
 def logout():
     """Sign out (a POST with a CSRF token, so no other site can sign people out)."""
     end_session()
-    db.session.commit()
     flash("You're signed out.", "success")
     return redirect(url_for("accounts.login"), code=303)
 
@@ -171,7 +173,6 @@ def forgot_password():
             _form_error(form, exc)
         else:
             request_password_reset(email)
-            db.session.commit()
             return render_template("accounts/forgot_sent.html", email=email)
     return render_template("accounts/forgot.html", form=form, error=None)
 
@@ -187,10 +188,9 @@ def reset_password_page(token: str):
     form = ResetPasswordForm()
     if form.validate_on_submit():
         try:
-            reset_password(token, form.password.data)
-            _commit("This link has already been used. Ask for a new one if you need it.")
+            with _unique("This link has already been used. Ask for a new one if you need it."):
+                reset_password(token, form.password.data)
         except AccountError as exc:
-            db.session.rollback()
             if exc.field is None:
                 response = render_template("accounts/reset_invalid.html", message=exc.message)
                 return response, 410, {"Referrer-Policy": "no-referrer"}
@@ -223,9 +223,7 @@ def account_password():
         try:
             change_password(user, form.current_password.data, form.password.data)
             refresh_session(user)
-            db.session.commit()
         except AccountError as exc:
-            db.session.rollback()
             _form_error(form, exc)
         else:
             flash("Your password is changed.", "success")
@@ -240,7 +238,6 @@ def sign_out_everywhere_own():
     user = current_user._get_current_object()
     sign_out_everywhere(user, user)
     end_session()
-    db.session.commit()
     flash("You're signed out everywhere. Sign in again here.", "success")
     return redirect(url_for("accounts.login"), code=303)
 
@@ -287,16 +284,15 @@ def staff():
     status = 200
     if form.validate_on_submit():
         try:
-            user = invite_user(
-                form.email.data,
-                form.role.data,
-                organization.id,
-                full_name=form.full_name.data or "",
-                invited_by=current_user._get_current_object(),
-            )
-            _commit("An account with that email already exists.")
+            with _unique("An account with that email already exists."):
+                user = invite_user(
+                    form.email.data,
+                    form.role.data,
+                    organization.id,
+                    full_name=form.full_name.data or "",
+                    invited_by=current_user._get_current_object(),
+                )
         except AccountError as exc:
-            db.session.rollback()
             _form_error(form, exc)
         else:
             _flash_invitation(user)
@@ -345,9 +341,7 @@ def _change_active(user_id: uuid.UUID, active: bool):
     user = _managed_user(user_id)
     try:
         set_user_active(current_user._get_current_object(), user, active)
-        db.session.commit()
     except AccountError as exc:
-        db.session.rollback()
         return _row_response(user, exc.message)
     if not (htmx and not htmx.history_restore_request):
         verb = "reactivated" if active else "deactivated"
@@ -376,9 +370,7 @@ def sign_out_staff_everywhere(user_id: uuid.UUID):
     user = _managed_user(user_id)
     try:
         sign_out_everywhere(current_user._get_current_object(), user)
-        db.session.commit()
     except AccountError as exc:
-        db.session.rollback()
         return _row_response(user, exc.message)
     if not (htmx and not htmx.history_restore_request):
         flash(f"{user.display_name} is signed out everywhere.", "success")
@@ -392,9 +384,7 @@ def reinvite_staff(user_id: uuid.UUID):
     user = _managed_user(user_id)
     try:
         send_invitation(user, current_user._get_current_object())
-        db.session.commit()
     except AccountError as exc:
-        db.session.rollback()
         return _row_response(user, exc.message)
     if not (htmx and not htmx.history_restore_request):
         flash(f"We're emailing {user.email} a new link.", "success")
@@ -440,6 +430,5 @@ def resolve_review_flag(flag_id: uuid.UUID):
     flag = import_runs.resolve_flag(flag_id, current_user.email)
     if flag is None:
         abort(404)
-    db.session.commit()
     flash("Marked as checked.", "success")
     return redirect(url_for("accounts.imports"), code=303)

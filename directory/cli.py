@@ -1,4 +1,5 @@
-"""`flask directory ...` commands. Each is one unit of work: it commits once, or not at all.
+"""`flask directory ...` commands. Each is one unit of work (web.unit_of_work): it commits once,
+or not at all.
 
 `flask directory seed-demo` seeds the demo accounts too, so it lives in accounts/cli.py (the
 directory imports no accounts code) and create_app adds it to this group.
@@ -7,9 +8,10 @@ directory imports no accounts code) and create_app adds it to this group.
 import os
 
 import click
-from flask.cli import AppGroup
 
-group = AppGroup("directory", help="Import, export, seed and index the resource directory.")
+from web.unit_of_work import UnitOfWorkGroup, commit_step, discard
+
+group = UnitOfWorkGroup("directory", help="Import, export, seed and index the resource directory.")
 
 
 def rebuild_search_index() -> None:
@@ -40,9 +42,8 @@ def _refresh_planner_statistics() -> None:
     from extensions import db
 
     if db.engine.dialect.name == "postgresql":
-        with db.engine.connect() as connection:
+        with db.engine.begin() as connection:
             connection.execute(text("ANALYZE"))
-            connection.commit()
 
 
 @group.command("import-hsds")
@@ -78,7 +79,7 @@ def import_hsds(path: str, dataset: str | None, dry_run: bool, report_file: str 
     from sqlalchemy.exc import SQLAlchemyError
 
     from directory.hsds.importing import ImportFailed, import_path, runs
-    from extensions import db, utcnow
+    from extensions import utcnow
 
     def show(message: str) -> None:
         click.echo(f"  {message}", err=True)
@@ -99,12 +100,13 @@ def import_hsds(path: str, dataset: str | None, dry_run: bool, report_file: str 
         except OSError as exc:
             raise ImportFailed(f"can't write the report {target}: {exc.strerror or exc}") from None
         if run is None:
-            db.session.rollback()
+            discard()  # a dry run writes nothing but the report file
         else:
             runs.finish_run(run, report, written)
-            db.session.commit()
+            # Now, not when the command returns: the statistics and the index read committed rows.
+            commit_step()
     except (ImportFailed, SQLAlchemyError) as exc:
-        db.session.rollback()
+        discard()
         if isinstance(exc, SQLAlchemyError):
             reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
             message = f"the database refused the import ({reason})"
@@ -113,9 +115,6 @@ def import_hsds(path: str, dataset: str | None, dry_run: bool, report_file: str 
         if not dry_run:
             _record_failure(source, message, started)
         raise click.ClickException(f"{message}. Nothing was imported.") from None
-    except Exception:
-        db.session.rollback()
-        raise
     for line in report.lines():
         click.echo(line)
     seconds = time.monotonic() - clock
@@ -134,13 +133,12 @@ def _record_failure(source: str, message: str, started) -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
     from directory.hsds.importing import runs
-    from extensions import db
 
     try:
         runs.record_failed_run(source, "cli", message, started)
-        db.session.commit()
+        commit_step()  # kept although the command fails (and its unit of work rolls back)
     except SQLAlchemyError:
-        db.session.rollback()
+        discard()
         click.echo("The failed run could not be recorded either.", err=True)
 
 
@@ -181,18 +179,12 @@ def load_taxonomy(path: str | None, name: str | None) -> None:
         load_open_eligibility,
         load_taxonomy_file,
     )
-    from extensions import db
 
     try:
         taxonomy = load_taxonomy_file(path, name) if path else load_open_eligibility()
         terms = count_terms(taxonomy.id)
-        db.session.commit()
     except TaxonomyFileError as exc:
-        db.session.rollback()
         raise click.ClickException(str(exc)) from None
-    except Exception:
-        db.session.rollback()
-        raise
     click.echo(f"Loaded the taxonomy {taxonomy.name!r}: {terms} terms")
 
 

@@ -4,7 +4,8 @@ Bearer tokens (accounts.auth). Errors are `{"error": {"code", "message", ...}}`:
 (with `fields`), 401 no or bad token, 403 a record the caller sees but may not change, 404 a record
 the caller may not see (never told apart from one that does not exist), 409 an illegal or
 conflicting transition or a likely duplicate, 422 no consent in force / a service that can't take
-referrals. Every request is one unit of work: committed at the end, rolled back on any error.
+referrals. Every request is one unit of work (web.unit_of_work): committed when it answers < 400,
+rolled back on any error.
 """
 
 import uuid
@@ -31,7 +32,6 @@ MAX_PER_PAGE = 100
 
 @bp.errorhandler(ReferralError)
 def _referral_error(exc: ReferralError):
-    db.session.rollback()
     return json_error(exc.status, exc.code, exc.message, **exc.details)
 
 
@@ -283,7 +283,6 @@ def create_member():
     consent = _consent_values(errors, data["consent"], "consent.") if "consent" in data else None
     _raise_if(errors)
     member = services.add_member(actor, values, consent)
-    db.session.commit()
     return jsonify(_member_json(member, actor, detail=True)), 201
 
 
@@ -296,7 +295,6 @@ def list_members():
     found = queries.caseload_page(actor, "", page, per_page, via="api:list")
     views = _member_views(found.items, actor)
     items = [_member_json(m, actor, view=views[m.id]) for m in found.items]
-    db.session.commit()
     return _paged(items, found.total, page, per_page)
 
 
@@ -307,7 +305,6 @@ def get_member(member_id: uuid.UUID):
     actor = _actor()
     member = access.load_member_for(actor, member_id, via="api")
     body = _member_json(member, actor, detail=True)
-    db.session.commit()
     return jsonify(body)
 
 
@@ -322,7 +319,6 @@ def record_consent(member_id: uuid.UUID):
     values = _consent_values(errors, data)
     _raise_if(errors)
     consent = services.record_consent(actor, member, **values)
-    db.session.commit()
     return jsonify(_consent_json(consent)), 201
 
 
@@ -335,7 +331,6 @@ def revoke_consent(member_id: uuid.UUID, consent_id: uuid.UUID):
     cancelled = services.revoke_consent(actor, consent)
     body = _consent_json(consent)
     body["cancelled_referral_ids"] = [str(r.id) for r in cancelled]
-    db.session.commit()
     return jsonify(body)
 
 
@@ -370,7 +365,6 @@ def send_referral():
         if exc.code == "duplicate_referral":
             exc.message += ' To send it anyway, repeat the request with "confirm_duplicate": true.'
         raise
-    db.session.commit()
     return jsonify(_referral_json(referral, actor, detail=True)), 201
 
 
@@ -421,7 +415,6 @@ def list_referrals():
     )
     views = _member_views([r.member for r in found.items], actor)
     items = [_referral_json(r, actor, member_view=views[r.member_id]) for r in found.items]
-    db.session.commit()
     return _paged(items, found.total, page, per_page)
 
 
@@ -432,7 +425,6 @@ def get_referral(referral_id: uuid.UUID):
     actor = _actor()
     referral = access.load_referral_for(actor, referral_id, via="api")
     body = _referral_json(referral, actor, detail=True)
-    db.session.commit()
     return jsonify(body)
 
 
@@ -462,7 +454,6 @@ def act(referral_id: uuid.UUID, action: str):
     chosen = actions.ACTIONS[action]
     data = _body(set(chosen.fields)) if request.get_data(cache=True).strip() else {}
     result = chosen.run(referral, actor, _action_values(chosen, data))
-    db.session.commit()
     if action == actions.MESSAGES:
         return jsonify(
             id=str(result.id),
@@ -517,7 +508,6 @@ def read_notifications():
         ids = [_parse_uuid(errors, "ids", value) for value in raw]
         _raise_if(errors)
     count = notifications.mark_read(actor, ids)
-    db.session.commit()
     return jsonify(marked_read=count, unread_count=notifications.unread_count(actor))
 
 
@@ -531,5 +521,4 @@ def set_capacity(service_id: uuid.UUID):
         raise NotFound("No such service.", code="service_not_found")
     data = _body({"referral_capacity"})
     services.set_service_capacity(actor, service, data.get("referral_capacity"))
-    db.session.commit()
     return jsonify(id=str(service.id), referral_capacity=service.referral_capacity)

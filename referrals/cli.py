@@ -1,12 +1,15 @@
-"""`flask referrals deliver` and `flask referrals sweep`: run from cron, on one host or several."""
+"""`flask referrals deliver` and `flask referrals sweep`: run from cron, on one host or several.
+
+Each command is a unit of work (web.unit_of_work); delivery commits email by email on purpose."""
 
 import click
-from flask.cli import AppGroup
 
-from extensions import db
 from referrals import notifications, services
+from web.unit_of_work import UnitOfWorkGroup, commit_step
 
-group = AppGroup("referrals", help="Deliver queued emails and flag overdue referrals (cron jobs).")
+group = UnitOfWorkGroup(
+    "referrals", help="Deliver queued emails and flag overdue referrals (cron jobs)."
+)
 
 
 @group.command("deliver")
@@ -33,18 +36,9 @@ def deliver_command(limit: int, retry_now: bool) -> None:
 def sweep_command() -> None:
     """Flag referrals nobody answered in time, and accepted ones with no outcome by their
     deadline; queue one reminder to each side of each."""
-    try:
-        flagged = services.sweep_overdue()
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+    flagged = services.sweep_overdue()
+    # Its own step: a failure below never holds back the answer reminders.
+    commit_step()
     click.echo(f"{len(flagged)} referral(s) newly overdue")
-    # A separate unit of work: a failure here never holds back the answer reminders above.
-    try:
-        no_outcome = services.sweep_outcome_overdue()
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+    no_outcome = services.sweep_outcome_overdue()  # committed when the command returns
     click.echo(f"{len(no_outcome)} accepted referral(s) newly past their outcome deadline")

@@ -23,6 +23,7 @@ from accounts.models import Role, User
 from extensions import db, utcnow
 from referrals.models import Notification, NotificationKind, OutboxEmail, Referral
 from referrals.states import Side, label
+from web.unit_of_work import commit_step, discard
 
 log = logging.getLogger(__name__)
 
@@ -424,7 +425,7 @@ def _claim_next(
     )
     email = db.session.scalars(stmt).first()
     if email is None:
-        db.session.rollback()
+        discard()  # ends the read (and, on PostgreSQL, its row locks) before the run stops
         return None, False
     tried.append(email.id)
     claimed = db.session.execute(
@@ -441,7 +442,7 @@ def _claim_next(
         )
         .execution_options(synchronize_session=False)
     ).rowcount
-    db.session.commit()
+    commit_step()  # the lease must be visible to the other hosts before the mail is sent
     if claimed != 1:
         return None, True  # another host got there first
     return db.session.get(OutboxEmail, email.id, populate_existing=True), True
@@ -493,7 +494,7 @@ def deliver_pending(
             email.sent_at = moment
             report.sent += 1
             log.info("email %s sent to %s", email.id, email.to_address)
-        db.session.commit()
+        commit_step()  # one email at a time: a crash later loses neither this send nor its row
         if stop_after and unreachable >= stop_after:
             report.stopped = (
                 f"stopped after {unreachable} emails in a row could not connect to the mail "

@@ -1,8 +1,9 @@
 """Referral screens for coordinators and agency staff, the caseload, notifications.
 
-Views parse the request, call `referrals.services` (every rule and every write lives there), commit
-once per request (or roll back) and choose the template. An htmx request for a region (its id in
-`HX-Target`) gets that region's partial; every form also works as a plain POST that redirects.
+Views parse the request, call `referrals.services` (every rule and every write lives there) and
+choose the template; web.unit_of_work commits once per request (or rolls back). An htmx request
+for a region (its id in `HX-Target`) gets that region's partial; every form also works as a plain
+POST that redirects.
 Access: a role check per page (`login_required_roles`), then the scoping functions of
 `referrals.access`; what the user may not see is a 404, whatever the reason.
 """
@@ -51,6 +52,7 @@ from referrals.states import (
     label,
 )
 from referrals.web import int_arg, page_url, parse_date, parse_uuid, partial_for, respond
+from web.unit_of_work import commit_step, discard
 
 bp = Blueprint("referrals", __name__)
 
@@ -94,7 +96,6 @@ register_nav_link("Referrals", "referrals.index", roles=(Role.admin,), order=20)
 @bp.errorhandler(ReferralError)
 def _refused(exc: ReferralError):
     """A refusal no form can show (a record out of reach, a role that may not act): 404 or 403."""
-    db.session.rollback()
     if isinstance(exc, NotFound):
         return render_template("error.html", error=http.NotFound(exc.message)), 404
     if isinstance(exc, Forbidden):
@@ -162,12 +163,16 @@ def _actor() -> User:
     return user
 
 
-def _render_and_commit(template: str, context: dict):
-    """A list page: rendered before the commit of its audit rows, because a commit expires
-    every row the page shows and each would be read again, one query apiece."""
-    html = render_template(template, **context)
-    db.session.commit()
-    return respond(html)
+def _render_list(template: str, context: dict):
+    """A list page. Its audit rows commit after it is rendered (web.unit_of_work), which matters:
+    a commit expires every row the page shows and each would be read again, one query apiece."""
+    return respond(render_template(template, **context))
+
+
+def _keep_audit_of_refusal_page() -> None:
+    """A page that explains a refusal (answered 4xx, so otherwise rolled back) still shows member
+    data: who read it must stay in the access log. The refused write was discarded before."""
+    commit_step()
 
 
 def _next_url(default: str) -> str:
@@ -306,7 +311,7 @@ def index():
         rows=_rows_with_members(user, page.items),
     )
     partial = partial_for("referral-list")
-    return _render_and_commit(
+    return _render_list(
         "referrals/_dashboard_list.html" if partial else "referrals/dashboard.html", context
     )
 
@@ -384,7 +389,6 @@ def new_referral():
         return _send_referral(user, service)
     state = {**_consent_defaults(), "urgency": Urgency.routine.value, **request.args.to_dict()}
     context = _refer_context(user, service, state)
-    db.session.commit()
     region = partial_for("member-choices", "consent-section")
     if region == "member-choices":
         return respond(render_template("referrals/_member_choices.html", **context))
@@ -421,21 +425,20 @@ def _send_referral(user: User, service: Service):
             urgency=form.get("urgency"),
             confirm_duplicate=form.get("confirm_duplicate") == "1",
         )
-        db.session.commit()
     except InvalidInput as exc:
-        db.session.rollback()
+        discard()
         return _refer_again(user, service, state, errors={**errors, **exc.fields}, status=400)
     except ConsentProblem as exc:
-        db.session.rollback()
+        discard()
         return _refer_again(user, service, state, consent_problem=exc.message, status=422)
     except DuplicateReferral as exc:
-        db.session.rollback()
+        discard()
         existing = db.session.get(Referral, uuid.UUID(exc.details["existing_referral_id"]))
         return _refer_again(
             user, service, state, duplicate=existing, duplicate_message=exc.message, status=409
         )
     except NotReferrable as exc:
-        db.session.rollback()
+        discard()
         return _refer_again(user, service, state, not_referrable=exc.message, status=422)
     flash(
         f"Referral sent to {referral.service_name}. "
@@ -446,11 +449,12 @@ def _send_referral(user: User, service: Service):
 
 
 def _refer_again(user: User, service: Service, state: dict, *, status: int, **extra):
+    """The referral form again, saying what stopped it (the refused write already undone)."""
     service = db.session.get(Service, service.id)
     if extra.get("duplicate") is None:
         state.pop("confirm_duplicate", None)
     context = _refer_context(user, service, state, **extra)
-    db.session.commit()
+    _keep_audit_of_refusal_page()
     return respond(render_template("referrals/new_referral.html", **context), status)
 
 
@@ -482,7 +486,6 @@ def detail(referral_id: uuid.UUID):
     user = _actor()
     referral = access.load_referral_for(user, referral_id, via="page")
     context = _referral_context(user, referral)
-    db.session.commit()
     return respond(render_template("referrals/detail.html", **context))
 
 
@@ -512,12 +515,11 @@ def act(referral_id: uuid.UUID, action: str):
     row = partial_for(f"referral-{referral.id}")
     try:
         _run_action(user, referral, action, request.form)
-        db.session.commit()
     except (NotFound, Forbidden):
         raise
     except ReferralError as exc:
         # Bad input, or the referral moved on (someone else acted first): say so in place.
-        db.session.rollback()
+        discard()
         error = {
             "action": action,
             "message": exc.message,
@@ -525,11 +527,13 @@ def act(referral_id: uuid.UUID, action: str):
             "values": request.form.to_dict(),
         }
         if row:
-            return _inbox_row_response(user, referral_id, status=exc.status, error=error)
-        referral = access.load_referral_for(user, referral_id, via="page")
-        context = _referral_context(user, referral, action_error=error)
-        db.session.commit()
-        return respond(render_template("referrals/detail.html", **context), exc.status)
+            response = _inbox_row_response(user, referral_id, status=exc.status, error=error)
+        else:
+            referral = access.load_referral_for(user, referral_id, via="page")
+            context = _referral_context(user, referral, action_error=error)
+            response = respond(render_template("referrals/detail.html", **context), exc.status)
+        _keep_audit_of_refusal_page()
+        return response
     if row:
         return _inbox_row_response(user, referral_id, trigger="referral-changed")
     flash(_done_message(referral, action), "success")
@@ -553,9 +557,8 @@ def post_message(referral_id: uuid.UUID):
     thread = partial_for(f"thread-{referral.id}")
     try:
         _run_action(user, referral, actions.MESSAGES, request.form)
-        db.session.commit()
     except InvalidInput as exc:
-        db.session.rollback()
+        discard()
         error = {"message": exc.fields.get("body", exc.message), "body": request.form.get("body")}
         if thread:
             referral = access.get_referral_for(user, referral_id)
@@ -563,7 +566,7 @@ def post_message(referral_id: uuid.UUID):
             return respond(render_template("referrals/_thread.html", **context), 400)
         referral = access.load_referral_for(user, referral_id, via="page")
         context = _referral_context(user, referral, message_error=error)
-        db.session.commit()
+        _keep_audit_of_refusal_page()
         return respond(render_template("referrals/detail.html", **context), 400)
     if thread:
         context = _referral_context(user, referral)
@@ -601,7 +604,6 @@ def _inbox_row_response(
     context = _shared_context(
         forward_services=forward_services, **_inbox_row_context(user, referral, error)
     )
-    db.session.commit()
     return respond(render_template("referrals/_inbox_row.html", **context), status, trigger=trigger)
 
 
@@ -619,7 +621,6 @@ def inbox():
     counts = queries.inbox_counts(user, now)
     if partial_for("inbox-tabs"):
         context = _shared_context(tab=tab, counts=counts, tabs=queries.INBOX_TAB_LABELS)
-        db.session.commit()
         return respond(render_template("referrals/_inbox_tabs.html", **context))
     page = queries.inbox_page(user, tab, now, int_arg("page", 1), PER_PAGE, via="page:inbox")
     context = _shared_context(
@@ -637,7 +638,7 @@ def inbox():
         page_url=lambda **kw: page_url("referrals.inbox", **kw),
     )
     partial = partial_for("inbox-list")
-    return _render_and_commit(
+    return _render_list(
         "referrals/_inbox_list.html" if partial else "referrals/inbox.html", context
     )
 
@@ -651,9 +652,8 @@ def set_capacity(service_id: uuid.UUID):
     error = None
     try:
         services.set_service_capacity(user, service, request.form.get("referral_capacity"))
-        db.session.commit()
     except InvalidInput as exc:
-        db.session.rollback()
+        discard()
         service = db.session.get(Service, service_id)
         error = exc.fields.get("referral_capacity", exc.message)
     if partial_for(f"capacity-{service.id}"):
@@ -693,7 +693,7 @@ def members():
         page_url=lambda **kw: page_url("referrals.members", **kw),
     )
     partial = partial_for("member-list")
-    return _render_and_commit(
+    return _render_list(
         "referrals/_member_list.html" if partial else "referrals/members.html", context
     )
 
@@ -710,9 +710,8 @@ def new_member():
             member = _add_member(user, request.form, errors)
             if errors:
                 raise InvalidInput(errors)
-            db.session.commit()
         except InvalidInput as exc:
-            db.session.rollback()
+            discard()
             errors = {**errors, **exc.fields}
         else:
             flash(f"{member.full_name} added to your caseload.", "success")
@@ -740,7 +739,6 @@ def member(member_id: uuid.UUID):
     user = _actor()
     found = access.load_member_for(user, member_id, via="page")
     context = _member_context(user, found)
-    db.session.commit()
     return respond(render_template("referrals/member.html", **context))
 
 
@@ -755,13 +753,12 @@ def record_consent(member_id: uuid.UUID):
         if request.form.get("consent_given") != "1":
             errors["consent_given"] = "Tick the box to confirm the member gave this consent."
         _record_consent(user, found, request.form, errors)
-        db.session.commit()
     except InvalidInput as exc:
-        db.session.rollback()
+        discard()
         found = access.load_member_for(user, member_id, via="page")
         state = _form_state(request.form, _consent_defaults())
         context = _member_context(user, found, form=state, errors={**errors, **exc.fields})
-        db.session.commit()
+        _keep_audit_of_refusal_page()
         return respond(render_template("referrals/member.html", **context), 400)
     flash("Consent recorded.", "success")
     return redirect(_next_url(url_for("referrals.member", member_id=found.id)), code=303)
@@ -774,7 +771,6 @@ def revoke_consent(member_id: uuid.UUID, consent_id: uuid.UUID):
     user = _actor()
     consent = access.get_consent_for(user, member_id, consent_id)
     cancelled = services.revoke_consent(user, consent)
-    db.session.commit()
     flash("Consent revoked. Agencies no longer see this member's details.", "success")
     if cancelled:
         flash(_cancelled_for_consent(len(cancelled)), "info")
@@ -801,7 +797,6 @@ def notifications_page():
     items = notifications.notifications_for(user, limit=50)
     unread_ids = {n.id for n in items if n.read_at is None}
     notifications.mark_read(user, list(unread_ids))
-    db.session.commit()
     return respond(
         render_template("referrals/notifications.html", items=items, unread_ids=unread_ids),
         vary=False,

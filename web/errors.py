@@ -7,7 +7,7 @@ from flask import Flask, jsonify, render_template, request
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from extensions import db
+from web.unit_of_work import roll_back_after_error
 
 RETRY_AFTER_SECONDS = 10  # how long a client should wait while the database is unreachable
 
@@ -68,10 +68,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected_error(exc: Exception):
-        try:
-            db.session.rollback()
-        except Exception:  # noqa: BLE001  (the connection is already gone: nothing to undo)
-            db.session.close()
+        # Also for errors outside any view (a before_request hook): nothing half-done is kept.
+        roll_back_after_error()
         if database_unavailable(exc):
             app.logger.warning(
                 "database unavailable on %s %s: %s", request.method, request.path, exc
