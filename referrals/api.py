@@ -5,6 +5,9 @@ Bearer tokens (accounts.auth). Errors are `{"error": {"code", "message", ...}}`:
 the caller may not see (never told apart from one that does not exist), 409 an illegal or
 conflicting transition or a likely duplicate, 422 no consent in force / a service that can't take
 referrals. Every request is one unit of work: committed at the end, rolled back on any error.
+The endpoints that write (creating a member, consent or referral, and the referral actions) are
+`web.idempotency.idempotent`: they answer from the rows they just wrote, commit there, and take
+an `Idempotency-Key` header so a retry gets the first answer instead of writing twice.
 """
 
 import uuid
@@ -22,6 +25,7 @@ from referrals.models import SHAREABLE_MEMBER_FIELDS, Consent, Member, Referral
 from referrals.states import Action, Status, fhir_task_status, label
 from web import paging
 from web.errors import json_error
+from web.idempotency import idempotent
 
 bp = Blueprint("referrals_api", __name__, url_prefix="/api/v1")
 
@@ -270,6 +274,7 @@ def _consent_values(errors: dict, data, prefix: str = "") -> dict:
 
 @bp.post("/members")
 @api_auth_required(Role.coordinator)
+@idempotent
 def create_member():
     """Add a member to the caller's caseload, with their consent when it is given."""
     actor = _actor()
@@ -283,7 +288,6 @@ def create_member():
     consent = _consent_values(errors, data["consent"], "consent.") if "consent" in data else None
     _raise_if(errors)
     member = services.add_member(actor, values, consent)
-    db.session.commit()
     return jsonify(_member_json(member, actor, detail=True)), 201
 
 
@@ -313,6 +317,7 @@ def get_member(member_id: uuid.UUID):
 
 @bp.post("/members/<uuid:member_id>/consents")
 @api_auth_required()
+@idempotent
 def record_consent(member_id: uuid.UUID):
     """Record a (new) consent for a member of the caller's caseload."""
     actor = _actor()
@@ -322,7 +327,6 @@ def record_consent(member_id: uuid.UUID):
     values = _consent_values(errors, data)
     _raise_if(errors)
     consent = services.record_consent(actor, member, **values)
-    db.session.commit()
     return jsonify(_consent_json(consent)), 201
 
 
@@ -344,6 +348,7 @@ def revoke_consent(member_id: uuid.UUID, consent_id: uuid.UUID):
 
 @bp.post("/referrals")
 @api_auth_required(Role.coordinator)
+@idempotent
 def send_referral():
     """Refer a member of the caller's caseload to a service."""
     actor = _actor()
@@ -370,7 +375,6 @@ def send_referral():
         if exc.code == "duplicate_referral":
             exc.message += ' To send it anyway, repeat the request with "confirm_duplicate": true.'
         raise
-    db.session.commit()
     return jsonify(_referral_json(referral, actor, detail=True)), 201
 
 
@@ -453,6 +457,7 @@ def _action_values(action: actions.ReferralAction, data: dict) -> dict:
 
 @bp.post(f"/referrals/<uuid:referral_id>/<any({', '.join(actions.ACTIONS)}):action>")
 @api_auth_required()
+@idempotent
 def act(referral_id: uuid.UUID, action: str):
     """Act on a referral: accept, decline (with a reason), cancel (with a reason), forward (to a
     service_id; both referrals come back) or complete it (with the outcome); or write to the
@@ -462,7 +467,6 @@ def act(referral_id: uuid.UUID, action: str):
     chosen = actions.ACTIONS[action]
     data = _body(set(chosen.fields)) if request.get_data(cache=True).strip() else {}
     result = chosen.run(referral, actor, _action_values(chosen, data))
-    db.session.commit()
     if action == actions.MESSAGES:
         return jsonify(
             id=str(result.id),

@@ -5,6 +5,7 @@ from flask.cli import AppGroup
 
 from extensions import db
 from referrals import notifications, services
+from web import idempotency
 
 group = AppGroup("referrals", help="Deliver queued emails and flag overdue referrals (cron jobs).")
 
@@ -29,22 +30,26 @@ def deliver_command(limit: int, retry_now: bool) -> None:
         click.echo(f"last error: {report.errors[-1]}", err=True)
 
 
+def _committed(work):
+    """`work()` as a unit of work of its own: committed, or rolled back and raised."""
+    try:
+        result = work()
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return result
+
+
 @group.command("sweep")
 def sweep_command() -> None:
     """Flag referrals nobody answered in time, and accepted ones with no outcome by their
-    deadline; queue one reminder to each side of each."""
-    try:
-        flagged = services.sweep_overdue()
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+    deadline; queue one reminder to each side of each. Also drop expired Idempotency-Keys."""
+    flagged = _committed(services.sweep_overdue)
     click.echo(f"{len(flagged)} referral(s) newly overdue")
-    # A separate unit of work: a failure here never holds back the answer reminders above.
-    try:
-        no_outcome = services.sweep_outcome_overdue()
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+    # Separate units of work: a failure in one never holds back the answer reminders above.
+    no_outcome = _committed(services.sweep_outcome_overdue)
     click.echo(f"{len(no_outcome)} accepted referral(s) newly past their outcome deadline")
+    # Expired Idempotency-Keys of users who haven't written since (a write purges its user's).
+    purged = _committed(idempotency.purge_expired)
+    click.echo(f"{purged} expired idempotency key(s) removed")
