@@ -82,6 +82,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         DEFAULT_PHONE_REGION=os.environ.get("DEFAULT_PHONE_REGION", "US"),
         CONTENT_SECURITY_POLICY=os.environ.get("CONTENT_SECURITY_POLICY", ""),
         HSTS_SECONDS=int(os.environ.get("HSTS_SECONDS", "31536000")),
+        IDEMPOTENCY_KEY_HOURS=int(os.environ.get("IDEMPOTENCY_KEY_HOURS", "24")),
     )
     if "SECRET_KEY" not in test_config:
         app.config["SECRET_KEY"] = _secret_key(app.instance_path)
@@ -129,6 +130,7 @@ def _register_blueprints(app: Flask) -> None:
     import accounts.models  # noqa: F401  (every model is known to metadata and migrations)
     import directory.models  # noqa: F401
     import referrals.models  # noqa: F401
+    import web.idempotency  # noqa: F401
     from accounts import api as accounts_api
     from accounts import views as accounts_views
     from admin import views as admin_views

@@ -6,6 +6,10 @@ the caller may not see (never told apart from one that does not exist), 409 an i
 conflicting transition or a likely duplicate, 422 no consent in force / a service that can't take
 referrals. Every request is one unit of work (web.unit_of_work): committed when it answers < 400,
 rolled back on any error.
+The endpoints that write (creating a member, consent or referral, and the referral actions) are
+`web.idempotency.idempotent`: they answer from the rows they just wrote (nothing is read after
+the commit) and take an `Idempotency-Key` header so a retry gets the first answer instead of
+writing twice.
 """
 
 import uuid
@@ -23,6 +27,7 @@ from referrals.models import SHAREABLE_MEMBER_FIELDS, Consent, Member, Referral
 from referrals.states import Action, Status, fhir_task_status, label
 from web import paging
 from web.errors import json_error
+from web.idempotency import idempotent
 
 bp = Blueprint("referrals_api", __name__, url_prefix="/api/v1")
 
@@ -270,6 +275,7 @@ def _consent_values(errors: dict, data, prefix: str = "") -> dict:
 
 @bp.post("/members")
 @api_auth_required(Role.coordinator)
+@idempotent
 def create_member():
     """Add a member to the caller's caseload, with their consent when it is given."""
     actor = _actor()
@@ -310,6 +316,7 @@ def get_member(member_id: uuid.UUID):
 
 @bp.post("/members/<uuid:member_id>/consents")
 @api_auth_required()
+@idempotent
 def record_consent(member_id: uuid.UUID):
     """Record a (new) consent for a member of the caller's caseload."""
     actor = _actor()
@@ -339,6 +346,7 @@ def revoke_consent(member_id: uuid.UUID, consent_id: uuid.UUID):
 
 @bp.post("/referrals")
 @api_auth_required(Role.coordinator)
+@idempotent
 def send_referral():
     """Refer a member of the caller's caseload to a service."""
     actor = _actor()
@@ -445,6 +453,7 @@ def _action_values(action: actions.ReferralAction, data: dict) -> dict:
 
 @bp.post(f"/referrals/<uuid:referral_id>/<any({', '.join(actions.ACTIONS)}):action>")
 @api_auth_required()
+@idempotent
 def act(referral_id: uuid.UUID, action: str):
     """Act on a referral: accept, decline (with a reason), cancel (with a reason), forward (to a
     service_id; both referrals come back) or complete it (with the outcome); or write to the

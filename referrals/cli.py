@@ -5,6 +5,7 @@ Each command is a unit of work (web.unit_of_work); delivery commits email by ema
 import click
 
 from referrals import notifications, services
+from web import idempotency
 from web.unit_of_work import UnitOfWorkGroup, commit_step
 
 group = UnitOfWorkGroup(
@@ -35,10 +36,14 @@ def deliver_command(limit: int, retry_now: bool) -> None:
 @group.command("sweep")
 def sweep_command() -> None:
     """Flag referrals nobody answered in time, and accepted ones with no outcome by their
-    deadline; queue one reminder to each side of each."""
+    deadline; queue one reminder to each side of each. Also drop expired Idempotency-Keys."""
     flagged = services.sweep_overdue()
     # Its own step: a failure below never holds back the answer reminders.
     commit_step()
     click.echo(f"{len(flagged)} referral(s) newly overdue")
-    no_outcome = services.sweep_outcome_overdue()  # committed when the command returns
+    no_outcome = services.sweep_outcome_overdue()
+    commit_step()  # likewise: the reminders never wait on the clean-up below
     click.echo(f"{len(no_outcome)} accepted referral(s) newly past their outcome deadline")
+    # Expired Idempotency-Keys of users who haven't written since (a write purges its user's).
+    purged = idempotency.purge_expired()  # committed when the command returns
+    click.echo(f"{purged} expired idempotency key(s) removed")

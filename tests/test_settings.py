@@ -64,6 +64,7 @@ CONVERTED = {
     "MAIL_MAX_CONNECT_FAILURES": ("4", lambda app: app.config["MAIL_MAX_CONNECT_FAILURES"] == 4),
     "SESSION_IDLE_MINUTES": ("17", lambda app: app.config["SESSION_IDLE_MINUTES"] == 17),
     "HSTS_SECONDS": ("86400", lambda app: app.config["HSTS_SECONDS"] == 86400),
+    "IDEMPOTENCY_KEY_HOURS": ("6", lambda app: app.config["IDEMPOTENCY_KEY_HOURS"] == 6),
     "OUTCOME_REMINDER_DAYS": ("7", lambda app: app.config["OUTCOME_REMINDER_DAYS"] == 7),
     "MAX_CONTENT_LENGTH": ("12345", lambda app: app.config["MAX_CONTENT_LENGTH"] == 12345),
     "TRUSTED_PROXY_COUNT": (
