@@ -274,6 +274,7 @@ def generate(db, n: int, state: str, rng: random.Random, report) -> dict:
         Service,
         ServiceArea,
         ServiceAtLocation,
+        ServiceStatus,
     )
     from geo import shapes
 
@@ -330,7 +331,7 @@ def generate(db, n: int, state: str, rng: random.Random, report) -> dict:
                     "organization_id": org_id,
                     "name": name,
                     "description": " ".join(words),
-                    "status": "active",
+                    "status": ServiceStatus.active.value,
                     "eligibility_description": rng.choice(
                         ["Adults 18 and older.", "Families with children.", "Seniors 60+.", None]
                     ),

@@ -41,6 +41,7 @@ from directory.models import (
     Service,
     ServiceArea,
     ServiceAtLocation,
+    ServiceStatus,
 )
 from directory.taxonomy import load_open_eligibility, open_eligibility_term_id
 from extensions import db
@@ -672,7 +673,7 @@ class _Builder:
                 "description": description,
                 "url": f"https://{org_key}.example.org/{_slug(name)}",
                 "email": f"intake@{org_key}.example.org" if rng.random() < 0.6 else None,
-                "status": entry.get("status", "active"),
+                "status": entry.get("status", ServiceStatus.active.value),
                 "alert": entry.get("alert"),
                 "interpretation_services": (
                     "Free telephone interpreters for any other language."

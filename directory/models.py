@@ -15,6 +15,7 @@ from geoalchemy2 import Geometry
 from sqlalchemy import (
     JSON,
     CheckConstraint,
+    ColumnElement,
     Date,
     ForeignKey,
     Index,
@@ -25,14 +26,32 @@ from sqlalchemy import (
     Uuid,
     and_,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, foreign, mapped_column, relationship
 
 from directory import normalize
 from extensions import UTCDateTime, db, utcnow
 from geo import SRID
 
-ServiceStatus = ("active", "inactive", "defunct", "temporarily closed")
 LocationType = ("physical", "postal", "virtual")
+
+
+class ServiceStatus(enum.StrEnum):
+    """HSDS 3.0 service.status, stored as these exact strings.
+
+    What each status allows is decided once, on `Service`: `is_listed`, `is_shown` and
+    `takes_referrals`.
+    """
+
+    active = "active"
+    inactive = "inactive"
+    defunct = "defunct"
+    temporarily_closed = "temporarily closed"
+
+
+# Found in search and the public listings; an inactive service is not offered now, a defunct one
+# is gone. A temporarily closed service is still found: people need to see that it is closed.
+LISTED_STATUSES = (ServiceStatus.active, ServiceStatus.temporarily_closed)
 
 
 class ReferralCapacity(enum.StrEnum):
@@ -152,7 +171,7 @@ class Service(db.Model):
     description: Mapped[str | None] = mapped_column(Text)
     url: Mapped[str | None] = mapped_column(String(2000))
     email: Mapped[str | None] = mapped_column(String(320))
-    status: Mapped[str] = mapped_column(String(20), default="active")
+    status: Mapped[str] = mapped_column(String(20), default=ServiceStatus.active.value)
     interpretation_services: Mapped[str | None] = mapped_column(Text)
     application_process: Mapped[str | None] = mapped_column(Text)
     fees_description: Mapped[str | None] = mapped_column(Text)
@@ -234,6 +253,33 @@ class Service(db.Model):
             "$0",
             "0",
         } or text.startswith(("free", "no fee", "no cost"))
+
+    @hybrid_property
+    def is_listed(self) -> bool:
+        """Found in search and the public listings (active or temporarily closed)."""
+        return self.status in LISTED_STATUSES
+
+    @is_listed.inplace.expression
+    @classmethod
+    def _is_listed_expression(cls) -> ColumnElement[bool]:
+        return cls.status.in_(LISTED_STATUSES)
+
+    @hybrid_property
+    def is_shown(self) -> bool:
+        """Its page, saved-list entry and referral form still open: only a defunct one is gone.
+
+        An inactive service is shown with a "not offered now" notice, as links and referrals to
+        it outlive the listing.
+        """
+        return self.status != ServiceStatus.defunct
+
+    @hybrid_property
+    def takes_referrals(self) -> bool:
+        """The status lets a referral be sent (or forwarded) to it: only an active service.
+
+        Referral capacity (waitlist, not accepting) is a separate, agency-set switch.
+        """
+        return self.status == ServiceStatus.active
 
     def __repr__(self) -> str:
         return f"<Service {self.id} {self.name!r}>"

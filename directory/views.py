@@ -22,7 +22,7 @@ from werkzeug.routing import BuildError
 
 from directory import cards, hours, languages, normalize
 from directory import search as engine
-from directory.models import Service, TaxonomyTerm
+from directory.models import Service, ServiceStatus, TaxonomyTerm
 from extensions import db, htmx, utcnow
 from geo.sql import km_to_miles
 
@@ -198,7 +198,7 @@ def _default_tz() -> str:
 def service(service_id: uuid.UUID):
     """Everything a person needs to decide to go, call or be referred."""
     found = db.get_or_404(Service, service_id)
-    if found.status == "defunct":
+    if not found.is_shown:
         abort(404, description="This service is no longer offered.")
     schedules = hours.schedules_for(found)
     now = utcnow()
@@ -293,9 +293,7 @@ def _listed_services(ids: list[uuid.UUID]) -> list[Service]:
         return []
     found = {
         s.id: s
-        for s in db.session.scalars(
-            select(Service).where(Service.id.in_(ids), Service.status != "defunct")
-        )
+        for s in db.session.scalars(select(Service).where(Service.id.in_(ids), Service.is_shown))
     }
     return [found[i] for i in ids if i in found]
 
@@ -414,6 +412,8 @@ def list_remove():
 
 
 bp.add_app_template_global(cards.contact_phone, "contact_phone")
+# Templates compare a service's (or a card's) status to these members, never to spelled strings.
+bp.add_app_template_global(ServiceStatus, "ServiceStatus")
 
 
 bp.add_app_template_filter(normalize.web_url, "web_url")  # http(s) links only, made absolute

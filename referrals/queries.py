@@ -378,7 +378,7 @@ def forward_targets(exclude: set[uuid.UUID] | None = None, limit: int = 500) -> 
     )
     stmt = select(Service).where(
         Service.organization_id.in_(agency_orgs),
-        Service.status == "active",
+        Service.takes_referrals,
         Service.referral_capacity != ReferralCapacity.not_accepting.value,
     )
     if exclude:
@@ -396,7 +396,7 @@ def agency_services(user: User) -> list[Service]:
             select(Service)
             .where(
                 Service.organization_id == organization.directory_organization_id,
-                Service.status != "defunct",
+                Service.is_shown,
             )
             .order_by(Service.name, Service.id)
         )

@@ -427,7 +427,7 @@ def agency_for_service(service: Service) -> NetworkOrganization | None:
 def _referrable_agency(service: Service | None) -> NetworkOrganization:
     if service is None:
         raise NotFound("No such service.", code="service_not_found")
-    if service.status != "active":
+    if not service.takes_referrals:
         raise NotReferrable(
             f"{service.name} is {service.status} and can't receive referrals.",
             code="service_inactive",

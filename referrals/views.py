@@ -328,7 +328,7 @@ def _rows_with_members(user: User, referrals: list[Referral]) -> list[tuple[Refe
 def _service_for_referral() -> Service:
     service_id = parse_uuid(request.values.get("service_id"))
     service = db.session.get(Service, service_id) if service_id else None
-    if service is None or service.status == "defunct":
+    if service is None or not service.is_shown:
         abort(404, description="That service is not in the directory (any more).")
     return service
 

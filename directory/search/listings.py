@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from directory import hours, languages
 from directory.models import (
+    LISTED_STATUSES,
     Accessibility,
     Address,
     Attribute,
@@ -32,7 +33,6 @@ from directory.models import (
 from geo import places
 
 INDEX_VERSION = 4  # bump when documents change shape: a stale version is rebuilt at start-up
-INDEXED_STATUSES = ("active", "temporarily closed")  # inactive and defunct services aren't found
 
 _WHEELCHAIR = re.compile(r"wheel\s*chair|silla de ruedas", re.IGNORECASE)
 _NOT_WHEELCHAIR = re.compile(
@@ -164,7 +164,7 @@ def read_listings(session: Session, ids: Collection[uuid.UUID]) -> list[SimpleNa
             org.c.alternate_name,
         )
         .join(org, org.c.id == service.c.organization_id)
-        .where(service.c.id.in_(list(ids)), service.c.status.in_(INDEXED_STATUSES))
+        .where(service.c.id.in_(list(ids)), service.c.status.in_(LISTED_STATUSES))
     )
     services = {}
     for sid, name, alternate, description, eligibility, fees, org_name, org_alternate in rows:

@@ -51,7 +51,6 @@ from directory.models import Service
 from directory.search import synonyms
 from directory.search.engine import EngineQuery, EngineResult, IndexUnavailable, Near
 from directory.search.listings import (
-    INDEXED_STATUSES,
     db_fingerprint,
     hours_pattern,
     is_wheelchair_accessible,
@@ -1047,9 +1046,7 @@ class WhooshEngine:
                 fingerprint = db_fingerprint(session.connection())
                 ids = list(
                     session.scalars(
-                        select(Service.id)
-                        .where(Service.status.in_(INDEXED_STATUSES))
-                        .order_by(Service.id)
+                        select(Service.id).where(Service.is_listed).order_by(Service.id)
                     )
                 )
                 procs = (procs or self.procs) if len(ids) >= MULTIPROCESS_FROM else 1

@@ -493,7 +493,7 @@ class Checker:
         if "status" not in managed and "name" in managed:
             # A service the export lists without a status column is offered: one an earlier
             # import retired (no longer in that export) is active again.
-            row["status"] = "active"
+            row["status"] = models.ServiceStatus.active.value
             managed.add("status")
         low, high = row.get("minimum_age"), row.get("maximum_age")
         if low is not None and high is not None and low > high:

@@ -20,6 +20,7 @@ from dateutil import parser as date_parser
 
 from directory import languages, normalize
 from directory.hours import DAY_CODES, parse_time, parse_weekday
+from directory.models import ServiceStatus
 
 
 class BadValue(ValueError):
@@ -529,13 +530,18 @@ def parse_utc_offset(value: Any) -> Decimal:
 
 _CENTS = Decimal("0.01")
 
-_STATUS = {
-    "active": "active", "open": "active", "inactive": "inactive", "deleted": "inactive",
-    "hidden": "inactive", "defunct": "defunct", "closed": "defunct",
-    "permanently closed": "defunct", "temporarily closed": "temporarily closed",
-    "temporarily_closed": "temporarily closed", "temporarily-closed": "temporarily closed",
-    "temp closed": "temporarily closed", "suspended": "temporarily closed",
-}  # fmt: skip
+# The HSDS words themselves, then the other words exports use for them.
+_STATUS = {status.value: status for status in ServiceStatus} | {
+    "open": ServiceStatus.active,
+    "deleted": ServiceStatus.inactive,
+    "hidden": ServiceStatus.inactive,
+    "closed": ServiceStatus.defunct,
+    "permanently closed": ServiceStatus.defunct,
+    "temporarily_closed": ServiceStatus.temporarily_closed,
+    "temporarily-closed": ServiceStatus.temporarily_closed,
+    "temp closed": ServiceStatus.temporarily_closed,
+    "suspended": ServiceStatus.temporarily_closed,
+}
 
 
 def parse_status(value: Any) -> str | None:
@@ -545,8 +551,8 @@ def parse_status(value: Any) -> str | None:
         return None
     key = " ".join(text.lower().split())
     if key not in _STATUS:
-        raise BadValue(f"{text!r} is not one of active, inactive, defunct, temporarily closed")
-    return _STATUS[key]
+        raise BadValue(f"{text!r} is not one of {', '.join(ServiceStatus)}")
+    return _STATUS[key].value
 
 
 def one_of(*allowed: str) -> Callable[[Any], str | None]:

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from directory.hsds.importing.report import ImportReport
 
 # Service statuses an import retires a service from when its export no longer lists it.
-RETIRABLE = ("active", "temporarily closed")
+RETIRABLE = (models.ServiceStatus.active, models.ServiceStatus.temporarily_closed)
 
 # A service, organization or location missing from a later export is left as it is: referrals
 # and agencies point at them. Only their details (phones, hours, sites...) follow the package.
@@ -271,7 +271,7 @@ class Writer:
             db.session.execute(
                 update(table)
                 .where(table.c.id.in_([service_id for service_id, _ in batch]))
-                .values(status="inactive", last_modified=utcnow())
+                .values(status=models.ServiceStatus.inactive.value, last_modified=utcnow())
             )
         for service_id, name in gone:
             origin = Origin("", "", str(service_id))
