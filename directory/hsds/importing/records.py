@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from directory import models
-from directory.hsds.importing.values import IdMapper, clean_text
+from directory.hsds.importing.values import IdMapper, clean_cell, clean_text
 
 Progress = Callable[[str], None]  # told what the import is doing, a line at a time
 
@@ -217,6 +217,16 @@ class Package:
     files: list[str] = field(default_factory=list)
 
     def add(self, record: Record) -> None:
+        """Keep a record; every reader's records come through here, so this is where the text
+        of each cell loses its control characters (NUL, bell, escape...), with a warning."""
+        values = record.values
+        for name, value in values.items():
+            if type(value) is str and not value.isprintable():
+                values[name], stripped = clean_cell(value)
+                if stripped:
+                    self.warn(
+                        record.table, record.origin, f"removed control characters from {name!r}"
+                    )
         self.records[record.table].append(record)
 
     def reject(self, table: str, origin: Origin, reason: str) -> None:

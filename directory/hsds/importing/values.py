@@ -61,6 +61,14 @@ def strip_controls(text: str) -> str:
     return _CONTROLS.sub("", _CARRIAGE_RETURN.sub("\n", text))
 
 
+def clean_cell(text: str) -> tuple[str, bool]:
+    """A text cell of a package with its control characters stripped (`strip_controls`), and
+    whether any were there to report (a CR becoming a newline is not worth a warning)."""
+    if text.isprintable() or not has_controls(text):
+        return text, False
+    return strip_controls(text), _CONTROLS.search(text) is not None
+
+
 def clean_text(value: Any) -> str | None:
     """Text without surrounding spaces; None when blank. Numbers and booleans become text.
     Control characters are stripped (`strip_controls`): none reaches the database."""
