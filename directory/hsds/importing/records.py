@@ -151,7 +151,7 @@ def entity_table(value: Any) -> str | None:
     return ENTITY_NAMES.get(key)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a package holds one per row
 class Origin:
     """Where a record came from, for messages: a file, a row or a JSON path, the source id."""
 
@@ -164,7 +164,7 @@ class Origin:
         return f"{text} (id {self.source_id})" if self.source_id else text
 
 
-@dataclass
+@dataclass(slots=True)
 class Record:
     """One HSDS 3.0 row ready to check: our table name, our id, raw field values.
 
@@ -182,7 +182,7 @@ class Record:
     refs: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(slots=True)
 class Issue:
     """A rejected record or a warning: where it came from and why."""
 
