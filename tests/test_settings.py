@@ -67,6 +67,10 @@ CONVERTED = {
     "IDEMPOTENCY_KEY_HOURS": ("6", lambda app: app.config["IDEMPOTENCY_KEY_HOURS"] == 6),
     "OUTCOME_REMINDER_DAYS": ("7", lambda app: app.config["OUTCOME_REMINDER_DAYS"] == 7),
     "MAX_CONTENT_LENGTH": ("12345", lambda app: app.config["MAX_CONTENT_LENGTH"] == 12345),
+    "IMPORT_MAX_UNZIPPED_BYTES": (
+        "7654321",
+        lambda app: app.config["IMPORT_MAX_UNZIPPED_BYTES"] == 7654321,
+    ),
     "TRUSTED_PROXY_COUNT": (
         "2",
         lambda app: (

@@ -35,10 +35,19 @@ import tempfile
 import uuid
 from pathlib import Path
 
+from flask import current_app
 from sqlalchemy import select
 
 from directory import models
-from directory.hsds.importing.detect import FORMATS, Found, csv_files, dataset_name, detect, unzip
+from directory.hsds.importing.detect import (
+    DEFAULT_MAX_UNZIPPED_BYTES,
+    FORMATS,
+    Found,
+    csv_files,
+    dataset_name,
+    detect,
+    unzip,
+)
 from directory.hsds.importing.legacy import LEGACY_FILES, LEGACY_REQUIRED_COLUMNS, LegacyReader
 from directory.hsds.importing.read import CsvTable, ImportFailed, read_tables
 from directory.hsds.importing.records import Context, Origin, Package, Progress
@@ -63,17 +72,23 @@ def import_path(
     dataset: str | None = None,
     progress: Progress | None = None,
     run_id: uuid.UUID | None = None,
+    max_unzipped_bytes: int | None = None,
 ) -> ImportReport:
     """Import an HSDS package (file, folder or .zip) into the session; flushes, never commits.
 
     Raises ImportFailed, before writing anything, when the package can't be read as a whole.
-    `run_id`: the ImportRun the review flags it raises belong to.
+    `run_id`: the ImportRun the review flags it raises belong to. `max_unzipped_bytes`: the most
+    a .zip may unzip to (default: the app's IMPORT_MAX_UNZIPPED_BYTES).
     """
     path = Path(path)
     say = progress or (lambda message: None)
     if path.is_file() and path.suffix.lower() == ".zip":
+        if max_unzipped_bytes is None:
+            max_unzipped_bytes = current_app.config.get(
+                "IMPORT_MAX_UNZIPPED_BYTES", DEFAULT_MAX_UNZIPPED_BYTES
+            )
         with tempfile.TemporaryDirectory(prefix="hsds-import-") as folder:
-            root = unzip(path, Path(folder))
+            root = unzip(path, Path(folder), max_unzipped_bytes)
             return _import(root, dataset or None, say, str(path), path.stem, run_id)
     return _import(path, dataset or None, say, str(path), None, run_id)
 

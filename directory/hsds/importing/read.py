@@ -5,10 +5,11 @@ missing column the table can't do without) raises ImportFailed: the import stops
 writes anything, with a message naming the file, the line and the problem.
 """
 
+import codecs
 import csv
-import io
 import json
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,14 +21,29 @@ class ImportFailed(Exception):
     """A problem that stops the whole import; nothing is written."""
 
 
+class CsvRows:
+    """The rows of a CSV file as (row number, {column: text}), read from the file a row at a
+    time each time they are gone through: a 50 MB file is never held in memory whole."""
+
+    def __init__(self, path: Path, codec: str, delimiter: str, columns: list[str]):
+        self.path, self.codec, self.delimiter, self.columns = path, codec, delimiter, columns
+
+    def __iter__(self) -> Iterator[tuple[int, dict[str, str]]]:
+        rows = _raw_rows(self.path, self.codec, self.delimiter)
+        next(rows, None)  # the header
+        for line, raw in rows:
+            yield line, _row(self.path.name, line, self.columns, raw)
+
+
 @dataclass
 class CsvTable:
-    """One CSV file: normalized column names and rows as (row number, {column: text})."""
+    """One CSV file: normalized column names, its rows (`CsvRows`) and how many there are."""
 
     file: str
     columns: list[str]
-    rows: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    rows: Iterable[tuple[int, dict[str, str]]] = field(default_factory=list)
     encoding: str = "utf-8"
+    count: int = 0
 
 
 def decode(data: bytes, name: str, encoding: str | None = None) -> tuple[str, str]:
@@ -52,6 +68,40 @@ def decode(data: bytes, name: str, encoding: str | None = None) -> tuple[str, st
         return data.decode("latin-1"), "latin-1"
 
 
+_CHUNK = 256 * 1024
+
+
+def _decode_error(path: Path, codec: str) -> Exception | None:
+    """Why the file is not text in `codec` (None when it is), read a chunk at a time."""
+    try:
+        decoder = codecs.getincrementaldecoder(codec)()
+        with path.open("rb") as stream:
+            while chunk := stream.read(_CHUNK):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+    except (LookupError, UnicodeDecodeError) as exc:
+        return exc
+    return None
+
+
+def file_encoding(path: Path, encoding: str | None = None) -> tuple[str, str]:
+    """(codec to open the file with, encoding to report): `decode`'s rules, without reading
+    the file into memory."""
+    if encoding and _decode_error(path, encoding.replace("utf-8", "utf-8-sig")) is None:
+        return encoding.replace("utf-8", "utf-8-sig"), encoding.lower()
+    with path.open("rb") as stream:
+        start = stream.read(2)
+    if start in (b"\xff\xfe", b"\xfe\xff"):
+        error = _decode_error(path, "utf-16")
+        if error is not None:
+            raise ImportFailed(f"{path.name} starts like UTF-16 but is not: {error}")
+        return "utf-16", "utf-16"
+    for codec, used in (("utf-8-sig", "utf-8"), ("cp1252", "cp1252")):
+        if _decode_error(path, codec) is None:
+            return codec, used
+    return "latin-1", "latin-1"
+
+
 def normalize_column(name: str) -> str:
     """ "Organization ID " -> "organization_id"; header names as exports spell them."""
     name = name.replace("\ufeff", "").strip().lower()
@@ -64,43 +114,67 @@ def _sniff_delimiter(first_line: str) -> str:
     return best if counts[best] > counts[","] else ","
 
 
+def _excel_separator(line: str) -> str | None:
+    """The delimiter Excel's "sep=;" first line names, None for any other line."""
+    text = line.strip()
+    return text[4] if text.lower().startswith("sep=") and len(text) == 5 else None
+
+
+def _lines(stream: Iterable[str]) -> Iterator[str]:
+    """The file's lines, its "sep=;" line blanked (so row numbers stay the file's)."""
+    first = True
+    for line in stream:
+        if first and line.strip("\r\n"):
+            first = False
+            if _excel_separator(line):
+                yield "\n"
+                continue
+        yield line
+
+
+def _raw_rows(path: Path, codec: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """(line number, cells) of each row that is not blank, or ImportFailed at a broken line."""
+    name = path.name
+    with path.open(encoding=codec, newline="") as stream:
+        reader = csv.reader(_lines(stream), delimiter=delimiter, strict=True)
+        try:
+            line = reader.line_num + 1
+            for raw in reader:
+                start, line = line, reader.line_num + 1
+                if any(cell.strip() for cell in raw):  # not blank lines, nor rows of empty
+                    yield start, raw  # cells that spreadsheets leave behind
+        except csv.Error as exc:
+            raise ImportFailed(
+                f"{name} line {reader.line_num}: the CSV is malformed ({exc}); "
+                "a quote may be missing or the file cut short"
+            ) from None
+
+
 def read_csv(
     path: Path, *, encoding: str | None = None, required: tuple[str, ...] = ()
 ) -> CsvTable:
-    """Read a CSV file whole, or raise ImportFailed saying which line is broken and how."""
+    """Check a CSV file through, a row at a time, or raise ImportFailed saying which line is
+    broken and how; the table's rows are read again from the file when they are used."""
     name = path.name
+    empty = f"{name} is empty: not even a header row (was the file cut short?)"
     try:
-        data = path.read_bytes()
+        codec, used = file_encoding(path, encoding)
+        with path.open(encoding=codec, newline="") as stream:
+            first_line = next((line for line in stream if line.strip("\r\n")), "")
+        if not first_line.strip():
+            raise ImportFailed(empty)
+        delimiter = _excel_separator(first_line) or _sniff_delimiter(first_line.rstrip("\r\n"))
+        rows = _raw_rows(path, codec, delimiter)
+        header = next(rows, None)
+        if header is None:  # only blank lines
+            raise ImportFailed(empty)
+        table = _header(name, header[1], used, required)
+        for line, raw in rows:
+            _row(name, line, table.columns, raw)
+            table.count += 1
     except OSError as exc:
         raise ImportFailed(f"can't read {name}: {exc.strerror}") from None
-    text, used = decode(data, name, encoding)
-    if not text.strip():
-        raise ImportFailed(f"{name} is empty: not even a header row (was the file cut short?)")
-    first_line = text.lstrip("\r\n").split("\n", 1)[0]
-    delimiter = _sniff_delimiter(first_line)
-    if first_line.strip().lower().startswith("sep=") and len(first_line.strip()) == 5:
-        # Excel's "sep=;" line names the delimiter; blanked, so row numbers stay the file's.
-        delimiter = first_line.strip()[4]
-        text = text.replace(first_line, "", 1)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    table: CsvTable | None = None
-    try:
-        line = reader.line_num + 1
-        for raw in reader:
-            start, line = line, reader.line_num + 1
-            if not any(cell.strip() for cell in raw):
-                continue  # blank lines, and rows of empty cells spreadsheets leave behind
-            if table is None:
-                table = _header(name, raw, used, required)
-                continue
-            table.rows.append((start, _row(name, start, table.columns, raw)))
-    except csv.Error as exc:
-        raise ImportFailed(
-            f"{name} line {reader.line_num}: the CSV is malformed ({exc}); "
-            "a quote may be missing or the file cut short"
-        ) from None
-    if table is None:  # only blank lines
-        raise ImportFailed(f"{name} is empty: not even a header row (was the file cut short?)")
+    table.rows = CsvRows(path, codec, delimiter, table.columns)
     return table
 
 
@@ -228,7 +302,7 @@ def read_tables(
         package.files.append(path.name)
         if csv_table.encoding not in ("utf-8", "utf-16"):
             package.warn(table, Origin(path.name, ""), f"not UTF-8: read as {csv_table.encoding}")
-        say(f"read {path.name}: {len(csv_table.rows)} rows")
+        say(f"read {path.name}: {csv_table.count} rows")
     if not tables:
         raise ImportFailed(f"{folder.name} has no CSV file with an HSDS table's name")
     return tables

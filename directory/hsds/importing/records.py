@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from directory import models
-from directory.hsds.importing.values import IdMapper, clean_text
+from directory.hsds.importing.values import IdMapper, clean_cell, clean_text
 
 Progress = Callable[[str], None]  # told what the import is doing, a line at a time
 
@@ -151,7 +151,7 @@ def entity_table(value: Any) -> str | None:
     return ENTITY_NAMES.get(key)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a package holds one per row
 class Origin:
     """Where a record came from, for messages: a file, a row or a JSON path, the source id."""
 
@@ -164,7 +164,7 @@ class Origin:
         return f"{text} (id {self.source_id})" if self.source_id else text
 
 
-@dataclass
+@dataclass(slots=True)
 class Record:
     """One HSDS 3.0 row ready to check: our table name, our id, raw field values.
 
@@ -182,7 +182,7 @@ class Record:
     refs: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(slots=True)
 class Issue:
     """A rejected record or a warning: where it came from and why."""
 
@@ -217,6 +217,16 @@ class Package:
     files: list[str] = field(default_factory=list)
 
     def add(self, record: Record) -> None:
+        """Keep a record; every reader's records come through here, so this is where the text
+        of each cell loses its control characters (NUL, bell, escape...), with a warning."""
+        values = record.values
+        for name, value in values.items():
+            if type(value) is str and not value.isprintable():
+                values[name], stripped = clean_cell(value)
+                if stripped:
+                    self.warn(
+                        record.table, record.origin, f"removed control characters from {name!r}"
+                    )
         self.records[record.table].append(record)
 
     def reject(self, table: str, origin: Origin, reason: str) -> None:

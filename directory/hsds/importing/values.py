@@ -46,14 +46,39 @@ def blank(value: Any) -> bool:
     return False
 
 
+# C0 and C1 control characters but tab and newline (CR becomes a newline): exports carry NUL
+# bytes (which PostgreSQL refuses), bells and escapes from old systems; none is text people read.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_CARRIAGE_RETURN = re.compile(r"\r\n?")
+
+
+def has_controls(text: str) -> bool:
+    """Whether `text` holds a character `strip_controls` would change (fast for plain text)."""
+    return not text.isprintable() and ("\r" in text or _CONTROLS.search(text) is not None)
+
+
+def strip_controls(text: str) -> str:
+    """`text` without control characters other than tab and newline; CR and CRLF become newlines."""
+    return _CONTROLS.sub("", _CARRIAGE_RETURN.sub("\n", text))
+
+
+def clean_cell(text: str) -> tuple[str, bool]:
+    """A text cell of a package with its control characters stripped (`strip_controls`), and
+    whether any were there to report (a CR becoming a newline is not worth a warning)."""
+    if text.isprintable() or not has_controls(text):
+        return text, False
+    return strip_controls(text), _CONTROLS.search(text) is not None
+
+
 def clean_text(value: Any) -> str | None:
-    """Text without surrounding spaces; None when blank. Numbers and booleans become text."""
+    """Text without surrounding spaces; None when blank. Numbers and booleans become text.
+    Control characters are stripped (`strip_controls`): none reaches the database."""
     if value is None:
         return None
     if type(value) is str:  # the common case, kept fast: imports call this millions of times
         text = value.strip()
-        if "\x00" in text:  # broken exports carry NUL bytes, which PostgreSQL refuses
-            text = text.replace("\x00", "").strip()
+        if not text.isprintable() and has_controls(text):
+            text = strip_controls(text).strip()
         return None if not text or (len(text) < 5 and text.lower() in _EMPTY_WORDS) else text
     if isinstance(value, bool):
         return "true" if value else "false"

@@ -8,10 +8,11 @@ The import flushes and never commits: the caller commits once, or rolls everythi
 
 import uuid
 from collections import defaultdict
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select, text, update
 
 from directory import models
 from directory.hsds.importing import placeholders
@@ -35,6 +36,12 @@ if TYPE_CHECKING:
 
 # Service statuses an import retires a service from when its export no longer lists it.
 RETIRABLE = (models.ServiceStatus.active, models.ServiceStatus.temporarily_closed)
+
+# Tables whose new rows must come after their parent's; the others are inserted as they come.
+PARENT_FIELDS = {"organization": "parent_organization_id", "taxonomy_term": "parent_id"}
+INSERT_BATCH = 1000
+IMPORT_PAGE_CACHE = -8192  # KiB, while an import writes on SQLite
+COLUMN_NAMES = {table: {info.name for info in columns} for table, columns in COLUMNS.items()}
 
 # A service, organization or location missing from a later export is left as it is: referrals
 # and agencies point at them. Only their details (phones, hours, sites...) follow the package.
@@ -60,6 +67,10 @@ class Writer:
         self.placeholders: dict[uuid.UUID, str] = {}
 
     def run(self) -> None:
+        with _small_page_cache():
+            self._run()
+
+    def _run(self) -> None:
         package, report = self.package, self.report
         for issue in package.rejected:
             report.rejected.append(issue)
@@ -78,6 +89,8 @@ class Writer:
                 self._table(table, records)
             if table == "service":
                 self._count_placeholders()
+            if records:
+                _release(records)
         self._prune()
         self._retire()
         self._write_flags()
@@ -136,6 +149,8 @@ class Writer:
         counts = self.report.count(table)
         names = set().union(*(item.managed for item in checked.values()))
         stored = self._existing(table, list(checked), names)
+        statement = insert(model.__table__)  # Core: every row has every column, one executemany
+        parent = PARENT_FIELDS.get(table)  # then rows are inserted all at once, parents first
         inserts: list[dict] = []
         updates: dict[frozenset, list[dict]] = defaultdict(list)
         for record_id, item in list(checked.items()):
@@ -147,6 +162,9 @@ class Writer:
                     continue
                 inserts.append(row)
                 counts.created += 1
+                if len(inserts) == INSERT_BATCH and parent is None:
+                    db.session.execute(statement, inserts)
+                    inserts = []
                 continue
             changed = [
                 n for n in item.managed if n != "geom" and not _same(old.get(n), item.row.get(n))
@@ -162,23 +180,22 @@ class Writer:
                     params["minimum_age"] = params["maximum_age"] = None
             updates[frozenset(params)].append(params)
             counts.updated += 1
-        if table in ("organization", "taxonomy_term"):
-            parent = "parent_organization_id" if table == "organization" else "parent_id"
+        if parent is not None:
             inserts = _parents_first(inserts, parent)
-        statement = insert(model.__table__)  # Core: every row has every column, one executemany
-        for batch in chunks(inserts, 1000):
+        for batch in chunks(inserts, INSERT_BATCH):
             db.session.execute(statement, batch)
         for group in updates.values():
             for batch in chunks(group, 1000):
                 db.session.execute(update(model), batch)
 
     def _new_row(self, table: str, item: Checked) -> dict | None:
-        """Every column of a record to insert, defaults filled; None (rejected) if incomplete."""
-        row: dict[str, Any] = {}
+        """Every column of a record to insert, defaults filled; None (rejected) if incomplete.
+        Filled into the checked row itself: a big table's rows are not copied."""
+        row = item.row
         for info in COLUMNS[table]:
-            if info.name in item.row:
-                row[info.name] = item.row[info.name]
-            elif info.default is NOW:
+            if info.name in row:
+                continue
+            if info.default is NOW:
                 row[info.name] = utcnow()
             elif info.default is not None:
                 row[info.name] = info.default
@@ -187,6 +204,8 @@ class Writer:
                 return None
             else:
                 row[info.name] = None
+        for name in row.keys() - COLUMN_NAMES[table]:
+            del row[name]
         row["id"] = item.record.id
         return row
 
@@ -316,6 +335,29 @@ class Writer:
             )
         for batch in chunks(rows, 1000):
             db.session.execute(insert(flag.__table__), batch)
+
+
+@contextmanager
+def _small_page_cache():
+    """On SQLite, a smaller page cache while the import writes: its pages are written once,
+    and a 50 MB package's dirty pages would otherwise fill the 64 MiB the connection keeps
+    for searches (geo.spatialite) on top of the package in memory."""
+    if db.session.get_bind().dialect.name != "sqlite":
+        yield
+        return
+    before = db.session.execute(text("PRAGMA cache_size")).scalar()
+    db.session.execute(text(f"PRAGMA cache_size = {IMPORT_PAGE_CACHE}"))
+    try:
+        yield
+    finally:
+        db.session.execute(text(f"PRAGMA cache_size = {int(before)}"))
+
+
+def _release(records: list[Record]) -> None:
+    """Drop the values of records once written, keeping their ids, origins and links: only
+    one table's text is held twice (as records and as rows), not the whole package's."""
+    for record in records:
+        record.values = {k: v for k, v in record.values.items() if isinstance(v, uuid.UUID)}
 
 
 def _same(old: Any, new: Any) -> bool:

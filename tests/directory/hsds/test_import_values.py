@@ -177,14 +177,14 @@ def test_csv_reading_tolerates_blank_lines_spaces_and_other_delimiters(tmp_path)
     path.write_text("\n Id ;Organization ID;Name\n\n1;2; Pantry \n;;\n", encoding="utf-8")
     table = read_csv(path, required=("id", "name"))
     assert table.columns == ["id", "organization_id", "name"]
-    assert table.rows == [(4, {"id": "1", "organization_id": "2", "name": " Pantry "})]
+    assert list(table.rows) == [(4, {"id": "1", "organization_id": "2", "name": " Pantry "})]
 
 
 def test_excel_separator_line_names_the_delimiter(tmp_path):
     path = tmp_path / "services.csv"
     path.write_text("sep=;\r\nid;name\r\n1;Pantry, food\r\n", encoding="utf-8")
     table = read_csv(path, required=("id", "name"))
-    assert table.rows == [(3, {"id": "1", "name": "Pantry, food"})]
+    assert list(table.rows) == [(3, {"id": "1", "name": "Pantry, food"})]
 
 
 @pytest.mark.parametrize(
