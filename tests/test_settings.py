@@ -65,6 +65,7 @@ CONVERTED = {
     "SESSION_IDLE_MINUTES": ("17", lambda app: app.config["SESSION_IDLE_MINUTES"] == 17),
     "HSTS_SECONDS": ("86400", lambda app: app.config["HSTS_SECONDS"] == 86400),
     "OUTCOME_REMINDER_DAYS": ("7", lambda app: app.config["OUTCOME_REMINDER_DAYS"] == 7),
+    "REFERRAL_LINK_DAYS": ("9", lambda app: app.config["REFERRAL_LINK_DAYS"] == 9),
     "MAX_CONTENT_LENGTH": ("12345", lambda app: app.config["MAX_CONTENT_LENGTH"] == 12345),
     "TRUSTED_PROXY_COUNT": (
         "2",
