@@ -331,3 +331,19 @@ def test_the_service_page_and_card_say_how_a_referral_reaches_the_service(db, ne
         assert ("Accepting new referrals" in html) == (service is network.service_a)
     routes = services.routes_by_service([s.id for s, _ in cases])
     assert routes == {network.service_a.id: "network", network.service_outside.id: "email"}
+
+
+def test_the_link_forms_need_the_csrf_token_and_any_holder_of_the_token_sees_the_same(
+    db, network, make_app, by_email, signed_in
+):
+    referral, token = by_email
+    protected = make_app(WTF_CSRF_ENABLED=True).test_client()
+    page = text_of(protected.get(f"/r/{token}"))
+    refused = protected.post(f"/r/{token}/accept", data={})
+    assert refused.status_code == 400 and "CSRF token is missing" in text_of(refused)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
+    assert protected.post(f"/r/{token}/accept", data={"csrf_token": csrf}).status_code == 200
+    # The token is the key: signed in or not, nobody sees more (the member's last name) by it.
+    for user in (network.admin, network.staff_b, network.coordinator_b):
+        html = text_of(signed_in(user).get(f"/r/{token}"))
+        assert "Maria" in html and "Lopez" not in html

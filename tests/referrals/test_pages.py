@@ -813,6 +813,20 @@ PAGES = {
         {"body": "Hello"},
         by_role(303, 404, 303, 404, 303, 403, 302),
     ),
+    "re-send the email link": (
+        "emailed",
+        "POST",
+        "/referrals/{referral}/link/resend",
+        {},
+        by_role(303, 404, 403, 403, 403, 403, 302),
+    ),
+    "withdraw the email link": (
+        "emailed",
+        "POST",
+        "/referrals/{referral}/link/revoke",
+        {},
+        by_role(303, 404, 403, 403, 403, 403, 302),
+    ),
     "capacity": (
         "sent",
         "POST",
@@ -888,6 +902,8 @@ ACTS_AS = {
     "revoke consent": "coordinator_a",
     "cancel": "coordinator_a",
     "message": "coordinator_a",
+    "re-send the email link": "coordinator_a",
+    "withdraw the email link": "coordinator_a",
 }
 
 
