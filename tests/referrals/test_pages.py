@@ -716,6 +716,8 @@ SIGNED_IN = by_role(200, 200, 200, 200, 200, 200, 302)
 COORDINATORS = by_role(200, 200, 403, 403, 403, 403, 302)
 ADMIN_ONLY = by_role(403, 403, 403, 403, 403, 200, 302)
 AGENCY_A_ACTS = by_role(403, 404, 303, 404, 303, 403, 302)
+SENDER_ONLY = by_role(303, 404, 403, 403, 403, 403, 302)
+EMAIL_LINK = "/referrals/{referral}/link/"  # a referral by email link: re-send, revoke
 
 # page -> (records it needs, method, path, form, expected status per role). The records belong to
 # coordination org A (member, consent) and are sent to agency A (service_a).
@@ -813,20 +815,8 @@ PAGES = {
         {"body": "Hello"},
         by_role(303, 404, 303, 404, 303, 403, 302),
     ),
-    "re-send the email link": (
-        "emailed",
-        "POST",
-        "/referrals/{referral}/link/resend",
-        {},
-        by_role(303, 404, 403, 403, 403, 403, 302),
-    ),
-    "withdraw the email link": (
-        "emailed",
-        "POST",
-        "/referrals/{referral}/link/revoke",
-        {},
-        by_role(303, 404, 403, 403, 403, 403, 302),
-    ),
+    "re-send the email link": ("emailed", "POST", EMAIL_LINK + "resend", {}, SENDER_ONLY),
+    "withdraw the email link": ("emailed", "POST", EMAIL_LINK + "revoke", {}, SENDER_ONLY),
     "capacity": (
         "sent",
         "POST",
