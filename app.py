@@ -71,6 +71,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         MAIL_MAX_CONNECT_FAILURES=int(os.environ.get("MAIL_MAX_CONNECT_FAILURES", "3")),
         REFERRAL_HOLIDAYS=os.environ.get("REFERRAL_HOLIDAYS", ""),
         OUTCOME_REMINDER_DAYS=int(os.environ.get("OUTCOME_REMINDER_DAYS", "10")),
+        REFERRAL_LINK_DAYS=int(os.environ.get("REFERRAL_LINK_DAYS", "14")),
         HSDS_PROFILE_URL=os.environ.get("HSDS_PROFILE_URL", ""),
         MAX_CONTENT_LENGTH=int(os.environ.get("MAX_CONTENT_LENGTH", str(2 * 1024 * 1024))),
         TRUSTED_PROXY_COUNT=int(os.environ.get("TRUSTED_PROXY_COUNT", "0")),
@@ -141,6 +142,7 @@ def _register_blueprints(app: Flask) -> None:
     from directory import views as directory_views
     from directory.hsds import api as hsds_api
     from referrals import api as referrals_api
+    from referrals import link_views as referral_link_views
     from referrals import views as referrals_views
     from web import api_docs
 
@@ -151,6 +153,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(accounts_api.bp)
     app.register_blueprint(referrals_views.bp)
     app.register_blueprint(referrals_api.bp)
+    app.register_blueprint(referral_link_views.bp)
     app.register_blueprint(admin_views.bp)
     app.register_blueprint(api_docs.bp)
     for bp in (directory_api.bp, hsds_api.bp, referrals_api.bp, accounts_api.bp):

@@ -33,7 +33,9 @@ class NetworkOrganization(db.Model):
     """An organization taking part in the referral network.
 
     Agencies are usually directory organizations (`directory_organization_id`); coordination
-    organizations are not listed in the public directory.
+    organizations are not listed in the public directory. An agency that has not joined
+    (`joined_at` NULL: no accounts yet) is created by its first referral, which reaches it by an
+    email link or by phone; when it joins, its open referrals are already in its inbox.
     """
 
     __tablename__ = "network_organization"
@@ -50,12 +52,19 @@ class NetworkOrganization(db.Model):
     )
     response_window_business_days: Mapped[int] = mapped_column(Integer, default=2)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When it joined the network (accounts, an inbox); NULL: only known through referrals sent
+    # to its listing, by email link or phone.
+    joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     users: Mapped[list["User"]] = relationship(back_populates="organization")
 
     @property
     def is_agency(self) -> bool:
         return self.kind == OrgKind.agency
+
+    @property
+    def has_joined(self) -> bool:
+        return self.joined_at is not None
 
     def __repr__(self) -> str:
         return f"<NetworkOrganization {self.id} {self.kind} {self.name!r}>"

@@ -112,6 +112,7 @@ def create_organization(
         select(NetworkOrganization.id).where(
             func.lower(NetworkOrganization.name) == name.lower(),
             NetworkOrganization.kind == kind,
+            NetworkOrganization.joined_at.is_not(None),  # not a listing known by referrals only
         )
     )
     if duplicate:
@@ -143,6 +144,15 @@ def create_organization(
                 NetworkOrganization.directory_organization_id == directory_org.id
             )
         )
+        if linked is not None and linked.joined_at is None and kind == OrgKind.agency:
+            # Known so far only through referrals sent to its listing: it joins now, and its
+            # open referrals are already in its inbox.
+            linked.name = name
+            linked.response_window_business_days = response_window_business_days
+            linked.joined_at = utcnow()
+            db.session.flush()
+            log.info("network organization %s joined", linked.id)
+            return linked
         if linked is not None:
             raise AccountError(
                 f"The directory organization {directory_org.name!r} is already linked to "
@@ -155,6 +165,7 @@ def create_organization(
         kind=str(kind),
         directory_organization_id=directory_org.id if directory_org else None,
         response_window_business_days=response_window_business_days,
+        joined_at=utcnow(),
     )
     db.session.add(organization)
     db.session.flush()

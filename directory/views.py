@@ -20,7 +20,7 @@ from itsdangerous import BadData, URLSafeSerializer
 from sqlalchemy import select
 from werkzeug.routing import BuildError
 
-from directory import cards, hours, languages, normalize
+from directory import cards, hours, languages, normalize, referral_routes
 from directory import search as engine
 from directory.models import Service, ServiceStatus, TaxonomyTerm
 from extensions import db, htmx, utcnow
@@ -93,6 +93,7 @@ def _search_context(query, results, error) -> dict:
         "error": error.message if error else None,
         "place_error": isinstance(error, engine.UnknownPlaceError),
         "cards": shown,
+        "referral_routes": referral_routes.routes_for([card["service"].id for card in shown]),
         "markers": markers,
         "view": "map" if request.args.get("view") == "map" else "list",
         "radius_options": _radius_options(),
@@ -213,6 +214,7 @@ def service(service_id: uuid.UUID):
         today=today,
         locations=[sal.location for sal in found.service_at_locations],
         refer_url=_refer_url(found),
+        referral_routes=referral_routes.routes_for([found.id]),
     )
 
 
@@ -414,6 +416,8 @@ def list_remove():
 bp.add_app_template_global(cards.contact_phone, "contact_phone")
 # Templates compare a service's (or a card's) status to these members, never to spelled strings.
 bp.add_app_template_global(ServiceStatus, "ServiceStatus")
+bp.add_app_template_global(referral_routes.route_of, "referral_route_of")
+bp.add_app_template_global(referral_routes.ROUTE_LABELS, "referral_route_labels")
 
 
 bp.add_app_template_filter(normalize.web_url, "web_url")  # http(s) links only, made absolute

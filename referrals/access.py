@@ -16,13 +16,18 @@ from accounts.models import Role, User
 from directory.models import Service
 from extensions import db
 from referrals import audit
+from referrals.actors import LinkActor
 from referrals.errors import Forbidden, NotFound
-from referrals.models import AuditAction, AuditObject, Consent, Member, Referral
-from referrals.states import Action, Side, Status, allowed_actions
+from referrals.models import AuditAction, AuditObject, Consent, Delivery, Member, Referral
+from referrals.states import TRANSITIONS, Action, Side, Status
 
 
 def side_of(user: User | None, referral: Referral) -> Side | None:
-    """Which end of `referral` the user acts for, or None (another org, an admin, anonymous)."""
+    """Which end of `referral` the user acts for, or None (another org, an admin, anonymous).
+
+    An email link acts for the receiving agency of its own referral, and of no other."""
+    if isinstance(user, LinkActor):
+        return Side.receiving if user.referral_id == referral.id else None
     if user is None or user.organization_id is None:
         return None
     if user.role == Role.coordinator and user.organization_id == referral.sending_org_id:
@@ -160,9 +165,26 @@ def load_member_for(user: User | None, member_id: uuid.UUID, *, via: str) -> Mem
     return member
 
 
+def _sides_for(user: User | None, referral: Referral) -> set[Side]:
+    """The sides `user` may act for: their own; for a referral by phone, the coordinator also
+    records the agency's answer (the agency has no other way into Wraparound)."""
+    side = side_of(user, referral)
+    if side is None:
+        return set()
+    if side == Side.sending and referral.delivery == Delivery.phone:
+        return {Side.sending, Side.receiving}
+    return {side}
+
+
 def actions_for(user: User | None, referral: Referral) -> list[Action]:
     """What `user` may do to the referral now: its status's next steps, for their side of it."""
-    return allowed_actions(Status(referral.status), side_of(user, referral))
+    sides = _sides_for(user, referral)
+    status = Status(referral.status)
+    return [
+        action
+        for (current, action), transition in TRANSITIONS.items()
+        if current == status and sides & transition.sides
+    ]
 
 
 def is_own_member(user: User | None, member: Member) -> bool:
@@ -184,11 +206,19 @@ def require_own_member(user: User, member: Member, doing: str) -> None:
     raise NotFound("No such member.", code="member_not_found")
 
 
-def acting_side(actor: User, referral: Referral) -> Side:
-    """The end of the referral `actor` acts for; Forbidden for those who only see it (admins),
-    NotFound for everyone else."""
+def acting_side(actor: User, referral: Referral, action: Action | None = None) -> Side:
+    """The end of the referral `actor` acts for in `action`; Forbidden for those who only see it
+    (admins), NotFound for everyone else. The coordinator of a referral by phone records the
+    agency's steps (accept, decline, forward, outcome) for it, as the receiving side."""
     side = side_of(actor, referral)
     if side is not None:
+        transition = TRANSITIONS.get((Status(referral.status), action)) if action else None
+        if (
+            transition is not None
+            and side not in transition.sides
+            and Side.receiving in _sides_for(actor, referral) & transition.sides
+        ):
+            return Side.receiving
         return side
     if can_view_referral(actor, referral):
         raise Forbidden(
@@ -207,3 +237,13 @@ def can_manage_service(user: User | None, service: Service) -> bool:
     if not user.is_agency_user or user.organization is None:
         return False
     return user.organization.directory_organization_id == service.organization_id
+
+
+def require_sending_side(user: User, referral: Referral, doing: str) -> None:
+    """Refuse anyone but the sending coordinator's organization: Forbidden for those who see the
+    referral (`doing` says what they tried), NotFound for everyone else."""
+    if side_of(user, referral) == Side.sending:
+        return
+    if can_view_referral(user, referral):
+        raise Forbidden(f"Only the coordinators who sent this referral can {doing}.")
+    raise NotFound("No such referral.", code="referral_not_found")

@@ -205,6 +205,7 @@ def _referral_json(
         "need": referral.need,
         "note": referral.note,
         "urgency": referral.urgency,
+        "delivery": referral.delivery,  # network, email (an emailed link) or phone
         "decline_reason": referral.decline_reason,
         "decline_text": referral.decline_text,
         "cancel_reason": referral.cancel_reason,

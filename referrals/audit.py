@@ -46,6 +46,9 @@ def record_denied(
 
 
 def _entry(actor, action, object_type, object_id, detail) -> AuditLog:
+    link_id = getattr(actor, "link_id", None)  # an email link (referrals.actors.LinkActor)
+    if link_id is not None:
+        detail = {**(detail or {}), "link_id": str(link_id)}
     entry = AuditLog(
         actor_id=actor.id if actor is not None else None,
         actor_label=(actor.email if actor is not None else "system"),

@@ -62,6 +62,19 @@ SHAREABLE_MEMBER_FIELDS = (
 )
 
 
+# What an agency that has not joined the network may see of a member, within the consent's
+# scope: enough to reach them, never more than a member agency would see.
+LINK_MEMBER_FIELDS = ("first_name", "phone", "email")
+
+
+class Delivery(enum.StrEnum):
+    """How a referral reaches the agency."""
+
+    network = "network"  # its inbox in Wraparound: the agency has joined
+    email = "email"  # an email to the service's intake address, with a link to this referral
+    phone = "phone"  # the coordinator calls, then records the agency's answer themself
+
+
 class ConsentMethod(enum.StrEnum):
     written = "written"
     verbal = "verbal"
@@ -152,6 +165,7 @@ class Referral(db.Model):
         CheckConstraint(_nullable_in("decline_reason", DeclineReason), name="decline_reason"),
         CheckConstraint(_nullable_in("cancel_reason", CancelReason), name="cancel_reason"),
         CheckConstraint(_nullable_in("outcome", Outcome), name="outcome"),
+        CheckConstraint(_in("delivery", Delivery), name="delivery"),
         # Agency inbox and coordinator dashboard: by side, status, newest first.
         Index("ix_referral_inbox", "receiving_org_id", "status", "sent_at"),
         Index("ix_referral_outbox", "sending_org_id", "status", "sent_at"),
@@ -204,6 +218,9 @@ class Referral(db.Model):
     # sets it; recording an outcome or cancelling clears it). `…_notified_at` stays: reminded once.
     outcome_overdue: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     outcome_overdue_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivery: Mapped[str] = mapped_column(
+        String(20), default=Delivery.network.value, server_default=Delivery.network.value
+    )
     version_id: Mapped[int] = mapped_column(Integer, nullable=False)
 
     __mapper_args__ = {"version_id_col": version_id}
@@ -272,6 +289,10 @@ class ReferralEvent(db.Model):
     action: Mapped[str] = mapped_column(String(20))
     reason: Mapped[str | None] = mapped_column(String(40))
     note: Mapped[str | None] = mapped_column(Text)
+    # Taken through an email link (actor None): which link, so "who" is known.
+    link_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("referral_link.id", ondelete="SET NULL")
+    )
 
     referral: Mapped[Referral] = relationship(back_populates="events")
     actor: Mapped[User | None] = relationship()
@@ -299,12 +320,51 @@ class ReferralMessage(db.Model):
     )
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    link_id: Mapped[uuid.UUID | None] = mapped_column(  # written through an email link
+        Uuid, ForeignKey("referral_link.id", ondelete="SET NULL")
+    )
 
     referral: Mapped[Referral] = relationship(back_populates="messages")
     author: Mapped[User | None] = relationship()
 
     def __repr__(self) -> str:
         return f"<ReferralMessage {self.id} referral={self.referral_id}>"
+
+
+class ReferralLink(db.Model):
+    """An emailed link that lets an agency without an account act on one referral.
+
+    Only the SHA-256 of the token is stored; the token itself is in the email alone. A link is
+    dead once expired or revoked (re-sending revokes the previous one), and refused once its
+    referral is closed.
+    """
+
+    __tablename__ = "referral_link"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    referral_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("referral.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    sent_to: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The holder asked the coordinator for a new link (at most once an hour).
+    new_link_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+
+    referral: Mapped[Referral] = relationship()
+    created_by: Mapped[User | None] = relationship()
+
+    def is_live_at(self, now: datetime) -> bool:
+        return self.revoked_at is None and now < self.expires_at
+
+    def __repr__(self) -> str:
+        return f"<ReferralLink {self.id} referral={self.referral_id}>"
 
 
 class NotificationKind(enum.StrEnum):
@@ -317,6 +377,7 @@ class NotificationKind(enum.StrEnum):
     overdue = "overdue"
     outcome_overdue = "outcome_overdue"
     message = "message"
+    link_requested = "link_requested"  # an agency without an account asks for a new link
 
 
 class Notification(db.Model):

@@ -123,7 +123,7 @@ def _notify(
     return count
 
 
-def _when(moment: datetime) -> str:
+def when(moment: datetime) -> str:
     zone = ZoneInfo(current_app.config.get("DEFAULT_TIMEZONE", "UTC"))
     local = moment.astimezone(zone)
     hour = local.strftime("%I:%M %p").lstrip("0").lower()
@@ -142,7 +142,7 @@ def referral_sent(referral: Referral, actor: User | None, now: datetime | None =
     body = (
         f"{referral.sending_org.name} sent {article} {urgency}referral to "
         f"{referral.service_name}.\n"
-        f"Please accept, decline or forward it by {_when(referral.due_at)}."
+        f"Please accept, decline or forward it by {when(referral.due_at)}."
     )
     subject = f"New {urgency}referral: {referral.service_name}"
     return _notify(
@@ -289,7 +289,7 @@ def referral_overdue(referral: Referral, now: datetime | None = None) -> int:
     """Both sides hear that nobody has answered within the agency's response window."""
     org = referral.receiving_org.name
     text = f"No answer yet from {org} on the referral to {referral.service_name}"
-    due = _when(referral.due_at)
+    due = when(referral.due_at)
     to_agency = (
         f"The referral to {referral.service_name} from {referral.sending_org.name} was due for "
         f"an answer by {due}. It can still be accepted, declined or forwarded."
@@ -308,8 +308,8 @@ def referral_outcome_overdue(referral: Referral, due: datetime, now: datetime | 
     """Both sides hear that an accepted referral still has no outcome past its deadline."""
     org = referral.receiving_org.name
     text = f"No outcome yet from {org} on the accepted referral to {referral.service_name}"
-    accepted = _when(referral.responded_at or referral.sent_at)
-    deadline = _when(due)
+    accepted = when(referral.responded_at or referral.sent_at)
+    deadline = when(due)
     to_agency = (
         f"You accepted the referral to {referral.service_name} from "
         f"{referral.sending_org.name} on {accepted}, and no outcome has been recorded (it was "

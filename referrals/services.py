@@ -8,16 +8,20 @@ assigns `Referral.status`, and it writes the event row that records the step.
 import logging
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import func, inspect, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from accounts.models import NetworkOrganization, OrgKind, Role, User
-from directory.models import ReferralCapacity, Service
+from directory.cards import contact_phone
+from directory.models import Organization, ReferralCapacity, Service
 from extensions import db, utcnow
-from referrals import access, audit, deadlines, notifications
+from referrals import access, audit, deadlines, links, notifications
+from referrals.actors import LinkActor
 from referrals.errors import (
     ConcurrentUpdate,
     ConsentProblem,
@@ -29,12 +33,14 @@ from referrals.errors import (
     TransitionRefused,
 )
 from referrals.models import (
+    LINK_MEMBER_FIELDS,
     SHAREABLE_MEMBER_FIELDS,
     SWEEP_EVENT_ACTIONS,
     AuditAction,
     AuditObject,
     Consent,
     ConsentMethod,
+    Delivery,
     Member,
     Referral,
     ReferralEvent,
@@ -54,6 +60,7 @@ from referrals.states import (
     SideNotAllowed,
     Status,
     Urgency,
+    label,
     next_status,
 )
 
@@ -205,6 +212,22 @@ def member_views(members: list[Member], viewer: User, today: date | None = None)
             "fields": {name: getattr(member, name) for name in shared},
         }
     return views
+
+
+def link_member_view(referral: Referral, today: date | None = None) -> dict:
+    """The member as the holder of an email link sees them: of what the consent in force
+    shares, only the first name and how to reach them (LINK_MEMBER_FIELDS); nothing once the
+    consent is revoked or expired. Never more than a member agency would see."""
+    member = referral.member
+    consent = consent_in_force(member, today or deadlines.local_today())
+    allowed = set(consent.scope or []) if consent is not None else set()
+    shared = [name for name in LINK_MEMBER_FIELDS if name in allowed]
+    return {
+        "id": None,
+        "restricted": True,
+        "shared_fields": shared,
+        "fields": {name: getattr(member, name) for name in shared},
+    }
 
 
 # -- members ---------------------------------------------------------------------------------
@@ -415,7 +438,8 @@ def revoke_consent(actor: User, consent: Consent, now: datetime | None = None) -
 
 
 def agency_for_service(service: Service) -> NetworkOrganization | None:
-    """The network agency that receives referrals for `service` (its directory organization)."""
+    """The network agency that receives referrals for `service` (its directory organization),
+    joined or not."""
     return db.session.scalar(
         select(NetworkOrganization).where(
             NetworkOrganization.directory_organization_id == service.organization_id,
@@ -424,7 +448,84 @@ def agency_for_service(service: Service) -> NetworkOrganization | None:
     )
 
 
-def _referrable_agency(service: Service | None) -> NetworkOrganization:
+def intake_email(service: Service) -> str | None:
+    """Where an email referral goes: the service's own address, else its organization's."""
+    for address in (service.email, service.organization.email):
+        address = (address or "").strip()
+        if address and _EMAIL.match(address):
+            return address
+    return None
+
+
+@dataclass(frozen=True)
+class Route:
+    """How a referral reaches a service: `delivery`, the agency when it is in the network
+    already (joined or created by an earlier referral), and the intake address for email."""
+
+    delivery: Delivery
+    agency: NetworkOrganization | None
+    email: str | None = None
+
+
+def referral_route(service: Service) -> Route | None:
+    """A joined agency's inbox first, else an email link to its intake address, else a phone
+    call by the coordinator; None when the listing gives no way to reach it at all."""
+    agency = agency_for_service(service)
+    if agency is not None and agency.has_joined:
+        return Route(Delivery.network, agency)
+    email = intake_email(service)
+    if email is not None:
+        return Route(Delivery.email, agency, email)
+    if contact_phone(service) is not None:
+        return Route(Delivery.phone, agency)
+    return None
+
+
+def routes_by_service(service_ids) -> dict[uuid.UUID, str]:
+    """`referral_route`'s delivery for many services at once (a search page), in one query:
+    network or email for those that have one; the pages fall back to phone themselves."""
+    rows = db.session.execute(
+        select(Service.id, Service.email, Organization.email, NetworkOrganization.joined_at)
+        .join(Organization, Organization.id == Service.organization_id)
+        .outerjoin(
+            NetworkOrganization,
+            (NetworkOrganization.directory_organization_id == Service.organization_id)
+            & (NetworkOrganization.kind == OrgKind.agency.value),
+        )
+        .where(Service.id.in_(list(service_ids)))
+    )
+    routes = {}
+    for service_id, service_email, org_email, joined_at in rows:
+        if joined_at is not None:
+            routes[service_id] = Delivery.network.value
+        elif any(_EMAIL.match((a or "").strip()) for a in (service_email, org_email)):
+            routes[service_id] = Delivery.email.value
+    return routes
+
+
+def _agency_not_yet_joined(service: Service) -> NetworkOrganization:
+    """The network row of a listing that has not joined, made by its first referral, so the
+    referral has a receiving organization (its inbox once the agency joins)."""
+    existing = agency_for_service(service)
+    if existing is not None:
+        return existing
+    organization = service.organization
+    try:
+        with db.session.begin_nested():
+            agency = NetworkOrganization(
+                name=organization.name[:500],
+                kind=OrgKind.agency.value,
+                directory_organization_id=organization.id,
+                joined_at=None,
+            )
+            db.session.add(agency)
+    except IntegrityError:  # another referral made it at the same moment
+        return agency_for_service(service)
+    log.info("agency %s (not joined) created for listing %s", agency.id, organization.id)
+    return agency
+
+
+def _referrable_agency(service: Service | None) -> tuple[NetworkOrganization, Route]:
     if service is None:
         raise NotFound("No such service.", code="service_not_found")
     if not service.takes_referrals:
@@ -432,19 +533,31 @@ def _referrable_agency(service: Service | None) -> NetworkOrganization:
             f"{service.name} is {service.status} and can't receive referrals.",
             code="service_inactive",
         )
-    agency = agency_for_service(service)
-    if agency is None:
+    route = referral_route(service)
+    if route is None:
         raise NotReferrable(
-            f"{service.name} is not part of the referral network yet: contact the provider "
-            "directly.",
-            code="service_not_in_network",
+            f"{service.name} has no email or phone number in the directory, so a referral "
+            "can't reach it.",
+            code="service_unreachable",
         )
-    if service.referral_capacity == ReferralCapacity.not_accepting:
+    # Only a joined agency says whether it takes referrals; a listing's value is not its word.
+    if route.delivery == Delivery.network and (
+        service.referral_capacity == ReferralCapacity.not_accepting
+    ):
         raise NotReferrable(
             f"{service.name} is not accepting new referrals right now.",
             code="service_not_accepting",
         )
-    return agency
+    return route.agency or _agency_not_yet_joined(service), route
+
+
+def _reach_agency(referral: Referral, route: Route, actor: User | LinkActor, now: datetime) -> None:
+    """Tell the agency of a new referral the way it can hear it: its inbox (network), an email
+    link, or nothing for a phone referral (the coordinator calls)."""
+    if route.delivery == Delivery.network:
+        notifications.referral_sent(referral, actor, now)
+    elif route.delivery == Delivery.email:
+        links.send_link(referral, route.email, actor, now)
 
 
 def open_duplicates(member: Member, service: Service) -> list[Referral]:
@@ -481,7 +594,7 @@ def send_referral(
     note = checks.text("note", note, max_len=MAX_NOTE)
     urgency = checks.choice("urgency", urgency or Urgency.routine, Urgency)
     checks.done()
-    agency = _referrable_agency(service)
+    agency, route = _referrable_agency(service)
     consent = require_consent(member, deadlines.local_today(now))
     if not confirm_duplicate:
         duplicates = open_duplicates(member, service)
@@ -504,20 +617,21 @@ def send_referral(
         need=need,
         note=note,
         urgency=str(urgency),
+        delivery=route.delivery.value,
         created_at=now,
         sent_at=now,
         due_at=deadlines.response_due(agency, now),
     )
     db.session.add(referral)
     _transition(referral, Action.send, actor, Side.sending, now=now)
-    notifications.referral_sent(referral, actor, now)
     audit.record(
         actor,
         AuditAction.send,
         AuditObject.referral,
         referral.id,
-        {"member_id": str(member.id), "service_id": str(service.id)},
+        {"member_id": str(member.id), "service_id": str(service.id), "delivery": route.delivery},
     )
+    _reach_agency(referral, route, actor, now)
     return referral
 
 
@@ -533,6 +647,16 @@ def _clear_outcome_overdue(referral: Referral) -> None:
     # this flush (it doesn't bump the version), and a closed referral must not keep the flag.
     referral.outcome_overdue = False
     flag_modified(referral, "outcome_overdue")
+
+
+def _log_name(actor: User | LinkActor | None) -> str:
+    if isinstance(actor, LinkActor):
+        return f"link {actor.link_id}"
+    return str(actor.id) if actor is not None else "system"
+
+
+def _by_event(event: ReferralEvent) -> str:
+    return "the agency (by email link)" if event.link_id else _who(event.actor)
 
 
 def _who(user: User | None) -> str:
@@ -562,7 +686,7 @@ def _refusal(referral: Referral, action: Action, error: IllegalTransition) -> Tr
     else:
         message = (
             f"Cannot {action.value}: this referral was already {PAST_TENSE[Action(last.action)]} "
-            f"by {_who(last.actor)} at {_when(last.at)}."
+            f"by {_by_event(last)} at {_when(last.at)}."
         )
     return TransitionRefused(message, current_status=current.value)
 
@@ -627,15 +751,14 @@ def _transition(
         action=action.value,
         reason=reason,
         note=note,
+        link_id=getattr(actor, "link_id", None),
     )
     db.session.add(event)
     try:
         db.session.flush()
     except StaleDataError as exc:
         raise _lost_race(referral_id, action) from exc
-    log.info(
-        "referral %s %s by %s", referral.id, PAST_TENSE[action], actor.id if actor else "system"
-    )
+    log.info("referral %s %s by %s", referral.id, PAST_TENSE[action], _log_name(actor))
     return event
 
 
@@ -644,7 +767,7 @@ def accept(
 ) -> Referral:
     """The agency takes the referral on; the coordinator is told."""
     now = now or utcnow()
-    side = access.acting_side(actor, referral)
+    side = access.acting_side(actor, referral, Action.accept)
     checks = _Checks()
     note = checks.text("note", note, max_len=MAX_NOTE)
     checks.done()
@@ -667,7 +790,7 @@ def decline(
 ) -> Referral:
     """The agency says no, with a reason the coordinator can act on."""
     now = now or utcnow()
-    side = access.acting_side(actor, referral)
+    side = access.acting_side(actor, referral, Action.decline)
     checks = _Checks()
     reason = checks.choice("reason", reason, DeclineReason)
     text = checks.reason_text("note", reason, text)
@@ -705,7 +828,7 @@ def cancel(
 ) -> Referral:
     """Stop a referral: the coordinator while it waits, either side once accepted."""
     now = now or utcnow()
-    side = access.acting_side(actor, referral)
+    side = access.acting_side(actor, referral, Action.cancel)
     checks = _Checks()
     reason = checks.choice("reason", reason, CancelReason, allowed=CHOSEN_CANCEL_REASONS)
     text = checks.reason_text("note", reason, text)
@@ -738,6 +861,14 @@ def _stop(
         changes={"cancel_reason": reason.value, "cancel_text": text, "closed_at": now},
     )
     notifications.referral_cancelled(referral, actor, side, now, tell_both_sides=tell_both_sides)
+    if side == Side.sending:
+        links.tell_link_holder(
+            referral,
+            f"Referral cancelled: {referral.service_name}",
+            f"{referral.sending_org.name} cancelled the referral to {referral.service_name} "
+            f"({label(reason)}). There is nothing more to do.",
+            now,
+        )
     audit.record(
         actor, AuditAction.cancel, AuditObject.referral, referral.id, {"reason": reason.value}
     )
@@ -757,13 +888,13 @@ def forward(
     will see their details.
     """
     now = now or utcnow()
-    side = access.acting_side(actor, referral)
+    side = access.acting_side(actor, referral, Action.forward)
     checks = _Checks()
     note = checks.text("note", note, max_len=MAX_NOTE)
     if service is not None and service.id == referral.service_id:
         checks.errors["service_id"] = "Choose a service other than the one this referral is for."
     checks.done()
-    agency = _referrable_agency(service)
+    agency, route = _referrable_agency(service)
     _lock(referral)
     _transition(
         referral,
@@ -786,6 +917,7 @@ def forward(
         need=referral.need,
         note=referral.note,
         urgency=referral.urgency,
+        delivery=route.delivery.value,
         forwarded_from_id=referral.id,
         created_at=now,
         sent_at=now,
@@ -797,6 +929,8 @@ def forward(
     referral.forwarded_to_id = forwarded.id
     db.session.flush()
     notifications.referral_forwarded(referral, forwarded, actor, now)
+    if route.delivery == Delivery.email:
+        links.send_link(forwarded, route.email, actor, now)
     audit.record(
         actor,
         AuditAction.forward,
@@ -817,7 +951,7 @@ def complete(
 ) -> Referral:
     """The agency records what happened: the loop is closed, and the coordinator is told."""
     now = now or utcnow()
-    side = access.acting_side(actor, referral)
+    side = access.acting_side(actor, referral, Action.complete)
     checks = _Checks()
     outcome = checks.choice("outcome", outcome, Outcome)
     text = checks.reason_text("note", outcome, text)
@@ -850,10 +984,23 @@ def post_message(
     checks = _Checks()
     body = checks.text("body", body, max_len=MAX_MESSAGE, required=True)
     checks.done()
-    message = ReferralMessage(referral=referral, author_id=author.id, body=body, created_at=now)
+    message = ReferralMessage(
+        referral=referral,
+        author_id=author.id,
+        link_id=getattr(author, "link_id", None),
+        body=body,
+        created_at=now,
+    )
     db.session.add(message)
     db.session.flush()
     notifications.new_message(referral, author, side, now)
+    if side == Side.sending:
+        links.tell_link_holder(
+            referral,
+            f"New message: {referral.service_name}",
+            f"{referral.sending_org.name} wrote about the referral to {referral.service_name}.",
+            now,
+        )
     audit.record(
         author,
         AuditAction.message,
@@ -861,7 +1008,7 @@ def post_message(
         referral.id,
         {"message_id": str(message.id)},
     )
-    log.info("referral %s message %s by %s", referral.id, message.id, author.id)
+    log.info("referral %s message %s by %s", referral.id, message.id, _log_name(author))
     return message
 
 

@@ -24,9 +24,11 @@ from werkzeug import exceptions as http
 
 from accounts.auth import current_actor, login_required_roles, register_nav_link, safe_next_path
 from accounts.models import Role, User
+from directory import referral_routes
+from directory.cards import contact_phone
 from directory.models import ReferralCapacity, Service
 from extensions import db, utcnow
-from referrals import access, actions, deadlines, notifications, queries, services
+from referrals import access, actions, deadlines, links, notifications, queries, services
 from referrals.errors import (
     ConsentProblem,
     DuplicateReferral,
@@ -87,6 +89,7 @@ METHOD_LABELS = {
 }
 
 register_nav_link("Members", "referrals.members", roles=(Role.coordinator,), order=30)
+referral_routes.register_lookup(services.routes_by_service)
 register_nav_link("Referrals", "referrals.index", roles=(Role.admin,), order=20)
 
 
@@ -356,7 +359,7 @@ def _refer_context(user: User, service: Service, state: dict, **extra) -> dict:
         members = [chosen, *members]
     return _shared_context(
         service=service,
-        agency=services.agency_for_service(service),
+        route=services.referral_route(service),
         form=state,
         chosen=chosen,
         # Nobody on the caseload yet: "someone new" is the only choice, so start there.
@@ -466,9 +469,12 @@ def _referral_context(user: User, referral: Referral, **extra) -> dict:
     forward_services = []
     if Action.forward in allowed:
         forward_services = queries.forward_targets(exclude={referral.service_id})
+    delivery_by_link = referral.delivery == "email"
     return _shared_context(
         referral=referral,
         side=access.side_of(user, referral),
+        link=links.current_link(referral) if delivery_by_link else None,
+        agency_phone=contact_phone(referral.service) if referral.service is not None else None,
         actions=[a.value for a in allowed],
         view=services.member_view(referral.member, user),
         forward_services=forward_services,
@@ -575,6 +581,28 @@ def post_message(referral_id: uuid.UUID):
         url_for("referrals.detail", referral_id=referral.id, _anchor=f"thread-{referral.id}"),
         code=303,
     )
+
+
+@bp.post("/referrals/<uuid:referral_id>/link/resend")
+@login_required_roles(Role.coordinator)
+def resend_link(referral_id: uuid.UUID):
+    """Email the agency a new link to the referral; the old link stops working."""
+    user = _actor()
+    referral = access.get_referral_for(user, referral_id)
+    link = links.resend_link(user, referral)
+    flash(f"A new link is on its way to {link.sent_to}; the old one no longer works.", "success")
+    return redirect(url_for("referrals.detail", referral_id=referral.id), code=303)
+
+
+@bp.post("/referrals/<uuid:referral_id>/link/revoke")
+@login_required_roles(Role.coordinator)
+def revoke_link(referral_id: uuid.UUID):
+    """Withdraw the agency's email link: it stops working at once."""
+    user = _actor()
+    referral = access.get_referral_for(user, referral_id)
+    links.revoke_link(user, referral)
+    flash("The link no longer works. Re-send it when the agency should have one again.", "success")
+    return redirect(url_for("referrals.detail", referral_id=referral.id), code=303)
 
 
 # -- the agency inbox ------------------------------------------------------------------------

@@ -66,6 +66,7 @@ CONVERTED = {
     "HSTS_SECONDS": ("86400", lambda app: app.config["HSTS_SECONDS"] == 86400),
     "IDEMPOTENCY_KEY_HOURS": ("6", lambda app: app.config["IDEMPOTENCY_KEY_HOURS"] == 6),
     "OUTCOME_REMINDER_DAYS": ("7", lambda app: app.config["OUTCOME_REMINDER_DAYS"] == 7),
+    "REFERRAL_LINK_DAYS": ("9", lambda app: app.config["REFERRAL_LINK_DAYS"] == 9),
     "MAX_CONTENT_LENGTH": ("12345", lambda app: app.config["MAX_CONTENT_LENGTH"] == 12345),
     "IMPORT_MAX_UNZIPPED_BYTES": (
         "7654321",

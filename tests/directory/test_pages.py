@@ -112,7 +112,7 @@ def _service_page(client, service_id) -> tuple[str, Page]:
     return html, assert_accessible_page(html)
 
 
-def test_service_page_shows_what_a_person_needs_to_go_or_call(db, client):
+def test_service_page_shows_what_a_person_needs_to_go_or_call(db, client, create_org):
     service = make_service(
         db,
         name="Westside Food Pantry",
@@ -161,10 +161,16 @@ def test_service_page_shows_what_a_person_needs_to_go_or_call(db, client):
     # Freshness.
     assert "Last verified: March 4, 2025" in page.text
     assert re.search(r"Updated: \w+ \d{1,2}, \d{4}", page.text)
+    # Not in the network: how a referral reaches it, and no capacity it never gave.
+    assert "Referrals by email" in page.text
+    assert "Accepting new referrals." not in page.text
+    create_org("Westside agency", "agency", directory_organization_id=service.organization_id)
+    _, page = _service_page(client, service.id)
+    assert "Takes referrals in Wraparound" in page.text
     assert "Accepting new referrals." in page.text
 
 
-def test_service_page_warns_when_closed_or_full(db, client):
+def test_service_page_warns_when_closed_or_full(db, client, create_org):
     service = make_service(
         db,
         status="temporarily closed",
@@ -172,6 +178,8 @@ def test_service_page_warns_when_closed_or_full(db, client):
         referral_capacity="waitlist",
     )
     db.session.commit()
+    # Capacity is the agency's own word: shown for a network agency only.
+    create_org("Closed agency", "agency", directory_organization_id=service.organization_id)
 
     _, page = _service_page(client, service.id)
 
@@ -456,10 +464,12 @@ def test_search_page_is_one_url_full_page_or_htmx_partial(db, client, htmx_clien
     assert "<html" in restore.get_data(as_text=True)
 
 
-def test_the_search_form_works_without_javascript(db, client):
-    make_service(db, name="Eastside Pantry", referral_capacity="waitlist")
-    make_service(db, name="Westside Pantry", referral_capacity="not_accepting")
+def test_the_search_form_works_without_javascript(db, client, create_org):
+    east = make_service(db, name="Eastside Pantry", referral_capacity="waitlist")
+    west = make_service(db, name="Westside Pantry", referral_capacity="not_accepting")
     db.session.commit()
+    for name, service in (("East agency", east), ("West agency", west)):
+        create_org(name, "agency", directory_organization_id=service.organization_id)
 
     html = client.get("/").get_data(as_text=True)
     page = assert_accessible_page(html)
@@ -479,6 +489,7 @@ def test_the_search_form_works_without_javascript(db, client):
     assert [a for a in results.find_all("a") if a.get("href", "").startswith("/services/")]
     assert len(results.find_all("a", href="tel:+13155550100;ext=12")) == 2
     assert "Waitlist" in results.text and "Not accepting referrals" in results.text
+    assert results.text.count("Takes referrals in Wraparound") == 2
     assert "Serves your area" in results.text
     distance = results.find_all("span", class_="distance")[0]
     assert distance["title"].endswith(" km")

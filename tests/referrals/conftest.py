@@ -226,9 +226,9 @@ def matrix_records(db, network, create_member):
         values["consent"] = member.consents[0].id
         if needs == "member":
             return values
-        referral = services.send_referral(
-            network.coordinator_a, member, network.service_a, need="Food"
-        )
+        # "emailed": to the listed service whose agency has not joined (by email link).
+        service = network.service_outside if needs == "emailed" else network.service_a
+        referral = services.send_referral(network.coordinator_a, member, service, need="Food")
         if needs == "accepted":
             services.accept(referral, network.staff_a)
         db.session.commit()

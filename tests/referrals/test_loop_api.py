@@ -192,13 +192,17 @@ def test_forward_closes_the_original_and_sends_a_linked_one(api, network, create
         {"service_id": str(network.service_a.id)},
     )
     assert same.status_code == 400
-    outside = api.post(
+    network.service_b.referral_capacity = "not_accepting"
+    db.session.commit()
+    full = api.post(
         f"/api/v1/referrals/{rid}/forward",
         network.staff_a,
-        {"service_id": str(network.service_outside.id)},
+        {"service_id": str(network.service_b.id)},
     )
-    assert outside.status_code == 422
-    assert outside.get_json()["error"]["code"] == "service_not_in_network"
+    assert full.status_code == 422
+    assert full.get_json()["error"]["code"] == "service_not_accepting"
+    network.service_b.referral_capacity = "accepting"
+    db.session.commit()
 
     forwarded = api.post(
         f"/api/v1/referrals/{rid}/forward",

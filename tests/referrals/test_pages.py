@@ -318,7 +318,7 @@ def test_refer_to_a_service_not_accepting(db, network, member, signed_in):
     assert response.status_code == 422
     assert "not accepting new referrals" in text_of(response)
     outside = text_of(client.get(f"/referrals/new?service_id={network.service_outside.id}"))
-    assert "is not part of the referral network yet" in outside
+    assert "Referrals by email" in outside  # not in the network: it gets an email link
 
 
 # -- the inbox -------------------------------------------------------------------------------
@@ -430,7 +430,8 @@ def test_forward_in_place_and_without_javascript(db, network, member, referral, 
     client = signed_in(network.staff_a)
     page = text_of(client.get("/inbox"))
     assert f'<option value="{network.service_b.id}">Emergency shelter beds' in page
-    assert f'<option value="{network.service_outside.id}"' not in page  # not in the network
+    # Not in the network (it could be reached by email, but the picker lists the network's).
+    assert f'<option value="{network.service_outside.id}"' not in page
     response = client.post(
         f"/referrals/{referral.id}/forward",
         data={"service_id": str(network.service_b.id), "note": "They have room"},
@@ -716,6 +717,8 @@ SIGNED_IN = by_role(200, 200, 200, 200, 200, 200, 302)
 COORDINATORS = by_role(200, 200, 403, 403, 403, 403, 302)
 ADMIN_ONLY = by_role(403, 403, 403, 403, 403, 200, 302)
 AGENCY_A_ACTS = by_role(403, 404, 303, 404, 303, 403, 302)
+SENDER_ONLY = by_role(303, 404, 403, 403, 403, 403, 302)
+EMAIL_LINK = "/referrals/{referral}/link/"  # a referral by email link: re-send, revoke
 
 # page -> (records it needs, method, path, form, expected status per role). The records belong to
 # coordination org A (member, consent) and are sent to agency A (service_a).
@@ -813,6 +816,8 @@ PAGES = {
         {"body": "Hello"},
         by_role(303, 404, 303, 404, 303, 403, 302),
     ),
+    "re-send the email link": ("emailed", "POST", EMAIL_LINK + "resend", {}, SENDER_ONLY),
+    "withdraw the email link": ("emailed", "POST", EMAIL_LINK + "revoke", {}, SENDER_ONLY),
     "capacity": (
         "sent",
         "POST",
@@ -888,6 +893,8 @@ ACTS_AS = {
     "revoke consent": "coordinator_a",
     "cancel": "coordinator_a",
     "message": "coordinator_a",
+    "re-send the email link": "coordinator_a",
+    "withdraw the email link": "coordinator_a",
 }
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, text
+from sqlalchemy import MetaData, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from referrals import services
@@ -99,6 +99,14 @@ def _referral_history(db) -> dict[str, int]:
     return {t: db.session.scalar(text(f"SELECT count(*) FROM {t}")) for t in tables}  # noqa: S608
 
 
+def _tables_as_migrated(db) -> dict:
+    """The tables as the database has them now (reflected): the models may have columns a later
+    migration adds, which an older schema can't take."""
+    metadata = MetaData()
+    metadata.reflect(bind=db.engine)
+    return metadata.tables
+
+
 def test_the_consent_revoked_reason_migrates_without_losing_referral_history(
     empty_database_url, tmp_path
 ):
@@ -106,63 +114,138 @@ def test_the_consent_revoked_reason_migrates_without_losing_referral_history(
     must all survive, links intact, and the new reason must be storable (and go back down)."""
     from flask_migrate import downgrade, upgrade
 
-    from accounts.models import NetworkOrganization, User
     from extensions import db, utcnow
-    from referrals.models import Member, Referral, ReferralEvent, ReferralMessage
 
     app = _make_app(empty_database_url, tmp_path / "index")
     with app.app_context():
         upgrade(revision="0004_outcome_reminders")
+        tables = _tables_as_migrated(db)
         now = utcnow()
-        agency = NetworkOrganization(name="Pantry", kind="agency")
-        home = NetworkOrganization(name="Health Home", kind="coordination")
-        coordinator = User(email="c@example.org", role="coordinator", organization=home)
-        member = Member(organization=home, first_name="Maria", last_name="Lopez")
-        first, second = (
-            Referral(
-                member=member,
+        agency, home, coordinator, member = (uuid.uuid4() for _ in range(4))
+        first_id, second_id = uuid.uuid4(), uuid.uuid4()
+
+        def stored(value):  # reflected from SQLite, a UUID column is CHAR(32): its hex
+            is_uuid = isinstance(value, uuid.UUID)
+            return value.hex if is_uuid and db.engine.name == "sqlite" else value
+
+        def insert(table, **values):
+            values = {name: stored(value) for name, value in values.items()}
+            db.session.execute(tables[table].insert().values(**values))
+
+        for org_id, name, kind in (
+            (agency, "Pantry", "agency"),
+            (home, "Health Home", "coordination"),
+        ):
+            insert(
+                "network_organization",
+                id=org_id,
+                name=name,
+                kind=kind,
+                response_window_business_days=2,
+                created_at=now,
+            )
+        insert(
+            "user_account",
+            id=coordinator,
+            email="c@example.org",
+            full_name="",
+            role="coordinator",
+            organization_id=home,
+            active=True,
+            created_at=now,
+        )
+        insert(
+            "member",
+            id=member,
+            organization_id=home,
+            first_name="Maria",
+            last_name="Lopez",
+            created_at=now,
+            updated_at=now,
+        )
+        for referral_id, name, status, reason in (
+            (first_id, "A", "forwarded", None),
+            (second_id, "B", "cancelled", "other"),
+        ):
+            insert(
+                "referral",
+                id=referral_id,
+                member_id=member,
                 service_name=name,
-                receiving_org=agency,
-                sending_org=home,
-                sending_user=coordinator,
+                receiving_org_id=agency,
+                sending_org_id=home,
+                sending_user_id=coordinator,
                 need="Food",
+                urgency="routine",
                 status=status,
                 cancel_reason=reason,
+                created_at=now,
                 sent_at=now,
                 due_at=now,
+                overdue=False,
+                version_id=1,
             )
-            for name, status, reason in (("A", "forwarded", None), ("B", "cancelled", "other"))
+            insert(
+                "referral_event",
+                id=uuid.uuid4(),
+                referral_id=referral_id,
+                at=now,
+                to_status="sent",
+                action="send",
+            )
+            insert(
+                "referral_message",
+                id=uuid.uuid4(),
+                referral_id=referral_id,
+                author_id=coordinator,
+                body="Hello",
+                created_at=now,
+            )
+            insert(
+                "notification",
+                id=uuid.uuid4(),
+                user_id=coordinator,
+                kind="sent",
+                referral_id=referral_id,
+                text="Sent",
+                created_at=now,
+            )
+        referral = tables["referral"]
+        db.session.execute(
+            referral.update()
+            .where(referral.c.id == stored(first_id))
+            .values(forwarded_to_id=stored(second_id))
         )
-        db.session.add_all([first, second])
-        db.session.flush()
-        first.forwarded_to_id, second.forwarded_from_id = second.id, first.id
-        for referral in (first, second):
-            db.session.add_all(
-                [
-                    ReferralEvent(referral=referral, at=now, to_status="sent", action="send"),
-                    ReferralMessage(referral=referral, author=coordinator, body="Hello"),
-                    Notification(user=coordinator, kind="sent", referral=referral, text="Sent"),
-                ]
-            )
+        db.session.execute(
+            referral.update()
+            .where(referral.c.id == stored(second_id))
+            .values(forwarded_from_id=stored(first_id))
+        )
         db.session.commit()
-        first_id, second_id = first.id, second.id
         before = _referral_history(db)
         db.session.remove()
 
         upgrade()
 
+        referral = _tables_as_migrated(db)["referral"]
         assert _referral_history(db) == before
-        assert db.session.get(Referral, second_id).forwarded_from_id == first_id
+        row = db.session.execute(select(referral).where(referral.c.id == stored(second_id))).one()
+        assert uuid.UUID(str(row.forwarded_from_id)) == first_id
         if db.engine.name == "sqlite":
             assert db.session.execute(text("PRAGMA foreign_key_check")).all() == []
-        db.session.get(Referral, second_id).cancel_reason = "consent_revoked"
+        db.session.execute(
+            referral.update()
+            .where(referral.c.id == stored(second_id))
+            .values(cancel_reason="consent_revoked")
+        )
         db.session.commit()
         db.session.remove()
 
         downgrade(revision="0004_outcome_reminders")
 
+        referral = _tables_as_migrated(db)["referral"]
         assert _referral_history(db) == before
-        moved = db.session.get(Referral, second_id)
+        moved = db.session.execute(select(referral).where(referral.c.id == stored(second_id))).one()
         assert (moved.cancel_reason, moved.cancel_text) == (
             "other",
             "The member revoked their consent.",

@@ -125,15 +125,20 @@ def test_referral_input_is_checked(api, network, create_member, db):
     assert _count(db, Referral) == 0
 
 
-def test_inactive_or_unlisted_services_cannot_be_referred_to(api, network, create_member, db):
+def test_inactive_or_unreachable_services_cannot_be_referred_to(api, network, create_member, db):
     member = create_member()
-    outside = api.post(
+    outside = network.service_outside
+    outside.email = None
+    outside.organization.email = None
+    outside.phones.clear()
+    db.session.commit()
+    unreachable = api.post(
         "/api/v1/referrals",
         network.coordinator_a,
-        {"member_id": str(member.id), "service_id": str(network.service_outside.id), "need": "x"},
+        {"member_id": str(member.id), "service_id": str(outside.id), "need": "x"},
     )
-    assert outside.status_code == 422
-    assert outside.get_json()["error"]["code"] == "service_not_in_network"
+    assert unreachable.status_code == 422
+    assert unreachable.get_json()["error"]["code"] == "service_unreachable"
     network.service_b.status = "inactive"
     db.session.commit()
     inactive = api.post(
