@@ -100,10 +100,17 @@ def set_windows_command(org_id: str, **windows: int | None) -> None:
         raise click.ClickException(exc.message) from exc
     db.session.commit()
     click.echo(
-        f"{organization.name}: emergency {organization.emergency_window_hours} hours, "
-        f"urgent {organization.urgent_window_business_days} business days, "
-        f"routine {organization.response_window_business_days} business days"
+        f"{organization.name}: "
+        + ", ".join(
+            f"{rule.label.lower()} {_amount(getattr(organization, name), rule.unit)}"
+            for name, rule in RESPONSE_WINDOWS.items()
+        )
     )
+
+
+def _amount(number: int, unit: str) -> str:
+    """ "1 business day", "4 hours"."""
+    return f"{number} {unit if number != 1 else unit.removesuffix('s')}"
 
 
 @group.command("create-user")

@@ -330,3 +330,21 @@ def test_create_org_takes_the_windows(app, db):
         args=["accounts", "create-org", "Other", "--kind", "agency", "--emergency-window", "0"]
     )
     assert refused.exit_code != 0
+
+
+def test_set_windows_changes_an_agency_from_the_command_line(app, db, network):
+    runner = app.test_cli_runner()
+    agency_id = str(network.agency_a.id)
+    result = runner.invoke(args=["accounts", "set-windows", agency_id, "--emergency-window", "2"])
+    assert result.exit_code == 0, result.output
+    assert "emergency 2 hours, urgent 1 business day, routine 2 business days" in result.output
+    db.session.expire_all()
+    assert db.session.get(NetworkOrganization, network.agency_a.id).emergency_window_hours == 2
+    for args in (
+        [agency_id, "--urgent-window", "11"],
+        [str(network.coordination_a.id), "--urgent-window", "2"],
+        ["not-an-id"],
+    ):
+        assert runner.invoke(args=["accounts", "set-windows", *args]).exit_code != 0
+    db.session.expire_all()
+    assert db.session.get(NetworkOrganization, network.agency_a.id).urgent_window_business_days == 1
