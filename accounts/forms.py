@@ -1,4 +1,5 @@
-"""Sign-in, password and staff forms (CSRF through Flask-WTF; the rules live in services)."""
+"""Sign-in, password, staff and response-window forms (CSRF through Flask-WTF; the rules live in
+services)."""
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringField, SubmitField
@@ -47,3 +48,16 @@ class StaffForm(FlaskForm):
     full_name = StringField("Full name", validators=[Length(max=200)])
     role = SelectField("Role", validate_choice=True)
     submit = SubmitField("Add and send an invitation")
+
+
+_WHOLE_NUMBER = {"inputmode": "numeric", "autocomplete": "off", "size": 4}
+
+
+class ResponseWindowsForm(FlaskForm):
+    """The bounds are checked by accounts.services.check_response_windows, which also reads the
+    command line's values, so the fields are plain text here."""
+
+    emergency_window_hours = StringField("Emergency: hours", render_kw=_WHOLE_NUMBER)
+    urgent_window_business_days = StringField("Urgent: business days", render_kw=_WHOLE_NUMBER)
+    response_window_business_days = StringField("Routine: business days", render_kw=_WHOLE_NUMBER)
+    submit = SubmitField("Save the response windows")

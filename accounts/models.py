@@ -42,6 +42,8 @@ class NetworkOrganization(db.Model):
     __table_args__ = (
         CheckConstraint("kind IN ('coordination', 'agency')", name="kind"),
         CheckConstraint("response_window_business_days BETWEEN 1 AND 30", name="response_window"),
+        CheckConstraint("emergency_window_hours BETWEEN 1 AND 72", name="emergency_window"),
+        CheckConstraint("urgent_window_business_days BETWEEN 1 AND 10", name="urgent_window"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -50,7 +52,11 @@ class NetworkOrganization(db.Model):
     directory_organization_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("organization.id", ondelete="SET NULL"), unique=True
     )
-    response_window_business_days: Mapped[int] = mapped_column(Integer, default=2)
+    # How long the agency has to answer a referral, by its urgency: emergencies in clock hours
+    # (around the clock), urgent and routine ones in the network's business days.
+    emergency_window_hours: Mapped[int] = mapped_column(Integer, default=4)
+    urgent_window_business_days: Mapped[int] = mapped_column(Integer, default=1)
+    response_window_business_days: Mapped[int] = mapped_column(Integer, default=2)  # routine
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # When it joined the network (accounts, an inbox); NULL: only known through referrals sent
     # to its listing, by email link or phone.

@@ -34,7 +34,29 @@ RESET_TOKEN_LIFETIME = timedelta(hours=1)
 INVITATION_LIFETIME = timedelta(days=7)
 PASSWORD_MIN_LENGTH = 12
 PASSWORD_MAX_LENGTH = 256
-RESPONSE_WINDOW_RANGE = (1, 30)
+
+
+@dataclass(frozen=True)
+class WindowRule:
+    """The bounds of one of an agency's response windows, and the unit it is counted in."""
+
+    label: str
+    low: int
+    high: int
+    unit: str
+
+    def message(self) -> str:
+        return f"Enter a whole number from {self.low} to {self.high} {self.unit}."
+
+
+# An agency's response windows, by the urgency of the referral (columns of NetworkOrganization;
+# the database checks the same bounds). Emergencies count clock hours, the others business days.
+RESPONSE_WINDOWS = {
+    "emergency_window_hours": WindowRule("Emergency", 1, 72, "hours"),
+    "urgent_window_business_days": WindowRule("Urgent", 1, 10, "business days"),
+    "response_window_business_days": WindowRule("Routine", 1, 30, "business days"),
+}
+RESPONSE_WINDOW_RANGE = (1, 30)  # routine, in business days
 
 ROLE_LABELS = {
     Role.coordinator: "coordinator",
@@ -82,6 +104,8 @@ def create_organization(
     kind: str,
     directory_organization_id: uuid.UUID | str | None = None,
     response_window_business_days: int = 2,
+    emergency_window_hours: int = 4,
+    urgent_window_business_days: int = 1,
 ) -> NetworkOrganization:
     """Add an organization to the referral network, linked to its directory listing if it has one.
 
@@ -100,14 +124,13 @@ def create_organization(
             f"Unknown kind {kind!r}: use one of {', '.join(OrgKind)}.",
             "kind",
         )
-    low, high = RESPONSE_WINDOW_RANGE
-    if not isinstance(response_window_business_days, int) or not (
-        low <= response_window_business_days <= high
-    ):
-        raise AccountError(
-            f"The response window must be a whole number of business days from {low} to {high}.",
-            "response_window_business_days",
-        )
+    windows = check_response_windows(
+        {
+            "emergency_window_hours": emergency_window_hours,
+            "urgent_window_business_days": urgent_window_business_days,
+            "response_window_business_days": response_window_business_days,
+        }
+    )
     duplicate = db.session.scalar(
         select(NetworkOrganization.id).where(
             func.lower(NetworkOrganization.name) == name.lower(),
@@ -164,13 +187,61 @@ def create_organization(
         name=name,
         kind=str(kind),
         directory_organization_id=directory_org.id if directory_org else None,
-        response_window_business_days=response_window_business_days,
         joined_at=utcnow(),
+        **windows,
     )
     db.session.add(organization)
     db.session.flush()
     log.info("network organization %s (%s) created", organization.id, organization.kind)
     return organization
+
+
+class InvalidWindows(AccountError):
+    """Response windows out of bounds: `errors` says what is wrong with each field."""
+
+    def __init__(self, errors: dict[str, str]):
+        field, message = next(iter(errors.items()))
+        super().__init__(message, field)
+        self.errors = errors
+
+
+def check_response_windows(values: dict[str, int | str | None]) -> dict[str, int]:
+    """The windows as whole numbers within their bounds (text from a form is read too), or
+    InvalidWindows naming every field that is wrong."""
+    windows, errors = {}, {}
+    for name, raw in values.items():
+        rule = RESPONSE_WINDOWS[name]
+        text = str(raw).strip() if raw is not None and not isinstance(raw, bool) else ""
+        number = int(text) if text.isascii() and text.isdigit() else None
+        if number is None or not rule.low <= number <= rule.high:
+            errors[name] = rule.message()
+        else:
+            windows[name] = number
+    if errors:
+        raise InvalidWindows(errors)
+    return windows
+
+
+def set_response_windows(
+    actor: User | None, organization: NetworkOrganization, values: dict[str, int | str | None]
+) -> None:
+    """Change how long an agency has to answer referrals of each urgency (`actor` None: the
+    command line). Referrals already sent keep the deadline they were sent with: the agency was
+    told it then."""
+    if not organization.is_agency:
+        raise AccountError("Only agencies answer referrals, so only they have response windows.")
+    if actor is not None and not can_manage_organization(actor, organization):
+        raise AccountError("Only this agency's admins and network admins can change its windows.")
+    windows = check_response_windows(values)
+    for name, number in windows.items():
+        setattr(organization, name, number)
+    db.session.flush()
+    log.info(
+        "response windows of %s set by %s: %s",
+        organization.id,
+        actor.id if actor is not None else "the command line",
+        ", ".join(f"{name}={number}" for name, number in windows.items()),
+    )
 
 
 # -- users -----------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from accounts.forms import (
     ForgotPasswordForm,
     LoginForm,
     ResetPasswordForm,
+    ResponseWindowsForm,
     StaffForm,
 )
 from accounts.limits import (
@@ -45,11 +46,13 @@ from accounts.limits import (
     sign_in_per_email,
     sign_in_per_ip,
 )
-from accounts.models import NetworkOrganization, Role, User
+from accounts.models import NetworkOrganization, OrgKind, Role, User
 from accounts.services import (
+    RESPONSE_WINDOWS,
     ROLE_LABELS,
     AccountError,
     AccountInactive,
+    InvalidWindows,
     authenticate,
     can_manage_organization,
     can_manage_user,
@@ -60,6 +63,7 @@ from accounts.services import (
     reset_password,
     roles_for_organization,
     send_invitation,
+    set_response_windows,
     set_user_active,
     sign_out_everywhere,
     validate_email,
@@ -279,7 +283,13 @@ def staff():
         organizations = db.session.scalars(
             select(NetworkOrganization).order_by(NetworkOrganization.name)
         ).all()
-        return render_template("accounts/staff_pick.html", organizations=organizations)
+        return render_template(
+            "accounts/staff_pick.html",
+            organizations=organizations,
+            title="Staff",
+            intro="Choose an organization to see and manage its people.",
+            endpoint="accounts.staff",
+        )
     form = _staff_form(organization)
     status = 200
     if form.validate_on_submit():
@@ -389,6 +399,55 @@ def reinvite_staff(user_id: uuid.UUID):
     if not (htmx and not htmx.history_restore_request):
         flash(f"We're emailing {user.email} a new link.", "success")
     return _row_response(user)
+
+
+# -- response windows ------------------------------------------------------------------------
+
+
+@bp.route("/account/response-windows", methods=["GET", "POST"])
+@login_required_roles(Role.agency_admin, Role.admin)
+def response_windows():
+    """How long an agency has to answer referrals of each urgency, set by its own admins or a
+    network admin."""
+    organization = _organization_to_manage()
+    if organization is None:
+        agencies = db.session.scalars(
+            select(NetworkOrganization)
+            .where(NetworkOrganization.kind == OrgKind.agency)
+            .order_by(NetworkOrganization.name)
+        ).all()
+        return render_template(
+            "accounts/staff_pick.html",
+            organizations=agencies,
+            title="Response windows",
+            intro="Choose an agency to set how long it has to answer referrals.",
+            endpoint="accounts.response_windows",
+        )
+    if not organization.is_agency:
+        abort(404)  # coordination organizations receive no referrals
+    form = ResponseWindowsForm(obj=organization)
+    if form.validate_on_submit():
+        values = {name: form[name].data for name in RESPONSE_WINDOWS}
+        try:
+            set_response_windows(current_user._get_current_object(), organization, values)
+        except InvalidWindows as exc:  # the 422 below writes nothing
+            for name, message in exc.errors.items():
+                form[name].errors = [*form[name].errors, message]
+        except AccountError as exc:
+            _form_error(form, exc)
+        else:
+            flash("Saved. Referrals sent from now on get these windows.", "success")
+            return redirect(url_for("accounts.response_windows", org=organization.id), code=303)
+    status = 422 if form.errors or form.form_errors else 200
+    return (
+        render_template(
+            "accounts/response_windows.html",
+            organization=organization,
+            form=form,
+            rules=RESPONSE_WINDOWS,
+        ),
+        status,
+    )
 
 
 # -- directory imports (network admins) --------------------------------------------------------

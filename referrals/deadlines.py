@@ -1,5 +1,6 @@
 """Time in the network: its zone and today's date there, business days and holidays, and the
-deadlines counted in them (an agency's response window, the outcome deadline after acceptance)."""
+deadlines counted in them (an agency's response window for each urgency, the outcome deadline
+after acceptance), and how a deadline reads to people."""
 
 import re
 from datetime import UTC, date, datetime, timedelta
@@ -10,7 +11,7 @@ from flask import current_app, has_app_context
 from accounts.models import NetworkOrganization
 from extensions import utcnow
 from referrals.models import Referral
-from referrals.states import Status
+from referrals.states import Status, Urgency
 
 
 def local_zone() -> ZoneInfo:
@@ -48,10 +49,27 @@ def add_business_days(
     return datetime.combine(day, local.time(), tzinfo=zone).astimezone(UTC)
 
 
-def response_due(agency: NetworkOrganization, sent_at: datetime) -> datetime:
-    """When the receiving agency should have answered a referral sent at `sent_at`."""
-    window = agency.response_window_business_days or 2
-    return add_business_days(sent_at, window, local_zone(), network_holidays())
+def response_due(agency: NetworkOrganization, sent_at: datetime, urgency: str) -> datetime:
+    """When the receiving agency should have answered a referral of this urgency sent at
+    `sent_at`: an emergency within the agency's hours, counted around the clock (nights,
+    weekends and holidays too: someone needs a bed tonight); an urgent or routine referral
+    within its business days in the network's zone."""
+    urgency = Urgency(urgency)
+    if urgency == Urgency.emergency:
+        return sent_at.astimezone(UTC) + timedelta(hours=agency.emergency_window_hours or 4)
+    if urgency == Urgency.urgent:
+        days = agency.urgent_window_business_days or 1
+    else:
+        days = agency.response_window_business_days or 2
+    return add_business_days(sent_at, days, local_zone(), network_holidays())
+
+
+def format_deadline(moment: datetime) -> str:
+    """ "Mon 7 Dec, 5:00 PM EST": a deadline in the network's zone, with the zone's abbreviation
+    so nobody in another zone misreads it (the `deadline` filter, and the emails)."""
+    local = moment.astimezone(local_zone())
+    hour = local.hour % 12 or 12
+    return f"{local:%a} {local.day} {local:%b}, {hour}:{local:%M %p} {local.tzname()}"
 
 
 DEFAULT_OUTCOME_REMINDER_DAYS = 10

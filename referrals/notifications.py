@@ -13,7 +13,6 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import func, or_, select, update
@@ -21,6 +20,7 @@ from sqlalchemy import func, or_, select, update
 from accounts.mail import MailError, MailServerUnreachable, send_mail
 from accounts.models import Role, User
 from extensions import db, utcnow
+from referrals import deadlines
 from referrals.models import Notification, NotificationKind, OutboxEmail, Referral
 from referrals.states import Side, label
 from web.unit_of_work import commit_step, discard
@@ -124,10 +124,8 @@ def _notify(
 
 
 def when(moment: datetime) -> str:
-    zone = ZoneInfo(current_app.config.get("DEFAULT_TIMEZONE", "UTC"))
-    local = moment.astimezone(zone)
-    hour = local.strftime("%I:%M %p").lstrip("0").lower()
-    return f"{local:%A} {local.day} {local:%B %Y}, {hour} ({zone.key})"
+    # The same words as the pages' `deadline` filter: one way to read a time in the network.
+    return deadlines.format_deadline(moment)
 
 
 def _by(actor: User | None) -> str:

@@ -620,7 +620,7 @@ def send_referral(
         delivery=route.delivery.value,
         created_at=now,
         sent_at=now,
-        due_at=deadlines.response_due(agency, now),
+        due_at=deadlines.response_due(agency, now, urgency),
     )
     db.session.add(referral)
     _transition(referral, Action.send, actor, Side.sending, now=now)
@@ -921,7 +921,7 @@ def forward(
         forwarded_from_id=referral.id,
         created_at=now,
         sent_at=now,
-        due_at=deadlines.response_due(agency, now),
+        due_at=deadlines.response_due(agency, now, referral.urgency),
     )
     db.session.add(forwarded)
     # Sent on the coordinator's behalf by the forwarding agency: no side check for this step.

@@ -129,6 +129,12 @@ def local_time(value: datetime | None) -> str:
     return f"{local:%b} {local.day}, {local.year}, {hour}"
 
 
+@bp.app_template_filter("deadline")
+def deadline(value: datetime | None) -> str:
+    """ "Mon 7 Dec, 5:00 PM EST": a deadline, in the network's zone, with the zone's name."""
+    return deadlines.format_deadline(value) if value is not None else ""
+
+
 @bp.app_template_filter("local_date")
 def local_date(value: datetime | date | None) -> str:
     """ "Mar 4, 2025": a day, in the network's time zone."""
@@ -445,7 +451,7 @@ def _send_referral(user: User, service: Service):
         return _refer_again(user, service, state, not_referrable=exc.message, status=422)
     flash(
         f"Referral sent to {referral.service_name}. "
-        f"{referral.receiving_org.name} should answer by {local_time(referral.due_at)}.",
+        f"{referral.receiving_org.name} should answer by {deadline(referral.due_at)}.",
         "success",
     )
     return redirect(url_for("referrals.detail", referral_id=referral.id), code=303)

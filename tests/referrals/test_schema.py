@@ -4,11 +4,13 @@ import uuid
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
+from extensions import UTCDateTime, utcnow
 from referrals import services
 from referrals.models import AuditLog, Notification
 from tests.conftest import DATABASES, POSTGRES_ADMIN_URL, _make_app
@@ -250,5 +252,83 @@ def test_the_consent_revoked_reason_migrates_without_losing_referral_history(
             "other",
             "The member revoked their consent.",
         )
+        db.session.remove()
+        db.engine.dispose()
+
+
+_ORGANIZATION_0004 = {
+    "id": sa.Uuid(),
+    "name": sa.String(),
+    "kind": sa.String(),
+    "response_window_business_days": sa.Integer(),
+    "created_at": UTCDateTime(),
+}
+
+
+def _old_organization(db, name: str, kind: str) -> uuid.UUID:
+    """A network organization with the columns every schema since 0004 has (the model has
+    columns added by later migrations, which an ORM insert would name)."""
+    table = sa.Table(
+        "network_organization",
+        sa.MetaData(),
+        *(sa.Column(name, type_) for name, type_ in _ORGANIZATION_0004.items()),
+    )
+    organization_id = uuid.uuid4()
+    db.session.execute(
+        table.insert().values(
+            id=organization_id,
+            name=name,
+            kind=kind,
+            response_window_business_days=2,
+            created_at=utcnow(),
+        )
+    )
+    return organization_id
+
+
+def test_the_response_windows_migrate_in_place(empty_database_url, tmp_path):
+    """0012 adds the emergency and urgent windows with their defaults and checks, without
+    rebuilding `network_organization` (whose users and referrals a rebuild would reach)."""
+    from flask_migrate import downgrade, upgrade
+
+    from extensions import db
+
+    app = _make_app(empty_database_url, tmp_path / "index")
+    with app.app_context():
+        upgrade(revision="0011_referral_links")
+        agency = _old_organization(db, "Pantry", "agency")
+        db.session.execute(
+            text(
+                "INSERT INTO user_account (id, email, full_name, role, organization_id, active, "
+                "created_at) VALUES (:id, 'a@example.org', '', 'agency_admin', :org, :yes, :now)"
+            ),
+            {
+                "id": uuid.uuid4().hex if db.engine.name == "sqlite" else uuid.uuid4(),
+                "org": agency.hex if db.engine.name == "sqlite" else agency,
+                "yes": True,
+                "now": utcnow(),
+            },
+        )
+        db.session.commit()
+        db.session.remove()
+
+        upgrade(revision="0012_response_windows")
+
+        windows = "emergency_window_hours, urgent_window_business_days"
+        row = db.session.execute(text(f"SELECT {windows} FROM network_organization")).one()
+        assert tuple(row) == (4, 1)
+        assert db.session.execute(text("SELECT count(*) FROM user_account")).scalar() == 1
+        for column, value in (("emergency_window_hours", 73), ("urgent_window_business_days", 0)):
+            with pytest.raises(IntegrityError):
+                db.session.execute(text(f"UPDATE network_organization SET {column} = {value}"))
+                db.session.flush()
+            db.session.rollback()
+        db.session.remove()
+
+        downgrade(revision="0011_referral_links")
+
+        assert db.session.execute(text("SELECT count(*) FROM user_account")).scalar() == 1
+        columns = {c["name"] for c in inspect(db.engine).get_columns("network_organization")}
+        assert "emergency_window_hours" not in columns
         db.session.remove()
         db.engine.dispose()
