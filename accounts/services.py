@@ -171,7 +171,8 @@ def create_organization(
             # Known so far only through referrals sent to its listing: it joins now, and its
             # open referrals are already in its inbox.
             linked.name = name
-            linked.response_window_business_days = response_window_business_days
+            for column, value in windows.items():
+                setattr(linked, column, value)
             linked.joined_at = utcnow()
             db.session.flush()
             log.info("network organization %s joined", linked.id)
