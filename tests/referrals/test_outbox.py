@@ -151,11 +151,7 @@ def test_backoff_grows_and_the_outbox_gives_up_without_losing_the_row(network, d
 
 def test_notices_and_emails_roll_back_with_a_refused_change(api, network, create_member, db):
     member = create_member(consent=False)
-    refused = api.post(
-        "/api/v1/referrals",
-        network.coordinator_a,
-        {"member_id": str(member.id), "service_id": str(network.service_a.id), "need": "Food"},
-    )
+    refused = api.refer(network.coordinator_a, member, network.service_a)
     assert refused.status_code == 422
     assert db.session.scalar(select(func.count()).select_from(OutboxEmail)) == 0
     assert db.session.scalar(select(func.count()).select_from(Notification)) == 0

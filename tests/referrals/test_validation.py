@@ -127,22 +127,12 @@ def test_referral_input_is_checked(api, network, create_member, db):
 
 def test_inactive_or_unlisted_services_cannot_be_referred_to(api, network, create_member, db):
     member = create_member()
-    outside = api.post(
-        "/api/v1/referrals",
-        network.coordinator_a,
-        {"member_id": str(member.id), "service_id": str(network.service_outside.id), "need": "x"},
-    )
-    assert outside.status_code == 422
-    assert outside.get_json()["error"]["code"] == "service_not_in_network"
+    outside = api.refer(network.coordinator_a, member, network.service_outside, "x")
+    api.assert_refused(outside, 422, "service_not_in_network")
     network.service_b.status = "inactive"
     db.session.commit()
-    inactive = api.post(
-        "/api/v1/referrals",
-        network.coordinator_a,
-        {"member_id": str(member.id), "service_id": str(network.service_b.id), "need": "x"},
-    )
-    assert inactive.status_code == 422
-    assert inactive.get_json()["error"]["code"] == "service_inactive"
+    inactive = api.refer(network.coordinator_a, member, network.service_b, "x")
+    api.assert_refused(inactive, 422, "service_inactive")
 
 
 def test_query_parameters_are_checked(api, network):
