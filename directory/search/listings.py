@@ -232,27 +232,14 @@ def read_listings(session: Session, ids: Collection[uuid.UUID]) -> list[SimpleNa
         services[owner].service_at_locations.append(sals[sal_id])
     if locations:
         places = list(locations)
-        address, access = Address.__table__, Accessibility.__table__
-        for owner, row in _by_owner(
-            session,
-            address.c.location_id,
-            places,
-            city=address.c.city,
-            postal_code=address.c.postal_code,
+        for attr, table, fields in (
+            ("addresses", Address.__table__, ("city", "postal_code")),
+            ("accessibility", Accessibility.__table__, ("description", "details")),
+            ("languages", language, ("code", "name")),
         ):
-            locations[owner].addresses.append(row)
-        for owner, row in _by_owner(
-            session,
-            access.c.location_id,
-            places,
-            description=access.c.description,
-            details=access.c.details,
-        ):
-            locations[owner].accessibility.append(row)
-        for owner, row in _by_owner(
-            session, language.c.location_id, places, code=language.c.code, name=language.c.name
-        ):
-            locations[owner].languages.append(row)
+            columns = {name: table.c[name] for name in fields}
+            for owner, row in _by_owner(session, table.c.location_id, places, **columns):
+                getattr(locations[owner], attr).append(row)
         for owner, schedule in _schedules(session, Schedule.__table__.c.location_id, places):
             locations[owner].schedules.append(schedule)
         for owner, schedule in _schedules(
