@@ -108,17 +108,6 @@ def network(db, create_org, create_user) -> Network:
     return network
 
 
-ALL_FIELDS = [
-    "first_name",
-    "last_name",
-    "birth_date",
-    "phone",
-    "email",
-    "preferred_language",
-    "address",
-    "postal_code",
-    "needs",
-]
 DEFAULT_SCOPE = ["first_name", "last_name", "phone", "preferred_language"]
 
 
