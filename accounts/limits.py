@@ -35,35 +35,29 @@ def _sign_in_failed(_response) -> bool:
     return bool(g.get("sign_in_failed") or g.get("refused_input"))
 
 
-# Shared scopes: the sign-in page and the token API draw on the same counters.
-sign_in_per_ip = limiter.shared_limit(
-    _setting("LOGIN_RATE_LIMIT_PER_IP"),
-    scope="sign-in-ip",
-    key_func=get_remote_address,
-    methods=["POST"],
-    error_message=TOO_MANY_SIGN_INS,
-    deduct_when=_sign_in_failed,
-)
-sign_in_per_email = limiter.shared_limit(
-    _setting("LOGIN_RATE_LIMIT_PER_EMAIL"),
-    scope="sign-in-email",
-    key_func=submitted_email,
-    methods=["POST"],
-    error_message=TOO_MANY_SIGN_INS,
-    deduct_when=_sign_in_failed,
-)
-reset_per_ip = limiter.limit(
-    _setting("RESET_RATE_LIMIT_PER_IP"),
-    key_func=get_remote_address,
-    methods=["POST"],
-    error_message=TOO_MANY_RESETS,
-)
-reset_per_email = limiter.limit(
-    _setting("RESET_RATE_LIMIT_PER_EMAIL"),
-    key_func=submitted_email,
-    methods=["POST"],
-    error_message=TOO_MANY_RESETS,
-)
+def _sign_in_limit(setting: str, scope: str, key_func):
+    """A sign-in limit in a shared scope: the sign-in page and the token API draw on the same
+    counters, and only failed attempts count."""
+    return limiter.shared_limit(
+        _setting(setting),
+        scope=scope,
+        key_func=key_func,
+        methods=["POST"],
+        error_message=TOO_MANY_SIGN_INS,
+        deduct_when=_sign_in_failed,
+    )
+
+
+def _reset_limit(setting: str, key_func):
+    return limiter.limit(
+        _setting(setting), key_func=key_func, methods=["POST"], error_message=TOO_MANY_RESETS
+    )
+
+
+sign_in_per_ip = _sign_in_limit("LOGIN_RATE_LIMIT_PER_IP", "sign-in-ip", get_remote_address)
+sign_in_per_email = _sign_in_limit("LOGIN_RATE_LIMIT_PER_EMAIL", "sign-in-email", submitted_email)
+reset_per_ip = _reset_limit("RESET_RATE_LIMIT_PER_IP", get_remote_address)
+reset_per_email = _reset_limit("RESET_RATE_LIMIT_PER_EMAIL", submitted_email)
 
 
 @sign_in_per_ip

@@ -36,6 +36,12 @@ from geo import SRID
 LocationType = ("physical", "postal", "virtual")
 
 
+def _owned(**kwargs):
+    """A parent's own child rows: saved with it, deleted with it (the database's ON DELETE
+    CASCADE removes them, so SQLAlchemy does not load them first)."""
+    return relationship(cascade="all, delete-orphan", passive_deletes=True, **kwargs)
+
+
 class ServiceStatus(enum.StrEnum):
     """HSDS 3.0 service.status, stored as these exact strings.
 
@@ -89,33 +95,19 @@ class Organization(db.Model):
     dataset: Mapped[str | None] = mapped_column(String(200), index=True)
     last_modified: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
-    services: Mapped[list["Service"]] = relationship(
-        back_populates="organization", cascade="all, delete-orphan", passive_deletes=True
+    services: Mapped[list["Service"]] = _owned(back_populates="organization")
+    locations: Mapped[list["Location"]] = _owned(back_populates="organization")
+    programs: Mapped[list["Program"]] = _owned()
+    phones: Mapped[list["Phone"]] = _owned(
+        primaryjoin="and_(Phone.organization_id == Organization.id)"
     )
-    locations: Mapped[list["Location"]] = relationship(
-        back_populates="organization", cascade="all, delete-orphan", passive_deletes=True
+    contacts: Mapped[list["Contact"]] = _owned(
+        primaryjoin="Contact.organization_id == Organization.id"
     )
-    programs: Mapped[list["Program"]] = relationship(
-        cascade="all, delete-orphan", passive_deletes=True
+    fundings: Mapped[list["Funding"]] = _owned(
+        primaryjoin="Funding.organization_id == Organization.id"
     )
-    phones: Mapped[list["Phone"]] = relationship(
-        cascade="all, delete-orphan",
-        passive_deletes=True,
-        primaryjoin="and_(Phone.organization_id == Organization.id)",
-    )
-    contacts: Mapped[list["Contact"]] = relationship(
-        cascade="all, delete-orphan",
-        passive_deletes=True,
-        primaryjoin="Contact.organization_id == Organization.id",
-    )
-    fundings: Mapped[list["Funding"]] = relationship(
-        cascade="all, delete-orphan",
-        passive_deletes=True,
-        primaryjoin="Funding.organization_id == Organization.id",
-    )
-    organization_identifiers: Mapped[list["OrganizationIdentifier"]] = relationship(
-        cascade="all, delete-orphan", passive_deletes=True
-    )
+    organization_identifiers: Mapped[list["OrganizationIdentifier"]] = _owned()
 
     def __repr__(self) -> str:
         return f"<Organization {self.id} {self.name!r}>"
@@ -192,43 +184,15 @@ class Service(db.Model):
 
     organization: Mapped[Organization] = relationship(back_populates="services")
     program: Mapped[Program | None] = relationship()
-    service_at_locations: Mapped[list["ServiceAtLocation"]] = relationship(
-        back_populates="service", cascade="all, delete-orphan", passive_deletes=True
-    )
-    phones: Mapped[list["Phone"]] = relationship(
-        cascade="all, delete-orphan",
-        passive_deletes=True,
-        primaryjoin="Phone.service_id == Service.id",
-    )
-    schedules: Mapped[list["Schedule"]] = relationship(
-        cascade="all, delete-orphan",
-        passive_deletes=True,
-        primaryjoin="Schedule.service_id == Service.id",
-    )
-    service_areas: Mapped[list["ServiceArea"]] = relationship(
-        back_populates="service", cascade="all, delete-orphan", passive_deletes=True
-    )
-    languages: Mapped[list["Language"]] = relationship(
-        cascade="all, delete-orphan",
-        passive_deletes=True,
-        primaryjoin="Language.service_id == Service.id",
-    )
-    cost_options: Mapped[list["CostOption"]] = relationship(
-        cascade="all, delete-orphan", passive_deletes=True
-    )
-    required_documents: Mapped[list["RequiredDocument"]] = relationship(
-        cascade="all, delete-orphan", passive_deletes=True
-    )
-    contacts: Mapped[list["Contact"]] = relationship(
-        cascade="all, delete-orphan",
-        passive_deletes=True,
-        primaryjoin="Contact.service_id == Service.id",
-    )
-    fundings: Mapped[list["Funding"]] = relationship(
-        cascade="all, delete-orphan",
-        passive_deletes=True,
-        primaryjoin="Funding.service_id == Service.id",
-    )
+    service_at_locations: Mapped[list["ServiceAtLocation"]] = _owned(back_populates="service")
+    phones: Mapped[list["Phone"]] = _owned(primaryjoin="Phone.service_id == Service.id")
+    schedules: Mapped[list["Schedule"]] = _owned(primaryjoin="Schedule.service_id == Service.id")
+    service_areas: Mapped[list["ServiceArea"]] = _owned(back_populates="service")
+    languages: Mapped[list["Language"]] = _owned(primaryjoin="Language.service_id == Service.id")
+    cost_options: Mapped[list["CostOption"]] = _owned()
+    required_documents: Mapped[list["RequiredDocument"]] = _owned()
+    contacts: Mapped[list["Contact"]] = _owned(primaryjoin="Contact.service_id == Service.id")
+    fundings: Mapped[list["Funding"]] = _owned(primaryjoin="Funding.service_id == Service.id")
     attributes: Mapped[list["Attribute"]] = relationship(
         primaryjoin=lambda: and_(
             foreign(Attribute.link_id) == Service.id, Attribute.link_entity == "service"
@@ -312,30 +276,12 @@ class Location(db.Model):
     last_modified: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     organization: Mapped[Organization | None] = relationship(back_populates="locations")
-    addresses: Mapped[list["Address"]] = relationship(
-        cascade="all, delete-orphan", passive_deletes=True
-    )
-    phones: Mapped[list["Phone"]] = relationship(
-        cascade="all, delete-orphan",
-        passive_deletes=True,
-        primaryjoin="Phone.location_id == Location.id",
-    )
-    schedules: Mapped[list["Schedule"]] = relationship(
-        cascade="all, delete-orphan",
-        passive_deletes=True,
-        primaryjoin="Schedule.location_id == Location.id",
-    )
-    languages: Mapped[list["Language"]] = relationship(
-        cascade="all, delete-orphan",
-        passive_deletes=True,
-        primaryjoin="Language.location_id == Location.id",
-    )
-    accessibility: Mapped[list["Accessibility"]] = relationship(
-        cascade="all, delete-orphan", passive_deletes=True
-    )
-    service_at_locations: Mapped[list["ServiceAtLocation"]] = relationship(
-        back_populates="location", cascade="all, delete-orphan", passive_deletes=True
-    )
+    addresses: Mapped[list["Address"]] = _owned()
+    phones: Mapped[list["Phone"]] = _owned(primaryjoin="Phone.location_id == Location.id")
+    schedules: Mapped[list["Schedule"]] = _owned(primaryjoin="Schedule.location_id == Location.id")
+    languages: Mapped[list["Language"]] = _owned(primaryjoin="Language.location_id == Location.id")
+    accessibility: Mapped[list["Accessibility"]] = _owned()
+    service_at_locations: Mapped[list["ServiceAtLocation"]] = _owned(back_populates="location")
 
     @property
     def physical_address(self) -> "Address | None":
@@ -358,20 +304,14 @@ class ServiceAtLocation(db.Model):
 
     service: Mapped[Service] = relationship(back_populates="service_at_locations")
     location: Mapped[Location] = relationship(back_populates="service_at_locations")
-    phones: Mapped[list["Phone"]] = relationship(
-        cascade="all, delete-orphan",
-        passive_deletes=True,
-        primaryjoin="Phone.service_at_location_id == ServiceAtLocation.id",
+    phones: Mapped[list["Phone"]] = _owned(
+        primaryjoin="Phone.service_at_location_id == ServiceAtLocation.id"
     )
-    schedules: Mapped[list["Schedule"]] = relationship(
-        cascade="all, delete-orphan",
-        passive_deletes=True,
-        primaryjoin="Schedule.service_at_location_id == ServiceAtLocation.id",
+    schedules: Mapped[list["Schedule"]] = _owned(
+        primaryjoin="Schedule.service_at_location_id == ServiceAtLocation.id"
     )
-    contacts: Mapped[list["Contact"]] = relationship(
-        cascade="all, delete-orphan",
-        passive_deletes=True,
-        primaryjoin="Contact.service_at_location_id == ServiceAtLocation.id",
+    contacts: Mapped[list["Contact"]] = _owned(
+        primaryjoin="Contact.service_at_location_id == ServiceAtLocation.id"
     )
 
     def __repr__(self) -> str:
@@ -419,11 +359,7 @@ class Phone(db.Model):
     type: Mapped[str | None] = mapped_column(String(20))
     description: Mapped[str | None] = mapped_column(Text)
 
-    languages: Mapped[list["Language"]] = relationship(
-        cascade="all, delete-orphan",
-        passive_deletes=True,
-        primaryjoin="Language.phone_id == Phone.id",
-    )
+    languages: Mapped[list["Language"]] = _owned(primaryjoin="Language.phone_id == Phone.id")
 
     @property
     def tel_uri(self) -> str | None:
@@ -587,9 +523,7 @@ class Taxonomy(db.Model):
     uri: Mapped[str | None] = mapped_column(String(2000))
     version: Mapped[str | None] = mapped_column(String(50))
 
-    terms: Mapped[list["TaxonomyTerm"]] = relationship(
-        back_populates="taxonomy", cascade="all, delete-orphan", passive_deletes=True
-    )
+    terms: Mapped[list["TaxonomyTerm"]] = _owned(back_populates="taxonomy")
 
     def __repr__(self) -> str:
         return f"<Taxonomy {self.id} {self.name!r}>"

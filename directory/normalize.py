@@ -9,8 +9,9 @@ with the value instead of raising.
 """
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from urllib.parse import quote, urlsplit
 
 import phonenumbers
@@ -123,24 +124,24 @@ def url(value: str, *, web: bool = True) -> str:
     return result
 
 
-def web_url(value: str | None) -> str | None:
-    """A stored link safe to publish or put in href (http or https only); None if it isn't one."""
+def _or_none(read: Callable[[str], str], value: str | None) -> str | None:
+    """`read(value)` for a stored value, None when it is blank or can't be read."""
     if not value or not value.strip():
         return None
     try:
-        return url(value)
+        return read(value)
     except InvalidValue:
         return None
+
+
+def web_url(value: str | None) -> str | None:
+    """A stored link safe to publish or put in href (http or https only); None if it isn't one."""
+    return _or_none(url, value)
 
 
 def published_uri(value: str | None) -> str | None:
     """A stored URI as the HSDS API may publish it (format "uri"); None when it is not one."""
-    if not value or not value.strip():
-        return None
-    try:
-        return url(value, web=False)
-    except InvalidValue:
-        return None
+    return _or_none(partial(url, web=False), value)
 
 
 # --- email --------------------------------------------------------------------------------------
@@ -178,12 +179,7 @@ def email(value: str) -> str:
 
 def valid_email(value: str | None) -> str | None:
     """A stored email safe to publish or put in mailto:; None when it isn't one."""
-    if not value or not value.strip():
-        return None
-    try:
-        return email(value)
-    except InvalidValue:
-        return None
+    return _or_none(email, value)
 
 
 # --- phone numbers ------------------------------------------------------------------------------

@@ -87,6 +87,18 @@ def _columns(key: str, extra: Sequence[str], join: "Join | None" = None) -> str:
     return ", ".join(columns)
 
 
+def _rtree_box(table: str, geom: str, box: tuple[str, str, str, str], joined: str = "") -> str:
+    """FROM and WHERE of a SpatiaLite R*Tree lookup: the rows of `table` (as t) whose bounding
+    box meets the box given as the names of its (min_x, min_y, max_x, max_y) bind parameters.
+    The CROSS JOIN makes SQLite read the index first."""
+    min_x, min_y, max_x, max_y = box
+    return (
+        f"FROM idx_{table}_{geom} AS r CROSS JOIN {table} AS t{joined} "
+        f"WHERE t.rowid = r.pkid AND r.xmin <= :{max_x} AND r.xmax >= :{min_x} "
+        f"AND r.ymin <= :{max_y} AND r.ymax >= :{min_y}"
+    )
+
+
 @dataclass(frozen=True)
 class Join:
     """Another table joined to the matched rows (`table.column = <key>`), read in that order:
@@ -135,9 +147,7 @@ def within_radius(
         )
         sql = (
             f"SELECT {_columns(key, extra, join)}, {distance} AS distance_m "  # noqa: S608  (identifiers checked)
-            f"FROM idx_{table}_{geom} AS r CROSS JOIN {table} AS t{joined_sqlite} "
-            "WHERE t.rowid = r.pkid AND r.xmin <= :w_maxx AND r.xmax >= :w_minx "
-            "AND r.ymin <= :w_maxy AND r.ymax >= :w_miny "
+            f"{_rtree_box(table, geom, ('w_minx', 'w_miny', 'w_maxx', 'w_maxy'), joined_sqlite)} "
             f"AND {distance} <= :w_r"
         )
         if join is not None:
@@ -179,9 +189,7 @@ def covering(
     if dialect == "sqlite":
         sql = (
             f"SELECT {_columns(key, extra)} "  # noqa: S608  (identifiers checked)
-            f"FROM idx_{table}_{geom} AS r CROSS JOIN {table} AS t "
-            "WHERE t.rowid = r.pkid AND r.xmin <= :c_lon AND r.xmax >= :c_lon "
-            "AND r.ymin <= :c_lat AND r.ymax >= :c_lat "
+            f"{_rtree_box(table, geom, ('c_lon', 'c_lat', 'c_lon', 'c_lat'))} "
             # For a point, intersecting an area is being covered by it (its edge included),
             # and SpatiaLite answers it faster.
             f"AND ST_Intersects(t.{geom}, {point}) = 1"
@@ -247,9 +255,7 @@ def rows_within(
     min_lon, min_lat, max_lon, max_lat = bounding_box(latitude, longitude, radius_m)
     sql = (
         f"SELECT {_columns(key, (), join)}, t.{lat_column}, t.{lon_column} "  # noqa: S608  (identifiers checked)
-        f"FROM idx_{table}_{geom} AS r CROSS JOIN {table} AS t{joined} "
-        f"WHERE t.rowid = r.pkid{on} AND r.xmin <= :max_lon AND r.xmax >= :min_lon "
-        "AND r.ymin <= :max_lat AND r.ymax >= :min_lat"
+        f"{_rtree_box(table, geom, ('min_lon', 'min_lat', 'max_lon', 'max_lat'), joined)}{on}"
     )
     params = {"min_lon": min_lon, "min_lat": min_lat, "max_lon": max_lon, "max_lat": max_lat}
     rows = bind.execute(text(sql), params).all()
@@ -295,12 +301,7 @@ def nearest(
     until enough points are found (each step is an R*Tree lookup).
     """
     dialect = _dialect(bind)
-    if dialect != "sqlite":
-        select = within_radius(
-            dialect, table, latitude, longitude, max_m, key=key, geom=geom, limit=count
-        )
-        return [(row[0], row[1]) for row in bind.execute(select).all()]
-    radius = min(1_000.0, max_m)
+    radius = max_m if dialect != "sqlite" else min(1_000.0, max_m)
     while True:
         select = within_radius(
             dialect, table, latitude, longitude, radius, key=key, geom=geom, limit=count

@@ -42,18 +42,30 @@ def can_view_referral(user: User | None, referral: Referral) -> bool:
     return user is not None and (user.is_admin or side_of(user, referral) is not None)
 
 
-def visible_referrals(user: User | None) -> Select:
-    """A select of the referrals `user` may see: the base of every list and inbox."""
-    stmt = select(Referral)
+def _visible(stmt: Select, user: User | None, coordinator, agency) -> Select:
+    """`stmt` narrowed to what `user` may see: everything for network admins, `coordinator(org
+    id)` for a coordinator, `agency(org id)` for agency staff, nothing for anyone else."""
     if user is None:
         return stmt.where(false())
     if user.is_admin:
         return stmt
-    if user.role == Role.coordinator and user.organization_id is not None:
-        return stmt.where(Referral.sending_org_id == user.organization_id)
-    if user.is_agency_user and user.organization_id is not None:
-        return stmt.where(Referral.receiving_org_id == user.organization_id)
+    if user.organization_id is None:
+        return stmt.where(false())
+    if user.role == Role.coordinator:
+        return stmt.where(coordinator(user.organization_id))
+    if user.is_agency_user:
+        return stmt.where(agency(user.organization_id))
     return stmt.where(false())
+
+
+def visible_referrals(user: User | None) -> Select:
+    """A select of the referrals `user` may see: the base of every list and inbox."""
+    return _visible(
+        select(Referral),
+        user,
+        coordinator=lambda org_id: Referral.sending_org_id == org_id,
+        agency=lambda org_id: Referral.receiving_org_id == org_id,
+    )
 
 
 def can_view_member(user: User | None, member: Member) -> bool:
@@ -88,21 +100,14 @@ def viewable_member_ids(user: User | None, members: list[Member]) -> set[uuid.UU
 
 def visible_members(user: User | None) -> Select:
     """A select of the members `user` may see (agencies: those referred to them)."""
-    stmt = select(Member)
-    if user is None:
-        return stmt.where(false())
-    if user.is_admin:
-        return stmt
-    if user.organization_id is None:
-        return stmt.where(false())
-    if user.role == Role.coordinator:
-        return stmt.where(Member.organization_id == user.organization_id)
-    if user.is_agency_user:
-        referred = select(Referral.member_id).where(
-            Referral.receiving_org_id == user.organization_id
-        )
-        return stmt.where(Member.id.in_(referred))
-    return stmt.where(false())
+    return _visible(
+        select(Member),
+        user,
+        coordinator=lambda org_id: Member.organization_id == org_id,
+        agency=lambda org_id: Member.id.in_(
+            select(Referral.member_id).where(Referral.receiving_org_id == org_id)
+        ),
+    )
 
 
 def get_referral_for(
@@ -110,23 +115,24 @@ def get_referral_for(
 ) -> Referral:
     """The referral if `user` may see it; otherwise NotFound, whether or not it exists (a
     signed-in person's attempt on an existing one is logged as denied)."""
-    referral = db.session.get(Referral, referral_id)
-    if referral is None or not can_view_referral(user, referral):
-        if referral is not None and user is not None:
-            audit.record_denied(user, AuditObject.referral, referral.id, via)
-        raise NotFound("No such referral.", code="referral_not_found")
-    return referral
+    return _get_visible(user, Referral, referral_id, can_view_referral, AuditObject.referral, via)
 
 
 def get_member_for(user: User | None, member_id: uuid.UUID, *, via: str | None = None) -> Member:
     """The member if `user` may see them; otherwise NotFound, whether or not they exist (a
     signed-in person's attempt on an existing one is logged as denied)."""
-    member = db.session.get(Member, member_id)
-    if member is None or not can_view_member(user, member):
-        if member is not None and user is not None:
-            audit.record_denied(user, AuditObject.member, member.id, via)
-        raise NotFound("No such member.", code="member_not_found")
-    return member
+    return _get_visible(user, Member, member_id, can_view_member, AuditObject.member, via)
+
+
+def _get_visible(user, model, record_id, can_view, kind: AuditObject, via: str | None):
+    """The `model` row if `can_view(user, row)`; otherwise NotFound "No such <kind>." (code
+    <kind>_not_found), and a signed-in person's attempt on an existing row is logged as denied."""
+    record = db.session.get(model, record_id)
+    if record is None or not can_view(user, record):
+        if record is not None and user is not None:
+            audit.record_denied(user, kind, record.id, via)
+        raise NotFound(f"No such {kind}.", code=f"{kind}_not_found")
+    return record
 
 
 def get_consent_for(user: User | None, member_id: uuid.UUID, consent_id: uuid.UUID) -> Consent:

@@ -2,7 +2,6 @@
 
 import logging
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 
 from flask import has_request_context, request
@@ -13,6 +12,7 @@ from sqlalchemy.orm import Session
 from accounts.models import User
 from extensions import db, utcnow
 from referrals.models import AuditAction, AuditLog, AuditObject
+from web.paging import Page
 
 MAX_PER_PAGE = 200
 log = logging.getLogger(__name__)
@@ -70,18 +70,6 @@ def record_views(actor: User | None, object_type: AuditObject | str, ids, via: s
         record(actor, AuditAction.view, object_type, object_id, {"via": via})
 
 
-@dataclass(frozen=True)
-class AuditPage:
-    items: list[AuditLog]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-
 def query_log(
     *,
     actor_id: uuid.UUID | None = None,
@@ -92,7 +80,7 @@ def query_log(
     until: datetime | None = None,
     page: int = 1,
     per_page: int = 50,
-) -> AuditPage:
+) -> Page:
     """The log for admins, newest first, filtered by actor, object, action and [since, until)."""
     page = max(1, int(page))
     per_page = min(MAX_PER_PAGE, max(1, int(per_page)))
@@ -117,4 +105,4 @@ def query_log(
         .limit(per_page)
         .offset((page - 1) * per_page)
     ).all()
-    return AuditPage(list(items), total or 0, page, per_page)
+    return Page(list(items), total or 0, page, per_page)

@@ -21,6 +21,7 @@ from extensions import db
 from referrals import access, audit
 from referrals.models import AuditObject, Member, Referral
 from referrals.states import CLOSED_STATUSES, Status, Urgency
+from web.paging import Page
 
 MAX_PER_PAGE = 100
 
@@ -31,28 +32,6 @@ REFERRAL_ROW_LOADING = (
     selectinload(Referral.sending_user),
 )
 """Loader options for a page of referrals: what each row shows, one query per relation."""
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of a longer list, with what the pagination links need."""
-
-    items: list
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-    @property
-    def first_index(self) -> int:
-        return 0 if self.total == 0 else (self.page - 1) * self.per_page + 1
-
-    @property
-    def last_index(self) -> int:
-        return min(self.total, self.page * self.per_page)
 
 
 def paginate(stmt: Select, order_by, page: int, per_page: int) -> Page:

@@ -78,9 +78,11 @@ class SmtpServer:
         return links[-1]
 
 
-class _CollectingHandler:
-    def __init__(self, messages: list):
-        self.messages = messages
+class CollectingHandler:
+    """An aiosmtpd handler that keeps every message it is sent (in `messages`)."""
+
+    def __init__(self, messages: list | None = None):
+        self.messages = [] if messages is None else messages
 
     async def handle_DATA(self, server, session, envelope):
         self.messages.append(
@@ -89,7 +91,7 @@ class _CollectingHandler:
         return "250 Message accepted for delivery"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -100,9 +102,9 @@ def smtp_server(app):
     """An aiosmtpd server on loopback collecting what the app sends; `app` is pointed at it."""
     from aiosmtpd.controller import Controller
 
-    server = SmtpServer("127.0.0.1", _free_port(), app=app)
+    server = SmtpServer("127.0.0.1", free_port(), app=app)
     controller = Controller(
-        _CollectingHandler(server.messages), hostname=server.host, port=server.port
+        CollectingHandler(server.messages), hostname=server.host, port=server.port
     )
     controller.start()
     app.config.update(server.config)

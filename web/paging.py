@@ -6,8 +6,31 @@ overflows the database (SQLite's OverflowError, PostgreSQL's bigint out of range
 """
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 MAX_PAGE = 10_000
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a longer list, with what the pagination links need."""
+
+    items: list
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def first_index(self) -> int:
+        return 0 if self.total == 0 else (self.page - 1) * self.per_page + 1
+
+    @property
+    def last_index(self) -> int:
+        return min(self.total, self.page * self.per_page)
 
 
 class BadPaging(ValueError):

@@ -250,6 +250,11 @@ def _list_response(
     return jsonify(_envelope(total, paging, serialize(_load(model, ids, options))))
 
 
+def _each(item: Callable[[Any], dict]) -> Callable[[list], list[dict]]:
+    """A page serializer from a one-object serializer."""
+    return lambda rows: [item(row) for row in rows]
+
+
 def _ndjson(model: type, ids: list, options: Sequence, serialize: Callable) -> Response:
     def lines() -> Iterator[str]:
         for start in range(0, len(ids), NDJSON_BATCH):
@@ -422,19 +427,13 @@ def services():
     full, minimal = _bool("full"), _bool("minimal")
     ranked = _search_rank(filters.search)
     id_query = select(Service.id).where(*filters.conditions(ranked))
+    options: Sequence
     if minimal:
-        options: Sequence = ()
-
-        def serialize(rows):
-            return [hsds_json.service_minimal(s) for s in rows]
-
+        options, serialize = (), _each(hsds_json.service_minimal)
     elif full:
         options, serialize = hsds_json.SERVICE_FULL_OPTIONS, hsds_json.services_full
     else:
-        options = hsds_json.SERVICE_LIST_OPTIONS
-
-        def serialize(rows):
-            return [hsds_json.service_list_item(s) for s in rows]
+        options, serialize = hsds_json.SERVICE_LIST_OPTIONS, _each(hsds_json.service_list_item)
 
     rank = _rank_by(ranked)
     return _list_response(
@@ -490,9 +489,7 @@ def organizations():
             ]
 
     else:
-
-        def serialize(rows):
-            return [hsds_json.organization_list_item(o) for o in rows]
+        serialize = _each(hsds_json.organization_list_item)
 
     return _list_response(
         model=Organization,
@@ -533,7 +530,7 @@ def taxonomies():
         id_query=id_query,
         order_by=(Taxonomy.name, Taxonomy.id),
         options=(),
-        serialize=lambda rows: [hsds_json.taxonomy(t) for t in rows],
+        serialize=_each(hsds_json.taxonomy),
         paging=paging,
     )
 
@@ -566,7 +563,7 @@ def taxonomy_terms():
         id_query=id_query,
         order_by=(TaxonomyTerm.name, TaxonomyTerm.id),
         options=(selectinload(TaxonomyTerm.taxonomy),),
-        serialize=lambda rows: [hsds_json.taxonomy_term(t) for t in rows],
+        serialize=_each(hsds_json.taxonomy_term),
         paging=paging,
     )
 
@@ -697,9 +694,7 @@ def service_at_locations():
         serialize = hsds_json.services_at_location_full
     else:
         options = hsds_json.SERVICE_AT_LOCATION_LIST_OPTIONS
-
-        def serialize(rows):
-            return [hsds_json.service_at_location_list_item(s) for s in rows]
+        serialize = _each(hsds_json.service_at_location_list_item)
 
     return _list_response(
         model=ServiceAtLocation,

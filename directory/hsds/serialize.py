@@ -168,7 +168,7 @@ def _sorted(objects: Iterable[T]) -> list[T]:
 
 
 def chunked(values: Iterable[T], size: int = IN_CHUNK) -> Iterable[list[T]]:
-    """Split ids into lists short enough for one SQL IN clause."""
+    """Split values into lists short enough for one SQL IN clause or one executemany."""
     batch: list[T] = []
     for value in values:
         batch.append(value)
@@ -199,11 +199,15 @@ class Linked:
         self._contact_phones: dict[uuid.UUID, list[Phone]] = {}
         self._taxonomies: list[Taxonomy] = []
 
-    def attributes(self, object_id: uuid.UUID) -> list[Attribute]:
+    def _ask(self, wanted: set[uuid.UUID], found: dict[uuid.UUID, list], key: uuid.UUID) -> list:
+        """Collecting: note the key and answer nothing yet; afterwards: what load() found."""
         if self.collecting:
-            self._object_ids.add(object_id)
+            wanted.add(key)
             return []
-        return self._attributes.get(object_id, [])
+        return found.get(key, [])
+
+    def attributes(self, object_id: uuid.UUID) -> list[Attribute]:
+        return self._ask(self._object_ids, self._attributes, object_id)
 
     def metadata(self, object_id: uuid.UUID) -> list[ChangeRecord]:
         if self.collecting or not self.with_metadata:
@@ -211,16 +215,10 @@ class Linked:
         return self._metadata.get(object_id, [])
 
     def location_contacts(self, location_id: uuid.UUID) -> list[Contact]:
-        if self.collecting:
-            self._location_ids.add(location_id)
-            return []
-        return self._location_contacts.get(location_id, [])
+        return self._ask(self._location_ids, self._location_contacts, location_id)
 
     def contact_phones(self, contact_id: uuid.UUID) -> list[Phone]:
-        if self.collecting:
-            self._contact_ids.add(contact_id)
-            return []
-        return self._contact_phones.get(contact_id, [])
+        return self._ask(self._contact_ids, self._contact_phones, contact_id)
 
     def load(self) -> None:
         """Fetch everything the collecting pass asked for, in a few queries per kind."""

@@ -192,20 +192,14 @@ def read_listings(session: Session, ids: Collection[uuid.UUID]) -> list[SimpleNa
         )
     ):
         services[link_id].attributes.append(SimpleNamespace(taxonomy_term_id=term_id))
-    language = Language.__table__
-    for owner, code, name in session.execute(
-        select(language.c.service_id, language.c.code, language.c.name).where(
-            language.c.service_id.in_(keys)
-        )
+    language, cost = Language.__table__, CostOption.__table__
+    for owner, row in _by_owner(
+        session, language.c.service_id, keys, code=language.c.code, name=language.c.name
     ):
-        services[owner].languages.append(SimpleNamespace(code=code, name=name))
-    cost = CostOption.__table__
-    for owner, amount in session.execute(
-        select(cost.c.service_id, type_coerce(cost.c.amount, Float)).where(
-            cost.c.service_id.in_(keys)
-        )
-    ):
-        services[owner].cost_options.append(SimpleNamespace(amount=amount))
+        services[owner].languages.append(row)
+    amount = type_coerce(cost.c.amount, Float)
+    for owner, row in _by_owner(session, cost.c.service_id, keys, amount=amount):
+        services[owner].cost_options.append(row)
     for owner, schedule in _schedules(session, Schedule.__table__.c.service_id, keys):
         services[owner].schedules.append(schedule)
 
@@ -238,28 +232,14 @@ def read_listings(session: Session, ids: Collection[uuid.UUID]) -> list[SimpleNa
         services[owner].service_at_locations.append(sals[sal_id])
     if locations:
         places = list(locations)
-        address = Address.__table__
-        for owner, city, postal_code in session.execute(
-            select(address.c.location_id, address.c.city, address.c.postal_code).where(
-                address.c.location_id.in_(places)
-            )
+        for attr, table, fields in (
+            ("addresses", Address.__table__, ("city", "postal_code")),
+            ("accessibility", Accessibility.__table__, ("description", "details")),
+            ("languages", language, ("code", "name")),
         ):
-            locations[owner].addresses.append(SimpleNamespace(city=city, postal_code=postal_code))
-        access = Accessibility.__table__
-        for owner, description, details in session.execute(
-            select(access.c.location_id, access.c.description, access.c.details).where(
-                access.c.location_id.in_(places)
-            )
-        ):
-            locations[owner].accessibility.append(
-                SimpleNamespace(description=description, details=details)
-            )
-        for owner, code, name in session.execute(
-            select(language.c.location_id, language.c.code, language.c.name).where(
-                language.c.location_id.in_(places)
-            )
-        ):
-            locations[owner].languages.append(SimpleNamespace(code=code, name=name))
+            columns = {name: table.c[name] for name in fields}
+            for owner, row in _by_owner(session, table.c.location_id, places, **columns):
+                getattr(locations[owner], attr).append(row)
         for owner, schedule in _schedules(session, Schedule.__table__.c.location_id, places):
             locations[owner].schedules.append(schedule)
         for owner, schedule in _schedules(
@@ -269,14 +249,20 @@ def read_listings(session: Session, ids: Collection[uuid.UUID]) -> list[SimpleNa
     return list(services.values())
 
 
+def _by_owner(session: Session, owner_column, owners: list, **columns):
+    """(owner id, a namespace of `columns`) pairs of the rows whose owner_column is in owners."""
+    names = list(columns)
+    for owner, *values in session.execute(
+        select(owner_column, *columns.values()).where(owner_column.in_(owners))
+    ):
+        yield owner, SimpleNamespace(**dict(zip(names, values, strict=True)))
+
+
 def _schedules(session: Session, owner_column, owners: list):
     """(owner id, schedule) pairs: the schedule fields the hours rules read."""
     table = Schedule.__table__
-    columns = [table.c[name] for name in hours.RULE_FIELDS]
-    for owner, *values in session.execute(
-        select(owner_column, *columns).where(owner_column.in_(owners))
-    ):
-        yield owner, SimpleNamespace(**dict(zip(hours.RULE_FIELDS, values, strict=True)))
+    fields = {name: table.c[name] for name in hours.RULE_FIELDS}
+    return _by_owner(session, owner_column, owners, **fields)
 
 
 def db_fingerprint(connection) -> dict:

@@ -3,7 +3,7 @@
 import pytest
 
 from accounts import mail
-from tests.fixtures_accounts import _free_port
+from tests.fixtures_accounts import free_port
 
 
 def test_send_mail_delivers_text_and_html(app, smtp_server):
@@ -20,7 +20,7 @@ def test_send_mail_delivers_text_and_html(app, smtp_server):
 
 
 def test_a_server_that_is_down_raises_mail_error(app):
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=_free_port())
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port())
     with app.app_context(), pytest.raises(mail.MailError, match="could not send mail through"):
         mail.send_mail("ana@example.org", "Hello", "Plain words.")
 
@@ -42,7 +42,7 @@ def test_queued_mail_is_sent_only_when_the_transaction_commits(app, smtp_server)
 def test_failures_after_commit_are_listed_not_raised(app):
     from extensions import db
 
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=_free_port())
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port())
     with app.app_context():
         mail.send_after_commit("ana@example.org", "Hello", "Plain words.")
         db.session.commit()

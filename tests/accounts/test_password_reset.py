@@ -133,9 +133,9 @@ def test_a_malformed_address_gets_a_message(client, smtp_server):
 
 
 def test_a_mail_server_that_is_down_does_not_break_the_page(app, client, dummy_coordinator):
-    from tests.fixtures_accounts import _free_port
+    from tests.fixtures_accounts import free_port
 
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=_free_port())  # nothing listens there
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port())  # nothing listens there
     response = _ask_for_link(client, dummy_coordinator.email)
     assert response.status_code == 200
 

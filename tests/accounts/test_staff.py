@@ -152,9 +152,9 @@ def test_the_invitation_can_be_sent_again(client, login, smtp_server, create_use
 def test_a_mail_server_that_is_down_neither_fails_nor_loses_the_invitation(
     app, client, login, two_agencies
 ):
-    from tests.fixtures_accounts import _free_port
+    from tests.fixtures_accounts import free_port
 
-    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=_free_port())
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port())
     login(client, two_agencies["admin_a"])
     response = client.post(
         "/account/staff", data={"email": "lost@example.org", "role": "agency_staff"}

@@ -53,13 +53,18 @@ def square_around(latitude: float, longitude: float, half_side_degrees: float = 
     return json.dumps({"type": "Polygon", "coordinates": [[*ring, ring[0]]]})
 
 
+def _add(db, model: type, values: dict[str, Any], overrides: dict[str, Any]):
+    """A `model` row from the default `values`, any of them overridden, added and flushed."""
+    row = model(**{**values, **overrides})
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
 def make_taxonomy(db, **overrides: Any) -> Taxonomy:
     n = _next()
     values = {"name": f"Test Taxonomy {n}", "description": "A taxonomy made by a test."}
-    taxonomy = Taxonomy(**{**values, **overrides})
-    db.session.add(taxonomy)
-    db.session.flush()
-    return taxonomy
+    return _add(db, Taxonomy, values, overrides)
 
 
 def make_taxonomy_term(
@@ -74,10 +79,7 @@ def make_taxonomy_term(
         "taxonomy": taxonomy,
         "parent": parent,
     }
-    term = TaxonomyTerm(**{**values, **overrides})
-    db.session.add(term)
-    db.session.flush()
-    return term
+    return _add(db, TaxonomyTerm, values, overrides)
 
 
 def make_organization(db, **overrides: Any) -> Organization:
@@ -89,10 +91,7 @@ def make_organization(db, **overrides: Any) -> Organization:
         "website": "https://northside.example.org",
         "year_incorporated": 1987,
     }
-    org = Organization(**{**values, **overrides})
-    db.session.add(org)
-    db.session.flush()
-    return org
+    return _add(db, Organization, values, overrides)
 
 
 def make_location(
@@ -108,16 +107,7 @@ def make_location(
     values = {"name": f"Main site {n}", "location_type": "physical", "organization": organization}
     location = Location(**{**values, **overrides})
     place_location(location, latitude, longitude)
-    location.addresses.append(
-        Address(
-            address_1=f"{100 + n} Main Street",
-            city="Syracuse",
-            state_province="NY",
-            postal_code=postal_code,
-            country="US",
-            address_type="physical",
-        )
-    )
+    location.addresses.append(_street_address(n, "Syracuse", "NY", postal_code))
     db.session.add(location)
     db.session.flush()
     return location
@@ -179,13 +169,34 @@ def make_service(
     if area is None:
         area = square_around(latitude, longitude)
     if area:
-        service_area = ServiceArea(name=f"Around site {n}")
-        set_service_area_extent(service_area, area, "geojson")
-        service.service_areas.append(service_area)
-    db.session.flush()
+        _add_area(service, f"Around site {n}", area)
     if term is None:
         term = make_taxonomy_term(db)
-    if term:
+    _categorize(db, service, [term] if term else [])
+    return service
+
+
+def _street_address(n: int, city: str, state: str, postal_code: str) -> Address:
+    return Address(
+        address_1=f"{100 + n} Main Street",
+        city=city,
+        state_province=state,
+        postal_code=postal_code,
+        country="US",
+        address_type="physical",
+    )
+
+
+def _add_area(service: Service, name: str, geojson: str) -> None:
+    service_area = ServiceArea(name=name)
+    set_service_area_extent(service_area, geojson, "geojson")
+    service.service_areas.append(service_area)
+
+
+def _categorize(db, service: Service, terms) -> None:
+    """File the service under each term (a category attribute), flushing around it."""
+    db.session.flush()
+    for term in terms:
         db.session.add(
             Attribute(
                 link_id=service.id,
@@ -195,7 +206,6 @@ def make_service(
             )
         )
     db.session.flush()
-    return service
 
 
 def make_listing(
@@ -227,16 +237,7 @@ def make_listing(
     location = Location(name=f"{name} office", location_type="physical", organization=organization)
     if at is not None:
         place_location(location, *at)
-    location.addresses.append(
-        Address(
-            address_1=f"{100 + _next()} Main Street",
-            city=city,
-            state_province=state,
-            postal_code=postal_code,
-            country="US",
-            address_type="physical",
-        )
-    )
+    location.addresses.append(_street_address(_next(), city, state, postal_code))
     if accessibility:
         from directory.models import Accessibility
 
@@ -251,21 +252,25 @@ def make_listing(
     if cost is not None:
         service.cost_options.append(CostOption(option="Service", amount=cost, currency="USD"))
     if area:
-        service_area = ServiceArea(name=f"{name} area")
-        set_service_area_extent(service_area, area, "geojson")
-        service.service_areas.append(service_area)
-    db.session.flush()
-    for term in terms:
-        db.session.add(
-            Attribute(
-                link_id=service.id,
-                link_entity="service",
-                link_type="category",
-                taxonomy_term_id=term.id,
-            )
-        )
-    db.session.flush()
+        _add_area(service, f"{name} area", area)
+    _categorize(db, service, terms)
     return service
+
+
+def name_change(
+    service: Service, previous: str, at: datetime = datetime(2024, 3, 1, 15, 45, tzinfo=UTC)
+) -> ChangeRecord:
+    """A history row: an admin renamed the service from `previous` to its name now."""
+    return ChangeRecord(
+        resource_id=service.id,
+        resource_type="service",
+        last_action_date=at,
+        last_action_type="update",
+        field_name="name",
+        previous_value=previous,
+        replacement_value=service.name,
+        updated_by="admin@example.org",
+    )
 
 
 def make_every_hsds_table(db) -> Service:
@@ -421,16 +426,7 @@ def make_every_hsds_table(db) -> Service:
                 value="yes",
             ),
             Attribute(link_id=org.id, link_entity="organization", taxonomy_term_id=food.id),
-            ChangeRecord(
-                resource_id=service.id,
-                resource_type="service",
-                last_action_date=datetime(2024, 3, 1, 15, 45, tzinfo=UTC),
-                last_action_type="update",
-                field_name="name",
-                previous_value="Pantry",
-                replacement_value=service.name,
-                updated_by="admin@example.org",
-            ),
+            name_change(service, "Pantry"),
         ]
     )
     db.session.flush()

@@ -108,17 +108,6 @@ def network(db, create_org, create_user) -> Network:
     return network
 
 
-ALL_FIELDS = [
-    "first_name",
-    "last_name",
-    "birth_date",
-    "phone",
-    "email",
-    "preferred_language",
-    "address",
-    "postal_code",
-    "needs",
-]
 DEFAULT_SCOPE = ["first_name", "last_name", "phone", "preferred_language"]
 
 
@@ -181,6 +170,17 @@ class JsonApi:
 
     def post(self, path: str, as_=None, json=None, **kwargs):
         return self.client.post(path, headers=self.headers(as_), json=json, **kwargs)
+
+    def refer(self, as_, member, service, need: str = "Food"):
+        """POST a new referral and return the answer, whatever it is (`send` asserts a 201)."""
+        body = {"member_id": str(member.id), "service_id": str(service.id), "need": need}
+        return self.post("/api/v1/referrals", as_, body)
+
+    @staticmethod
+    def assert_refused(response, status: int, code: str) -> None:
+        """The answer is the JSON error `code` with HTTP `status`."""
+        assert response.status_code == status, response.get_json()
+        assert response.get_json()["error"]["code"] == code
 
 
 @pytest.fixture

@@ -12,15 +12,7 @@ from referrals.models import AuditLog, Consent, Notification, OutboxEmail, Refer
 
 
 def _refer(api, network, member, service=None):
-    return api.post(
-        "/api/v1/referrals",
-        network.coordinator_a,
-        {
-            "member_id": str(member.id),
-            "service_id": str((service or network.service_a).id),
-            "need": "Rent help",
-        },
-    )
+    return api.refer(network.coordinator_a, member, service or network.service_a, "Rent help")
 
 
 def _referral_count(db) -> int:
@@ -59,8 +51,7 @@ def test_revoked_consent_is_refused_then_a_new_one_works(api, network, create_me
     assert revoked.status_code == 200
     assert revoked.get_json()["in_force"] is False
     response = _refer(api, network, member)
-    assert response.status_code == 422
-    assert response.get_json()["error"]["code"] == "consent_revoked"
+    api.assert_refused(response, 422, "consent_revoked")
 
     renewed = api.post(
         f"/api/v1/members/{member.id}/consents",
@@ -84,8 +75,7 @@ def test_consent_is_checked_again_when_a_referral_is_forwarded(api, network, cre
         network.staff_a,
         {"service_id": str(network.service_b.id)},
     )
-    assert forwarded.status_code == 422
-    assert forwarded.get_json()["error"]["code"] == "consent_expired"
+    api.assert_refused(forwarded, 422, "consent_expired")
     # Nothing half-done: the original is still waiting, and no new referral exists.
     assert api.get(f"/api/v1/referrals/{rid}", network.coordinator_a).get_json()["status"] == "sent"
     assert _referral_count(db) == 1
@@ -180,8 +170,7 @@ def test_the_newest_consent_supersedes_older_ones(api, network, create_member, d
     seen = api.get(f"/api/v1/referrals/{rid}", network.staff_a).get_json()["member"]
     assert seen["shared_fields"] == []
     refused = _refer(api, network, member, network.service_a2)
-    assert refused.status_code == 422
-    assert refused.get_json()["error"]["code"] == "consent_revoked"
+    api.assert_refused(refused, 422, "consent_revoked")
 
 
 # -- revoking consent closes the loop --------------------------------------------------------

@@ -199,8 +199,7 @@ def test_forward_closes_the_original_and_sends_a_linked_one(api, network, create
         network.staff_a,
         {"service_id": str(network.service_b.id)},
     )
-    assert full.status_code == 422
-    assert full.get_json()["error"]["code"] == "service_not_accepting"
+    api.assert_refused(full, 422, "service_not_accepting")
     network.service_b.referral_capacity = "accepting"
     db.session.commit()
 
@@ -338,11 +337,7 @@ def test_notifications_unread_count_and_mark_read(api, network, create_member, s
 def test_duplicate_referral_needs_confirmation(api, network, create_member, send, db):
     member = create_member()
     first = send(member)["id"]
-    again = api.post(
-        "/api/v1/referrals",
-        network.coordinator_a,
-        {"member_id": str(member.id), "service_id": str(network.service_a.id), "need": "Food"},
-    )
+    again = api.refer(network.coordinator_a, member, network.service_a)
     assert again.status_code == 409
     error = again.get_json()["error"]
     assert error["code"] == "duplicate_referral"
@@ -370,17 +365,8 @@ def test_capacity_switch_blocks_new_referrals_when_not_accepting(api, network, c
         "id": str(network.service_a.id),
         "referral_capacity": "not_accepting",
     }
-    refused = api.post(
-        "/api/v1/referrals",
-        network.coordinator_a,
-        {"member_id": str(member.id), "service_id": str(network.service_a.id), "need": "Food"},
-    )
-    assert refused.status_code == 422
-    assert refused.get_json()["error"]["code"] == "service_not_accepting"
+    refused = api.refer(network.coordinator_a, member, network.service_a)
+    api.assert_refused(refused, 422, "service_not_accepting")
     api.post(path, network.agency_admin_a, {"referral_capacity": "waitlist"})
-    allowed = api.post(
-        "/api/v1/referrals",
-        network.coordinator_a,
-        {"member_id": str(member.id), "service_id": str(network.service_a.id), "need": "Food"},
-    )
+    allowed = api.refer(network.coordinator_a, member, network.service_a)
     assert allowed.status_code == 201

@@ -1,7 +1,5 @@
 """Notification email through the outbox: a real SMTP server on loopback, down and back up."""
 
-import email
-import email.policy
 import socket
 import threading
 import time
@@ -13,31 +11,15 @@ from sqlalchemy import func, select
 from extensions import utcnow
 from referrals import notifications, services
 from referrals.models import Notification, OutboxEmail, Referral
-
-
-class _Collect:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(
-            email.message_from_bytes(envelope.content, policy=email.policy.default)
-        )
-        return "250 OK"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.fixtures_accounts import CollectingHandler, free_port
 
 
 class RestartableSmtp:
     """An aiosmtpd server on a fixed loopback port that a test can stop and start again."""
 
     def __init__(self):
-        self.port = _free_port()
-        self.handler = _Collect()
+        self.port = free_port()
+        self.handler = CollectingHandler()
         self.controller = None
 
     def start(self):
@@ -151,11 +133,7 @@ def test_backoff_grows_and_the_outbox_gives_up_without_losing_the_row(network, d
 
 def test_notices_and_emails_roll_back_with_a_refused_change(api, network, create_member, db):
     member = create_member(consent=False)
-    refused = api.post(
-        "/api/v1/referrals",
-        network.coordinator_a,
-        {"member_id": str(member.id), "service_id": str(network.service_a.id), "need": "Food"},
-    )
+    refused = api.refer(network.coordinator_a, member, network.service_a)
     assert refused.status_code == 422
     assert db.session.scalar(select(func.count()).select_from(OutboxEmail)) == 0
     assert db.session.scalar(select(func.count()).select_from(Notification)) == 0
@@ -316,13 +294,13 @@ def test_a_slow_answer_after_the_greeting_gets_the_send_timeout(app, db):
 
     from aiosmtpd.controller import Controller
 
-    class Slow(_Collect):
+    class Slow(CollectingHandler):
         async def handle_DATA(self, server, session, envelope):
             await asyncio.sleep(1.0)
             return await super().handle_DATA(server, session, envelope)
 
     handler = Slow()
-    controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
     controller.start()
     app.config.update(
         MAIL_SERVER="127.0.0.1", MAIL_PORT=controller.port, MAIL_CONNECT_TIMEOUT=0.5, MAIL_TIMEOUT=5

@@ -132,22 +132,12 @@ def test_inactive_or_unreachable_services_cannot_be_referred_to(api, network, cr
     outside.organization.email = None
     outside.phones.clear()
     db.session.commit()
-    unreachable = api.post(
-        "/api/v1/referrals",
-        network.coordinator_a,
-        {"member_id": str(member.id), "service_id": str(outside.id), "need": "x"},
-    )
-    assert unreachable.status_code == 422
-    assert unreachable.get_json()["error"]["code"] == "service_unreachable"
+    unreachable = api.refer(network.coordinator_a, member, outside, "x")
+    api.assert_refused(unreachable, 422, "service_unreachable")
     network.service_b.status = "inactive"
     db.session.commit()
-    inactive = api.post(
-        "/api/v1/referrals",
-        network.coordinator_a,
-        {"member_id": str(member.id), "service_id": str(network.service_b.id), "need": "x"},
-    )
-    assert inactive.status_code == 422
-    assert inactive.get_json()["error"]["code"] == "service_inactive"
+    inactive = api.refer(network.coordinator_a, member, network.service_b, "x")
+    api.assert_refused(inactive, 422, "service_inactive")
 
 
 def test_query_parameters_are_checked(api, network):

@@ -12,7 +12,7 @@ The checker keeps which records each table accepted and rejected, for the links 
 
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
@@ -60,7 +60,7 @@ from directory.hsds.importing.values import (
     parse_web_url,
     parse_wkst,
 )
-from directory.hsds.serialize import value_forms
+from directory.hsds.serialize import chunked, value_forms
 from directory.services import place_location, set_service_area_extent
 from extensions import db
 from geo.places import km_from_zip
@@ -74,7 +74,6 @@ ADDRESS_PLACE = ("country", "state_province", "postal_code")
 OWN_COLUMNS = {"id", "geom", "dataset", "referral_capacity", "tz_name", "last_modified"}
 DATASET_TABLES = {"organization", "service", "location"}
 LAT_LON = ("latitude", "longitude")
-CHUNK = 500
 FAR_FROM_ZIP_KM = 100  # a point further than this from its own ZIP code is flagged for review
 
 
@@ -223,18 +222,6 @@ def _generic(info: ColumnInfo, value: Any) -> Any:
     if info.kind == "datetime":
         return parse_datetime(value)
     return value
-
-
-def chunks(items: Iterable, size: int = CHUNK):
-    """Batches short enough for one SQL IN list or one executemany."""
-    batch = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 # --- checking records ----------------------------------------------------------------------------
@@ -506,22 +493,25 @@ class Checker:
         """US states as two-letter codes ("New York" -> NY), ZIP codes as ZIP or ZIP+4."""
         if row.get("country", "US") != "US":
             return
-        state = row.get("state_province")
-        if state:
-            try:
-                row["state_province"] = normalize.us_state(state)
-            except normalize.InvalidValue as exc:
-                self._warn("address", record, f"state_province: {exc}; kept as written")
+        self._normalize_address_field(record, row, "state_province", normalize.us_state)
         code = row.get("postal_code")
-        if code:
-            try:
-                row["postal_code"] = normalize.us_zip(code)
-            except normalize.InvalidValue as exc:
-                self._warn("address", record, f"postal_code: {exc}; kept as written")
-                return
+        if code and self._normalize_address_field(record, row, "postal_code", normalize.us_zip):
             digits = code.split("-")[0].split(".")[0].strip()
             if digits.isdigit() and len(digits) in (3, 4, 7, 8):
                 self._warn("address", record, f"postal_code {code} padded to {row['postal_code']}")
+
+    def _normalize_address_field(self, record: Record, row: dict, field: str, normal) -> bool:
+        """Write a present address field the normal way; one that can't be read is kept as
+        written, with a warning. False for that case."""
+        value = row.get(field)
+        if not value:
+            return True
+        try:
+            row[field] = normal(value)
+        except normalize.InvalidValue as exc:
+            self._warn("address", record, f"{field}: {exc}; kept as written")
+            return False
+        return True
 
     def _fix_phone(self, record: Record, row: dict, managed: set[str]) -> None:
         """Numbers formatted one way ("(315) 555-0100"), an extension in the number moved to
@@ -560,7 +550,7 @@ class Checker:
         if not wanted:
             return
         model = MODELS[table]
-        for batch in chunks(wanted):
+        for batch in chunked(wanted):
             found = set(db.session.scalars(select(model.id).where(model.id.in_(batch))))
             self.known[table] |= found
             self.checked_absent[table] |= set(batch) - found

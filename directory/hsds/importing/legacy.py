@@ -20,6 +20,7 @@ from directory.hsds.importing.read import CsvTable
 from directory.hsds.importing.records import (
     KEYED_TABLES,
     OWNER_LINKS,
+    REFERENCE_TARGETS,
     REQUIRED_LINKS,
     Context,
     Origin,
@@ -164,15 +165,16 @@ _RENAMED = {
     "accessibility": {"accessibility": "description"},
 }
 
-_LINK_TABLES = {
-    "organization_id": "organization",
-    "parent_organization_id": "organization",
-    "program_id": "program",
-    "service_id": "service",
-    "location_id": "location",
-    "service_at_location_id": "service_at_location",
-    "contact_id": "contact",
-}
+# The 1.x columns that link one row to another (REFERENCE_TARGETS says to which table).
+_LINK_FIELDS = (
+    "organization_id",
+    "parent_organization_id",
+    "program_id",
+    "service_id",
+    "location_id",
+    "service_at_location_id",
+    "contact_id",
+)
 
 
 # The tables whose records 1.x metadata rows may describe (the file names no resource_type).
@@ -245,13 +247,17 @@ class LegacyReader:
             if name in values and not blank(values[name]):
                 continue  # the proper column wins over a looser alias
             values[name] = value
-        for field, target in _LINK_TABLES.items():
+        for field in _LINK_FIELDS:
             if field in values:
-                text = source_id_text(values[field])
-                values[field] = self.ctx.ref(target, text) if text else None
-                if text:
-                    refs[field] = text
+                self._link(values, refs, field, values[field])
         return values, refs
+
+    def _link(self, values: dict[str, Any], refs: dict[str, str], field: str, raw) -> None:
+        """Put our id for a 1.x link in values (None when blank), its source text in refs."""
+        text = source_id_text(raw)
+        values[field] = self.ctx.ref(REFERENCE_TARGETS[field], text) if text else None
+        if text:
+            refs[field] = text
 
     def _repeated(self, file: str) -> set[str]:
         """The ids more than one row of this file carries."""
@@ -486,10 +492,7 @@ class LegacyReader:
     def _schedule_values(self, row: dict) -> tuple[dict[str, Any], dict[str, str]]:
         values, refs = {}, {}
         for field in ("service_id", "location_id", "service_at_location_id"):
-            text = source_id_text(row.get(field))
-            values[field] = self.ctx.ref(_LINK_TABLES[field], text) if text else None
-            if text:
-                refs[field] = text
+            self._link(values, refs, field, row.get(field))
         for field in ("description", "notes", "timezone", "tz_name"):
             if field in row:
                 values[field] = row[field]
@@ -617,11 +620,7 @@ class LegacyReader:
         for _, _, row, origin in self._rows("language"):
             base, refs = {}, {}
             for field in ("service_id", "location_id", "phone_id"):
-                text = source_id_text(row.get(field))
-                target = "phone" if field == "phone_id" else _LINK_TABLES[field]
-                base[field] = self.ctx.ref(target, text) if text else None
-                if text:
-                    refs[field] = text
+                self._link(base, refs, field, row.get(field))
             names, notes = languages_and_notes(row.get("language"))
             self._interpretation_notes(base.get("service_id"), notes, origin)
             if not names:

@@ -13,10 +13,10 @@ from collections import defaultdict
 from sqlalchemy import select
 
 from directory import models
-from directory.hsds.importing.checks import chunks
 from directory.hsds.importing.records import Origin, Package, Record
 from directory.hsds.importing.report import Flag
 from directory.hsds.importing.values import clean_text
+from directory.hsds.serialize import chunked
 from extensions import db, utcnow
 
 REASON = "placeholder_organization"
@@ -70,7 +70,7 @@ def add_placeholder_organizations(package: Package) -> tuple[dict[uuid.UUID, str
 def _stored_names(ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
     table = models.Organization.__table__
     found = {}
-    for batch in chunks(ids):
+    for batch in chunked(ids):
         query = select(table.c.id, table.c.name).where(table.c.id.in_(batch))
         found.update({row.id: row.name for row in db.session.execute(query)})
     return found
@@ -80,7 +80,7 @@ def _flagged(ids: set[uuid.UUID]) -> set[uuid.UUID]:
     """Those of the stored organizations that an import made as placeholders."""
     flag = models.ReviewFlag
     found: set[uuid.UUID] = set()
-    for batch in chunks(ids):
+    for batch in chunked(ids):
         query = select(flag.record_id).where(
             flag.record_table == "organization", flag.reason == REASON, flag.record_id.in_(batch)
         )
@@ -108,7 +108,7 @@ def resolve_found(package: Package, by: str = "import") -> int:
     flag = models.ReviewFlag
     ids = [record.id for record in package.records.get("organization", [])]
     resolved = 0
-    for batch in chunks(ids):
+    for batch in chunked(ids):
         open_flags = db.session.scalars(
             select(flag).where(
                 flag.record_table == "organization",

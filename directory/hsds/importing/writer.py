@@ -16,7 +16,7 @@ from sqlalchemy import delete, insert, select, text, update
 
 from directory import models
 from directory.hsds.importing import placeholders
-from directory.hsds.importing.checks import COLUMNS, NOW, Checked, Checker, chunks
+from directory.hsds.importing.checks import COLUMNS, NOW, Checked, Checker
 from directory.hsds.importing.records import (
     ALL_PARENTS,
     MODELS,
@@ -29,6 +29,7 @@ from directory.hsds.importing.records import (
     link_target,
 )
 from directory.hsds.importing.values import clean_text
+from directory.hsds.serialize import chunked
 from extensions import db, utcnow
 
 if TYPE_CHECKING:
@@ -136,7 +137,7 @@ class Writer:
         model = MODELS[table]
         columns = [model.__table__.c[n] for n in sorted(names) if n != "geom"]
         stored: dict[uuid.UUID, dict] = {}
-        for batch in chunks(ids):
+        for batch in chunked(ids):
             query = select(model.__table__.c.id, *columns).where(model.__table__.c.id.in_(batch))
             for row in db.session.execute(query).mappings():
                 stored[row["id"]] = dict(row)
@@ -182,10 +183,10 @@ class Writer:
             counts.updated += 1
         if parent is not None:
             inserts = _parents_first(inserts, parent)
-        for batch in chunks(inserts, INSERT_BATCH):
+        for batch in chunked(inserts, INSERT_BATCH):
             db.session.execute(statement, batch)
         for group in updates.values():
-            for batch in chunks(group, 1000):
+            for batch in chunked(group, 1000):
                 db.session.execute(update(model), batch)
 
     def _new_row(self, table: str, item: Checked) -> dict | None:
@@ -216,7 +217,7 @@ class Writer:
         reason (a re-import updates its detail), none again for a finding a person resolved."""
         flags = [f for f in self.checks.flags if f.record_id in self.checks.accepted[f.table]]
         stored: dict[tuple, list[models.ReviewFlag]] = defaultdict(list)
-        for batch in chunks({f.record_id for f in flags}):
+        for batch in chunked({f.record_id for f in flags}):
             query = select(models.ReviewFlag).where(models.ReviewFlag.record_id.in_(batch))
             for old in db.session.scalars(query):
                 stored[(old.record_table, old.record_id, old.reason)].append(old)
@@ -254,7 +255,7 @@ class Writer:
             model = MODELS[table]
             keep = self.checks.accepted[table] | set(self.checks.rejected[table]) | self.referenced
             doomed: set[uuid.UUID] = set()
-            for batch in chunks(owned):
+            for batch in chunked(owned):
                 if link.startswith("link:"):
                     query = select(model.id).where(
                         model.link_entity == parent_table, model.link_id.in_(batch)
@@ -262,7 +263,7 @@ class Writer:
                 else:
                     query = select(model.id).where(getattr(model, link).in_(batch))
                 doomed |= set(db.session.scalars(query)) - keep
-            for batch in chunks(doomed):
+            for batch in chunked(doomed):
                 db.session.execute(
                     delete(model).where(model.id.in_(batch)),
                     execution_options={"synchronize_session": False},
@@ -286,7 +287,7 @@ class Writer:
             table.c.dataset == self.package.dataset, table.c.status.in_(RETIRABLE)
         )
         gone = [(row.id, row.name) for row in db.session.execute(query) if row.id not in listed]
-        for batch in chunks(gone, 1000):
+        for batch in chunked(gone, 1000):
             db.session.execute(
                 update(table)
                 .where(table.c.id.in_([service_id for service_id, _ in batch]))
@@ -309,7 +310,7 @@ class Writer:
             return
         flag = models.ReviewFlag
         open_ = set()
-        for batch in chunks({f.record_id for f in flags}):
+        for batch in chunked({f.record_id for f in flags}):
             query = select(flag.record_table, flag.record_id, flag.reason).where(
                 flag.record_id.in_(batch), flag.resolved_at.is_(None)
             )
@@ -333,7 +334,7 @@ class Writer:
                     "resolved_by": None,
                 }
             )
-        for batch in chunks(rows, 1000):
+        for batch in chunked(rows, 1000):
             db.session.execute(insert(flag.__table__), batch)
 
 

@@ -2,18 +2,19 @@
 
 import csv
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from directory.hsds import serialize as hsds_json
 from directory.hsds.export import TABLE_MODELS, export_package
 from directory.hsds.importing import import_path
-from directory.models import ChangeRecord, Location, Service
+from directory.models import Location, Service
 from tests.directory.factories import (
     make_every_hsds_table,
     make_location,
     make_organization,
     make_service,
+    name_change,
 )
 from tests.directory.hsds.schemas import assert_valid
 
@@ -31,18 +32,7 @@ def _small_directory(db) -> dict:
     second = make_service(db, organization=org, name="Rent Help", minimum_age=None)
     make_service(db, name="Legal Clinic")
     make_location(db, organization=org, name="Warehouse")  # a site with no service
-    db.session.add(
-        ChangeRecord(
-            resource_id=first.id,
-            resource_type="service",
-            last_action_date=datetime(2024, 3, 1, 15, 45, tzinfo=UTC),
-            last_action_type="update",
-            field_name="name",
-            previous_value="Pantry",
-            replacement_value="Food Pantry",
-            updated_by="admin@example.org",
-        )
-    )
+    db.session.add(name_change(first, "Pantry"))
     db.session.commit()
     return {"org": org.id, "first": first.id, "second": second.id}
 

@@ -9,7 +9,6 @@ from sqlalchemy import event, select
 from directory.hsds import serialize as hsds_json
 from directory.models import (
     Attribute,
-    ChangeRecord,
     Contact,
     Organization,
     Phone,
@@ -22,6 +21,7 @@ from tests.directory.factories import (
     make_organization,
     make_service,
     make_taxonomy_term,
+    name_change,
 )
 from tests.directory.hsds.schemas import assert_valid
 
@@ -124,18 +124,7 @@ def test_loosely_linked_children_are_nested(db):
     db.session.add(
         Attribute(link_id=location.id, link_entity="location", taxonomy_term_id=accessible.id)
     )
-    db.session.add(
-        ChangeRecord(
-            resource_id=service.id,
-            resource_type="service",
-            last_action_date=datetime(2024, 5, 1, 12, 30, tzinfo=UTC),
-            last_action_type="update",
-            field_name="name",
-            previous_value="Old name",
-            replacement_value=service.name,
-            updated_by="admin@example.org",
-        )
-    )
+    db.session.add(name_change(service, "Old name", datetime(2024, 5, 1, 12, 30, tzinfo=UTC)))
     db.session.commit()
 
     loaded = _load(db, Service, service.id, hsds_json.SERVICE_FULL_OPTIONS)
