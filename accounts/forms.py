@@ -1,7 +1,16 @@
 """Sign-in, password and staff forms (CSRF through Flask-WTF; the rules live in services)."""
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringField, SubmitField
+from wtforms import (
+    EmailField,
+    HiddenField,
+    PasswordField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TelField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length
 
 
@@ -47,3 +56,14 @@ class StaffForm(FlaskForm):
     full_name = StringField("Full name", validators=[Length(max=200)])
     role = SelectField("Role", validate_choice=True)
     submit = SubmitField("Add and send an invitation")
+
+
+class ClaimForm(FlaskForm):
+    """'Work here? Manage this listing': the rules (email, phone, duplicates) live in
+    accounts.claims; the form carries the CSRF token and keeps what was typed."""
+
+    name = StringField("Your name", validators=[Length(max=400)])
+    email = EmailField("Work email", validators=[Length(max=400)])
+    phone = TelField("Work phone (optional)", validators=[Length(max=100)])
+    message = TextAreaField("Anything the network admin should know (optional)")
+    submit = SubmitField("Ask to manage this listing")
