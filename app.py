@@ -60,6 +60,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         LOGIN_RATE_LIMIT_PER_EMAIL=os.environ.get("LOGIN_RATE_LIMIT_PER_EMAIL", "5 per minute"),
         RESET_RATE_LIMIT_PER_IP=os.environ.get("RESET_RATE_LIMIT_PER_IP", "10 per hour"),
         RESET_RATE_LIMIT_PER_EMAIL=os.environ.get("RESET_RATE_LIMIT_PER_EMAIL", "3 per hour"),
+        CLAIM_RATE_LIMIT_PER_IP=os.environ.get("CLAIM_RATE_LIMIT_PER_IP", "5 per hour"),
         MAIL_SERVER=os.environ.get("MAIL_SERVER", "127.0.0.1"),
         MAIL_PORT=int(os.environ.get("MAIL_PORT", "25")),
         MAIL_FROM=os.environ.get("MAIL_FROM", "Wraparound <no-reply@wraparound.local>"),
@@ -136,6 +137,7 @@ def _register_blueprints(app: Flask) -> None:
     import referrals.models  # noqa: F401
     import web.idempotency  # noqa: F401
     from accounts import api as accounts_api
+    from accounts import claim_views
     from accounts import views as accounts_views
     from admin import views as admin_views
     from directory import api as directory_api
@@ -151,6 +153,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(hsds_api.bp)
     app.register_blueprint(accounts_views.bp)
     app.register_blueprint(accounts_api.bp)
+    app.register_blueprint(claim_views.bp)
     app.register_blueprint(referrals_views.bp)
     app.register_blueprint(referrals_api.bp)
     app.register_blueprint(referral_link_views.bp)

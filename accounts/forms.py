@@ -1,8 +1,17 @@
-"""Sign-in, password, staff and response-window forms (CSRF through Flask-WTF; the rules live in
+"""Sign-in, password, staff, response-window and listing-claim forms (CSRF through Flask-WTF; the rules live in
 services)."""
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringField, SubmitField
+from wtforms import (
+    EmailField,
+    HiddenField,
+    PasswordField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TelField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length
 
 
@@ -61,3 +70,14 @@ class ResponseWindowsForm(FlaskForm):
     urgent_window_business_days = StringField("Urgent: business days", render_kw=_WHOLE_NUMBER)
     response_window_business_days = StringField("Routine: business days", render_kw=_WHOLE_NUMBER)
     submit = SubmitField("Save the response windows")
+
+
+class ClaimForm(FlaskForm):
+    """'Work here? Manage this listing': the rules (email, phone, duplicates) live in
+    accounts.claims; the form carries the CSRF token and keeps what was typed."""
+
+    name = StringField("Your name", validators=[Length(max=400)])
+    email = EmailField("Work email", validators=[Length(max=400)])
+    phone = TelField("Work phone (optional)", validators=[Length(max=100)])
+    message = TextAreaField("Anything the network admin should know (optional)")
+    submit = SubmitField("Ask to manage this listing")

@@ -1,4 +1,5 @@
-"""Rate limits on signing in and on reset emails, per client address and per account email."""
+"""Rate limits on signing in and on reset emails, per client address and per account email, and
+on listing claims per client address."""
 
 from flask import current_app, g, request
 from flask_limiter.util import get_remote_address
@@ -8,6 +9,7 @@ from extensions import limiter
 
 TOO_MANY_SIGN_INS = "Too many sign-in attempts. Try again in a minute."
 TOO_MANY_RESETS = "Too many password reset requests. Try again later."
+TOO_MANY_CLAIMS = "Too many requests to manage a listing from this address. Try again later."
 
 
 def _setting(name: str):
@@ -59,6 +61,13 @@ sign_in_per_email = _sign_in_limit("LOGIN_RATE_LIMIT_PER_EMAIL", "sign-in-email"
 reset_per_ip = _reset_limit("RESET_RATE_LIMIT_PER_IP", get_remote_address)
 reset_per_email = _reset_limit("RESET_RATE_LIMIT_PER_EMAIL", submitted_email)
 
+claim_per_ip = limiter.limit(
+    _setting("CLAIM_RATE_LIMIT_PER_IP"),
+    key_func=get_remote_address,
+    methods=["POST"],
+    error_message=TOO_MANY_CLAIMS,
+)
+
 
 @sign_in_per_ip
 @sign_in_per_email
@@ -72,10 +81,16 @@ def _reset_request() -> None:
     """Checked and counted like the reset view (same endpoint, so the same counters)."""
 
 
+@claim_per_ip
+def _claim_request() -> None:
+    """Checked and counted like the claim form (same endpoint, so the same counter)."""
+
+
 _LIMITED_ENDPOINTS = {
     "accounts.login": _sign_in_attempt,
     "accounts_api.issue_token": _sign_in_attempt,
     "accounts.forgot_password": _reset_request,
+    "claims.claim_listing": _claim_request,
 }
 
 

@@ -4,7 +4,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Uuid
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import UTCDateTime, db, utcnow
@@ -183,3 +183,57 @@ class UserSession(db.Model):
 
     def __repr__(self) -> str:
         return f"<UserSession {self.id} user={self.user_id}>"
+
+
+class ClaimStatus(enum.StrEnum):
+    pending = "pending"
+    approved = "approved"
+    refused = "refused"
+
+
+class ListingClaim(db.Model):
+    """Someone who works at a listed organization asks to manage its listing ("Work here?").
+
+    A network admin approves (the organization joins, the person becomes its agency admin) or
+    refuses (the person is told why). `organization_id` is the directory organization, which may
+    have no network row yet.
+    """
+
+    __tablename__ = "listing_claim"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'approved', 'refused')", name="status"),
+        Index("ix_listing_claim_queue", "status", "created_at"),
+        Index("ix_listing_claim_organization_email", "organization_id", "email"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("organization.id", ondelete="CASCADE")
+    )
+    # The service page the claim started from (the listing can be retired later).
+    service_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("service.id", ondelete="SET NULL")
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(50))
+    message: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default=ClaimStatus.pending.value)
+    refusal_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    ip: Mapped[str | None] = mapped_column(String(64))
+
+    organization = relationship("Organization")
+    service = relationship("Service")
+    decided_by: Mapped[User | None] = relationship()
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == ClaimStatus.pending
+
+    def __repr__(self) -> str:
+        return f"<ListingClaim {self.id} {self.status} {self.email!r} org={self.organization_id}>"

@@ -1,16 +1,19 @@
 """Network admin pages: the access log (who saw or changed which member, consent or referral),
-filtered and paged, and the same rows as CSV."""
+filtered and paged, and the same rows as CSV; the queue of listing claims to approve or refuse."""
 
 import csv
 import io
 import json
 from datetime import UTC, datetime, time, timedelta
 
-from flask import Blueprint, Response, abort, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 from sqlalchemy import select
 
+from accounts import claims
 from accounts.auth import login_required_roles, register_nav_link
-from accounts.models import Role, User, normalize_email
+from accounts.models import ListingClaim, Role, User, normalize_email
+from accounts.services import AccountError
 from extensions import db, utcnow
 from referrals import audit, deadlines
 from referrals.models import AuditAction, AuditObject
@@ -19,6 +22,7 @@ from referrals.web import int_arg, page_url, parse_date, parse_uuid, partial_for
 bp = Blueprint("admin", __name__)
 
 register_nav_link("Audit log", "admin.audit_log", roles=(Role.admin,), order=85)
+register_nav_link("Claims", "admin.claims_queue", roles=(Role.admin,), order=86)
 
 
 def _audit_filters() -> tuple[dict, dict, dict]:
@@ -144,3 +148,83 @@ def audit_csv():
 def _csv_safe(value: str) -> str:
     # A cell starting with = + - @ runs as a formula in spreadsheets: quote it as text.
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+# -- listing claims ----------------------------------------------------------------------------
+
+
+def _claims_page(status: int = 200, errors: dict | None = None, reasons: dict | None = None):
+    return (
+        render_template(
+            "admin/claims.html",
+            claims=claims.claims_page(int_arg("page", 1)),
+            errors=errors or {},
+            reasons=reasons or {},
+            page_url=lambda **kw: page_url("admin.claims_queue", **kw),
+        ),
+        status,
+    )
+
+
+@bp.get("/admin/claims")
+@login_required_roles(Role.admin)
+def claims_queue():
+    """Claims of listings waiting for a decision (oldest first), then the decided ones."""
+    return _claims_page()
+
+
+def _claim(claim_id) -> ListingClaim:
+    claim = claims.claim_for_decision(claim_id)
+    if claim is None:
+        abort(404)
+    return claim
+
+
+def _refused_decision(claim: ListingClaim, exc: AccountError, reason: str = ""):
+    """The queue again with the claim's error beside it: 409 for a conflict, else 422."""
+    status = 409 if isinstance(exc, claims.ClaimConflict) else 422
+    return _claims_page(status, errors={claim.id: exc.message}, reasons={claim.id: reason})
+
+
+def _audit_decision(claim: ListingClaim, action: AuditAction, **detail) -> None:
+    audit.record(
+        current_user._get_current_object(),
+        action,
+        AuditObject.organization,
+        claim.organization_id,
+        {"claim_id": str(claim.id), "email": claim.email, **detail},
+    )
+
+
+@bp.post("/admin/claims/<uuid:claim_id>/approve")
+@login_required_roles(Role.admin)
+def approve_claim(claim_id):
+    """The organization joins the network with the claimant as its agency admin."""
+    claim = _claim(claim_id)
+    try:
+        user = claims.approve_claim(claim, current_user._get_current_object())
+    except AccountError as exc:
+        return _refused_decision(claim, exc)
+    _audit_decision(claim, AuditAction.accept, user_id=str(user.id))
+    audit.record(current_user._get_current_object(), AuditAction.create, AuditObject.user, user.id)
+    flash(
+        f"{user.organization.name} joined the network; {claim.email} gets a link to choose a "
+        "password.",
+        "success",
+    )
+    return redirect(url_for("admin.claims_queue"), code=303)
+
+
+@bp.post("/admin/claims/<uuid:claim_id>/refuse")
+@login_required_roles(Role.admin)
+def refuse_claim(claim_id):
+    """Refuse a claim; the person gets the reason by email."""
+    claim = _claim(claim_id)
+    reason = request.form.get("reason", "")
+    try:
+        claims.refuse_claim(claim, current_user._get_current_object(), reason)
+    except AccountError as exc:
+        return _refused_decision(claim, exc, reason)
+    _audit_decision(claim, AuditAction.decline, reason=claim.refusal_reason)
+    flash(f"Refused; {claim.email} gets the reason by email.", "success")
+    return redirect(url_for("admin.claims_queue"), code=303)

@@ -214,6 +214,7 @@ def service(service_id: uuid.UUID):
         today=today,
         locations=[sal.location for sal in found.service_at_locations],
         refer_url=_refer_url(found),
+        claim_url=_claim_url(found),
         referral_routes=referral_routes.routes_for([found.id]),
     )
 
@@ -241,6 +242,14 @@ def _refer_url(service: Service) -> str | None:
         return url_for("referrals.new_referral", service_id=service.id)
     except BuildError:
         return None
+
+
+def _claim_url(service: Service) -> str | None:
+    """The link to claim a listing ("Work here?"), when the network takes claims; the page
+    shows it only while the organization has not joined."""
+    if "claims.claim_listing" not in current_app.view_functions:
+        return None
+    return url_for("claims.claim_listing", service_id=service.id)
 
 
 # ---------------------------------------------------------------- my list

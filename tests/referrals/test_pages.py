@@ -752,6 +752,7 @@ PAGES = {
     "notifications": (None, "GET", "/notifications", None, SIGNED_IN),
     "audit log": (None, "GET", "/admin/audit", None, ADMIN_ONLY),
     "audit csv": (None, "GET", "/admin/audit.csv", None, ADMIN_ONLY),
+    "listing claims": (None, "GET", "/admin/claims", None, ADMIN_ONLY),  # decisions: tests/admin
     "send referral": (
         "member",
         "POST",
