@@ -1,5 +1,5 @@
-"""Sign-in, password, staff, response-window and listing-claim forms (CSRF through Flask-WTF; the rules live in
-services)."""
+"""Sign-in, password, staff, response-window and listing-claim forms (CSRF through Flask-WTF;
+the rules live in services)."""
 
 from flask_wtf import FlaskForm
 from wtforms import (
