@@ -182,6 +182,9 @@ class JsonApi:
     def post(self, path: str, as_=None, json=None, **kwargs):
         return self.client.post(path, headers=self.headers(as_), json=json, **kwargs)
 
+    def patch(self, path: str, as_=None, json=None, **kwargs):
+        return self.client.patch(path, headers=self.headers(as_), json=json, **kwargs)
+
 
 @pytest.fixture
 def api(client, api_token) -> JsonApi:
