@@ -8,7 +8,7 @@ import io
 import pytest
 from sqlalchemy import select
 
-from referrals import deadlines, services
+from referrals import deadlines, exports, services
 from referrals.models import AuditLog, Referral
 from tests.referrals.pages import refer, text_of
 from web.spreadsheet import safe_cell
@@ -47,7 +47,10 @@ def test_cells_a_spreadsheet_would_run_get_an_apostrophe(value, cell):
     assert safe_cell(value) == cell
 
 
-def test_the_dashboard_downloads_every_page_as_streamed_csv(db, network, member, signed_in):
+def test_the_dashboard_downloads_every_page_as_streamed_csv(
+    db, network, member, signed_in, monkeypatch
+):
+    monkeypatch.setattr(exports, "BATCH", 5)  # read in several batches, as a long list is
     for number in range(23):  # more than one page (20 a page)
         refer(db, network, member, need=f"Need {number:02d}", confirm_duplicate=True)
     client = signed_in(network.coordinator_a)
