@@ -18,6 +18,7 @@ from extensions import db, utcnow
 from referrals import audit, deadlines
 from referrals.models import AuditAction, AuditObject
 from referrals.web import int_arg, page_url, parse_date, parse_uuid, partial_for, respond
+from web.spreadsheet import safe_cell
 
 bp = Blueprint("admin", __name__)
 
@@ -125,13 +126,13 @@ def audit_csv():
                 [
                     entry.at.astimezone(UTC).isoformat(),
                     entry.actor_id or "",
-                    _csv_safe(entry.actor_label),
+                    safe_cell(entry.actor_label),
                     entry.action,
                     entry.object_type,
                     entry.object_id or "",
                     entry.ip or "",
-                    _csv_safe(entry.user_agent or ""),
-                    _csv_safe(json.dumps(entry.detail, sort_keys=True) if entry.detail else ""),
+                    safe_cell(entry.user_agent or ""),
+                    safe_cell(json.dumps(entry.detail, sort_keys=True) if entry.detail else ""),
                 ]
             )
         if page_number >= log.pages:
@@ -143,11 +144,6 @@ def audit_csv():
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.csv"'},
     )
-
-
-def _csv_safe(value: str) -> str:
-    # A cell starting with = + - @ runs as a formula in spreadsheets: quote it as text.
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 # -- listing claims ----------------------------------------------------------------------------

@@ -315,6 +315,24 @@ def get_member(member_id: uuid.UUID):
     return jsonify(body)
 
 
+@bp.patch("/members/<uuid:member_id>")
+@api_auth_required()
+def update_member(member_id: uuid.UUID):
+    """Change some of a member's details (the fields sent; null clears an optional one), by
+    the rules of adding a member; the caller's own caseload only. Agencies keep seeing only
+    what the consent in force shares."""
+    actor = _actor()
+    member = access.get_member_for(actor, member_id)
+    access.require_own_member(actor, member, "edit the member's details")
+    values = _body(set(SHAREABLE_MEMBER_FIELDS))
+    errors: dict = {}
+    if "birth_date" in values:
+        values["birth_date"] = _parse_date(errors, "birth_date", values["birth_date"])
+    _raise_if(errors)
+    services.update_member(actor, member, **values)
+    return jsonify(_member_json(member, actor, detail=True))
+
+
 @bp.post("/members/<uuid:member_id>/consents")
 @api_auth_required()
 @idempotent

@@ -34,11 +34,16 @@ REFERRAL_ROW_LOADING = (
 """Loader options for a page of referrals: what each row shows, one query per relation."""
 
 
+def count_of(stmt: Select) -> int:
+    """How many rows `stmt` selects."""
+    return db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+
+
 def paginate(stmt: Select, order_by, page: int, per_page: int) -> Page:
     """Count `stmt`'s rows and fetch one page of them in a stable order."""
     page = max(1, page)
     per_page = min(MAX_PER_PAGE, max(1, per_page))
-    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    total = count_of(stmt)
     items = db.session.scalars(
         stmt.order_by(*order_by).limit(per_page).offset((page - 1) * per_page)
     ).all()
@@ -148,11 +153,9 @@ def inbox_counts(user: User, now: datetime) -> dict[InboxTab, int]:
     return counts
 
 
-def inbox_page(
-    user: User, tab: InboxTab, now: datetime, page: int, per_page: int, *, via: str
-) -> Page:
-    """One tab of the inbox: the most pressing first (urgency, then the oldest deadline);
-    closed ones newest first."""
+def inbox_select(user: User, tab: InboxTab, now: datetime) -> tuple[Select, tuple]:
+    """One tab of the inbox, in its order: the most pressing first (urgency, then the oldest
+    deadline); closed ones newest first. The page and its CSV download share it."""
     stmt = access.visible_referrals(user).where(_inbox_condition(tab, now))
     if tab == InboxTab.closed:
         order = (Referral.closed_at.desc(), Referral.id)
@@ -160,6 +163,14 @@ def inbox_page(
         order = (_outcome_overdue_first(), Referral.responded_at.asc(), Referral.id)
     else:
         order = (_URGENCY_RANK, Referral.due_at.asc(), Referral.id)
+    return stmt, order
+
+
+def inbox_page(
+    user: User, tab: InboxTab, now: datetime, page: int, per_page: int, *, via: str
+) -> Page:
+    """One page of a tab of the inbox (`inbox_select`)."""
+    stmt, order = inbox_select(user, tab, now)
     return referral_page(user, stmt, order, page, per_page, via=via)
 
 
@@ -224,10 +235,9 @@ def _text_condition(text: str):
     )
 
 
-def dashboard_page(
-    user: User, filters: DashboardFilters, now: datetime, page: int, per_page: int, *, via: str
-) -> Page:
-    """The referrals the user's organization sent (all of them for a network admin), filtered."""
+def dashboard_select(user: User, filters: DashboardFilters, now: datetime) -> tuple[Select, tuple]:
+    """The referrals the user's organization sent (all of them for a network admin), filtered,
+    in the dashboard's order. The page and its CSV download share it."""
     stmt = access.visible_referrals(user)
     condition = _dashboard_condition(filters.view, now)
     if condition is not None:
@@ -246,6 +256,14 @@ def dashboard_page(
         order = (_outcome_overdue_first(), Referral.sent_at.desc(), Referral.id)
     else:
         order = (Referral.sent_at.desc(), Referral.id)
+    return stmt, order
+
+
+def dashboard_page(
+    user: User, filters: DashboardFilters, now: datetime, page: int, per_page: int, *, via: str
+) -> Page:
+    """One page of the dashboard's filtered list (`dashboard_select`)."""
+    stmt, order = dashboard_select(user, filters, now)
     return referral_page(user, stmt, order, page, per_page, via=via)
 
 

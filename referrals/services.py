@@ -393,6 +393,36 @@ def add_member(
     return member
 
 
+def update_member(actor: User, member: Member, now: datetime | None = None, **values) -> list[str]:
+    """Change some of a member's details (those not given stay as they are), checked by the
+    same rules as a new member; returns the names of the fields that changed.
+
+    One `update` row in the access log names those fields, never their values: the log is read
+    more widely than the record and the details are health data. What agencies see still
+    follows the consent in force (`member_views`): editing a field never shares it.
+    There is no version column on members: the last edit wins.
+    """
+    now = now or utcnow()
+    access.require_own_member(actor, member, "edit the member's details")
+    unknown = set(values) - set(SHAREABLE_MEMBER_FIELDS)
+    if unknown:
+        raise InvalidInput({name: "Unknown field." for name in unknown})
+    current = {name: getattr(member, name) for name in SHAREABLE_MEMBER_FIELDS}
+    checks = _Checks()
+    fields = _member_fields(checks, {**current, **values}, deadlines.local_today(now))
+    checks.done()
+    changed = [n for n in SHAREABLE_MEMBER_FIELDS if n in values and fields[n] != current[n]]
+    if not changed:
+        return changed
+    for name in changed:
+        setattr(member, name, fields[name])
+    member.updated_at = now
+    db.session.flush()
+    audit.record(actor, AuditAction.update, AuditObject.member, member.id, {"fields": changed})
+    log.info("member %s: %s changed by %s", member.id, ", ".join(changed), actor.id)
+    return changed
+
+
 def revoke_consent(actor: User, consent: Consent, now: datetime | None = None) -> list[Referral]:
     """Withdraw a consent: agencies stop seeing the member's details and no referral can be sent.
 

@@ -13,11 +13,13 @@ from datetime import date, datetime, timedelta
 
 from flask import (
     Blueprint,
+    Response,
     abort,
     flash,
     redirect,
     render_template,
     request,
+    stream_with_context,
     url_for,
 )
 from werkzeug import exceptions as http
@@ -28,7 +30,7 @@ from directory import referral_routes
 from directory.cards import contact_phone
 from directory.models import ReferralCapacity, Service
 from extensions import db, utcnow
-from referrals import access, actions, deadlines, links, notifications, queries, services
+from referrals import access, actions, deadlines, exports, links, notifications, queries, services
 from referrals.errors import (
     ConsentProblem,
     DuplicateReferral,
@@ -283,13 +285,8 @@ def _add_member(user: User, form, errors: dict) -> Member:
 # -- the coordinator dashboard -----------------------------------------------------------------
 
 
-@bp.get("/referrals")
-@login_required_roles(Role.coordinator, Role.admin)
-def index():
-    """The coordinator's view of every referral their organization sent: what waits, what is
-    overdue, what awaits an outcome, what closed, and how often the loop closes."""
-    user = _actor()
-    now = utcnow()
+def _dashboard_filters() -> queries.DashboardFilters:
+    """The dashboard's filters from the query string; one that can't be read is left off."""
     try:
         view = queries.DashboardView(request.args.get("view") or "all")
     except ValueError:
@@ -298,12 +295,41 @@ def index():
         urgency = Urgency(request.args["urgency"]) if request.args.get("urgency") else None
     except ValueError:
         urgency = None
-    filters = queries.DashboardFilters(
+    return queries.DashboardFilters(
         view=view,
         text=(request.args.get("q") or "").strip()[:200],
         mine=request.args.get("mine") == "1",
         urgency=urgency,
     )
+
+
+def _inbox_tab() -> queries.InboxTab:
+    try:
+        return queries.InboxTab(request.args.get("tab") or "new")
+    except ValueError:
+        return queries.InboxTab.new
+
+
+def _csv_response(download: exports.Download) -> Response:
+    """The download, streamed while it is read (in the request's context, so its session)."""
+    return Response(
+        stream_with_context(download.lines),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f"attachment; filename={download.filename}",
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@bp.get("/referrals")
+@login_required_roles(Role.coordinator, Role.admin)
+def index():
+    """The coordinator's view of every referral their organization sent: what waits, what is
+    overdue, what awaits an outcome, what closed, and how often the loop closes."""
+    user = _actor()
+    now = utcnow()
+    filters = _dashboard_filters()
     page = queries.dashboard_page(
         user, filters, now, int_arg("page", 1), PER_PAGE, via="page:dashboard"
     )
@@ -317,12 +343,33 @@ def index():
         period=period,
         periods=LOOP_PERIODS,
         page_url=lambda **kw: page_url("referrals.index", **kw),
+        csv_url=page_url("referrals.index_csv"),
         rows=_rows_with_members(user, page.items),
     )
     partial = partial_for("referral-list")
     return _render_list(
         "referrals/_dashboard_list.html" if partial else "referrals/dashboard.html", context
     )
+
+
+@bp.get("/referrals.csv")
+@login_required_roles(Role.coordinator, Role.admin)
+def index_csv():
+    """The dashboard's list as filtered on screen, every page of it, as a spreadsheet."""
+    user = _actor()
+    now = utcnow()
+    filters = _dashboard_filters()
+    stmt, order = queries.dashboard_select(user, filters, now)
+    described = {
+        "view": str(filters.view),
+        "q": filters.text,
+        "mine": filters.mine,
+        "urgency": str(filters.urgency) if filters.urgency else None,
+    }
+    download = exports.export_referrals(
+        user, stmt, order, now, via="csv:dashboard", filters=described
+    )
+    return _csv_response(download)
 
 
 def _rows_with_members(user: User, referrals: list[Referral]) -> list[tuple[Referral, dict]]:
@@ -648,10 +695,7 @@ def inbox():
     in place; plus the switch that tells searches whether each service takes referrals."""
     user = _actor()
     now = utcnow()
-    try:
-        tab = queries.InboxTab(request.args.get("tab") or "new")
-    except ValueError:
-        tab = queries.InboxTab.new
+    tab = _inbox_tab()
     counts = queries.inbox_counts(user, now)
     if partial_for("inbox-tabs"):
         context = _shared_context(tab=tab, counts=counts, tabs=queries.INBOX_TAB_LABELS)
@@ -670,11 +714,26 @@ def inbox():
         agency_services=queries.agency_services(user),
         capacities=list(ReferralCapacity),
         page_url=lambda **kw: page_url("referrals.inbox", **kw),
+        csv_url=page_url("referrals.inbox_csv"),
     )
     partial = partial_for("inbox-list")
     return _render_list(
         "referrals/_inbox_list.html" if partial else "referrals/inbox.html", context
     )
+
+
+@bp.get("/inbox.csv")
+@login_required_roles(*AGENCY_ROLES)
+def inbox_csv():
+    """One tab of the inbox, every page of it, as a spreadsheet."""
+    user = _actor()
+    now = utcnow()
+    tab = _inbox_tab()
+    stmt, order = queries.inbox_select(user, tab, now)
+    download = exports.export_referrals(
+        user, stmt, order, now, via="csv:inbox", filters={"tab": str(tab)}
+    )
+    return _csv_response(download)
 
 
 @bp.post("/services/<uuid:service_id>/capacity")
@@ -774,6 +833,45 @@ def member(member_id: uuid.UUID):
     found = access.load_member_for(user, member_id, via="page")
     context = _member_context(user, found)
     return respond(render_template("referrals/member.html", **context))
+
+
+def _member_form_state(member: Member) -> dict:
+    """The edit form's values: the member's details as they are (dates as YYYY-MM-DD)."""
+    state = {}
+    for name in SHAREABLE_MEMBER_FIELDS:
+        value = getattr(member, name)
+        state[name] = value.isoformat() if isinstance(value, date) else (value or "")
+    return state
+
+
+@bp.route("/members/<uuid:member_id>/edit", methods=["GET", "POST"])
+@login_required_roles(Role.coordinator)
+def edit_member(member_id: uuid.UUID):
+    """Correct a member's details (a new phone, a move, a name); the member's own coordinators
+    only, with the same rules as adding them. A refusal keeps what was typed (422)."""
+    user = _actor()
+    if request.method == "GET":
+        found = access.load_member_for(user, member_id, via="page:edit")
+        access.require_own_member(user, found, "edit the member's details")
+        context = _shared_context(member=found, form=_member_form_state(found), errors={})
+        return respond(render_template("referrals/edit_member.html", **context))
+    found = access.get_member_for(user, member_id)
+    errors: dict = {}
+    try:
+        values = _member_values(errors, request.form)
+        if errors:
+            raise InvalidInput(errors)
+        changed = services.update_member(user, found, **values)
+    except InvalidInput as exc:
+        discard()
+        found = access.load_member_for(user, member_id, via="page:edit")
+        context = _shared_context(
+            member=found, form=request.form.to_dict(), errors={**errors, **exc.fields}
+        )
+        _keep_audit_of_refusal_page()
+        return respond(render_template("referrals/edit_member.html", **context), 422)
+    flash("Details saved." if changed else "Nothing changed.", "success" if changed else "info")
+    return redirect(url_for("referrals.member", member_id=found.id), code=303)
 
 
 @bp.post("/members/<uuid:member_id>/consents")

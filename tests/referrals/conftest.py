@@ -182,6 +182,9 @@ class JsonApi:
         assert response.status_code == status, response.get_json()
         assert response.get_json()["error"]["code"] == code
 
+    def patch(self, path: str, as_=None, json=None, **kwargs):
+        return self.client.patch(path, headers=self.headers(as_), json=json, **kwargs)
+
 
 @pytest.fixture
 def api(client, api_token) -> JsonApi:

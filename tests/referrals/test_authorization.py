@@ -31,6 +31,13 @@ ENDPOINTS = {
         None,
         by_role(200, 404, 200, 404, 200, 200, 401),
     ),
+    "update member": (
+        "sent",
+        "PATCH",
+        "/api/v1/members/{member}",
+        {"phone": "315 555 0100"},
+        by_role(200, 404, 403, 404, 403, 403, 401),
+    ),
     "record consent": (
         "sent",
         "POST",
@@ -132,6 +139,8 @@ def test_authorization_matrix(endpoint, api, network, matrix_records):
         user = network.people[role]
         if method == "GET":
             response = api.get(url, user)
+        elif method == "PATCH":
+            response = api.patch(url, user, payload)
         else:
             response = api.post(url, user, payload)
         got[role] = response.status_code

@@ -749,6 +749,27 @@ PAGES = {
         None,
         by_role(200, 404, 403, 403, 403, 403, 302),
     ),
+    "edit member form": (
+        "member",
+        "GET",
+        "/members/{member}/edit",
+        None,
+        by_role(200, 404, 403, 403, 403, 403, 302),
+    ),
+    "dashboard csv": (
+        "sent",
+        "GET",
+        "/referrals.csv?view=waiting",
+        None,
+        by_role(200, 200, 403, 403, 403, 200, 302),
+    ),
+    "inbox csv": (
+        "sent",
+        "GET",
+        "/inbox.csv?tab=new",
+        None,
+        by_role(403, 403, 200, 200, 200, 403, 302),
+    ),
     "notifications": (None, "GET", "/notifications", None, SIGNED_IN),
     "audit log": (None, "GET", "/admin/audit", None, ADMIN_ONLY),
     "audit csv": (None, "GET", "/admin/audit.csv", None, ADMIN_ONLY),
@@ -766,6 +787,13 @@ PAGES = {
         "/members/new",
         {"first_name": "Lee", "last_name": "Chan"},
         by_role(303, 303, 403, 403, 403, 403, 302),
+    ),
+    "edit member": (
+        "member",
+        "POST",
+        "/members/{member}/edit",
+        {"first_name": "Lee", "last_name": "Chan", "phone": "315 555 0100"},
+        by_role(303, 404, 403, 403, 403, 403, 302),
     ),
     "record consent": (
         "member",
@@ -844,6 +872,7 @@ def test_authorization_matrix(name, network, matrix_records, signed_in):
             response = client.get(url)
         else:
             response = client.post(url, data=fill_in(form, values))
+        response.close()  # a streamed download (CSV) ends here, not when collected
         assert response.status_code == expected[role], (role, response.status_code, url)
         if role == "anonymous":
             assert response.headers["Location"].startswith("/login?next=")
@@ -890,6 +919,7 @@ POST_FORMS = {name: spec for name, spec in PAGES.items() if spec[1] == "POST"}
 ACTS_AS = {
     "send referral": "coordinator_a",
     "add member": "coordinator_a",
+    "edit member": "coordinator_a",
     "record consent": "coordinator_a",
     "revoke consent": "coordinator_a",
     "cancel": "coordinator_a",
