@@ -84,6 +84,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         IMPORT_MAX_UNZIPPED_BYTES=int(
             os.environ.get("IMPORT_MAX_UNZIPPED_BYTES", str(2 * 1024 * 1024 * 1024))
         ),
+        # JSON files are parsed whole (about ten times their size in memory); CSV row by row.
+        IMPORT_MAX_JSON_BYTES=int(os.environ.get("IMPORT_MAX_JSON_BYTES", str(256 * 1024 * 1024))),
         DEFAULT_PHONE_REGION=os.environ.get("DEFAULT_PHONE_REGION", "US"),
         CONTENT_SECURITY_POLICY=os.environ.get("CONTENT_SECURITY_POLICY", ""),
         HSTS_SECONDS=int(os.environ.get("HSTS_SECONDS", "31536000")),

@@ -12,7 +12,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from directory.hsds.importing.read import CsvTable, ImportFailed, read_json
+from directory.hsds.importing.read import (
+    DEFAULT_MAX_JSON_BYTES,
+    CsvTable,
+    ImportFailed,
+    read_json,
+)
 from directory.hsds.importing.records import (
     KEYED_TABLES,
     NO_REFS,
@@ -259,10 +264,12 @@ def add_tabular_rows(
 # --- nested JSON --------------------------------------------------------------------------------
 
 
-def add_json_files(ctx: Context, files: list[Path], say: Progress) -> None:
-    """Records from 3.0 JSON files, read one after the other."""
+def add_json_files(
+    ctx: Context, files: list[Path], say: Progress, max_bytes: int = DEFAULT_MAX_JSON_BYTES
+) -> None:
+    """Records from 3.0 JSON files, read one after the other (each at most `max_bytes`)."""
     for path in files:
-        data = read_json(path)
+        data = read_json(path, max_bytes)
         if not isinstance(data, dict | list):
             raise ImportFailed(f"{path.name} holds a single JSON value, not HSDS objects")
         ctx.package.files.append(path.name)
