@@ -80,10 +80,14 @@ def create_app(test_config: dict | None = None) -> Flask:
         MAP_TILE_URL=os.environ.get("MAP_TILE_URL", ""),
         MAP_TILE_ATTRIBUTION=os.environ.get("MAP_TILE_ATTRIBUTION", ""),
         DEFAULT_TIMEZONE=os.environ.get("DEFAULT_TIMEZONE", "America/New_York"),
+        # Postings a rebuild sorts in memory (MB, by Whoosh's estimate); 0: the engine's default.
+        SEARCH_INDEX_MEMORY_MB=int(os.environ.get("SEARCH_INDEX_MEMORY_MB", "0")),
         IMPORT_REPORT_DIR=os.environ.get("IMPORT_REPORT_DIR", ""),  # else instance/import-reports
         IMPORT_MAX_UNZIPPED_BYTES=int(
             os.environ.get("IMPORT_MAX_UNZIPPED_BYTES", str(2 * 1024 * 1024 * 1024))
         ),
+        # JSON files are parsed whole (about ten times their size in memory); CSV row by row.
+        IMPORT_MAX_JSON_BYTES=int(os.environ.get("IMPORT_MAX_JSON_BYTES", str(256 * 1024 * 1024))),
         DEFAULT_PHONE_REGION=os.environ.get("DEFAULT_PHONE_REGION", "US"),
         CONTENT_SECURITY_POLICY=os.environ.get("CONTENT_SECURITY_POLICY", ""),
         HSTS_SECONDS=int(os.environ.get("HSTS_SECONDS", "31536000")),

@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from directory.search import sync
 from directory.search.engine import SearchEngine, current_engine
 from directory.search.listings import db_fingerprint
-from directory.search.whoosh_engine import WhooshEngine
+from directory.search.whoosh_engine import INDEX_MEMORY_MB, WhooshEngine
 from extensions import db
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,11 @@ SYNC_REBUILD_LIMIT = 5000  # a stale index this small is rebuilt while the app s
 
 
 def _whoosh(app: Flask) -> SearchEngine:
-    engine = WhooshEngine(app.config["SEARCH_INDEX_DIR"], app.config.get("SEARCH_INDEX_PROCS", 1))
+    engine = WhooshEngine(
+        app.config["SEARCH_INDEX_DIR"],
+        app.config.get("SEARCH_INDEX_PROCS", 1),
+        app.config.get("SEARCH_INDEX_MEMORY_MB") or INDEX_MEMORY_MB,
+    )
     if removed := engine.remove_leftovers():
         log.warning("removed what an interrupted index rebuild left: %s", ", ".join(removed))
     return engine

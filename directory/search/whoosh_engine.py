@@ -65,13 +65,16 @@ from directory.search.query import Facet
 from directory.search.spelling import edit_distance
 from extensions import db
 from geo import sql as geo_sql
+from geo.spatialite import small_page_cache
 
 INDEX_CHUNK = 500
 MULTIPROCESS_FROM = 20_000  # rebuilds this big may analyse text in several processes
-INDEX_MEMORY_MB = 1024
-"""Postings a one-process rebuild sorts in memory before spilling a sorted run to disk: at
-256 MB a 50,000-service rebuild spilled and merged runs and took 94 s; at 1024 MB, 69 s.
-(100,000 services fit: about 1 GB by Whoosh's estimate.)"""
+INDEX_MEMORY_MB = 48
+"""Postings a one-process rebuild sorts in memory (by Whoosh's estimate; Python holds about
+twice that) before it spills a sorted run to disk and, at the end, merges the runs: the
+SEARCH_INDEX_MEMORY_MB setting. 48 keeps a rebuild of 34,000 services with 50 MB of text
+(bench/import_memory.py) under 300 MB of RSS, app included; 1024 (no run spilled up to
+100,000 services) ran a 50,000-service rebuild in 69 s instead of 94 s at 256, and held 700 MB."""
 FIELD_WEIGHTS = {  # BM25F field boosts: a word in the name counts most
     "name": 3.0,
     "categories": 2.0,
@@ -732,9 +735,12 @@ class WhooshEngine:
 
     FINGERPRINT_FILE = "wraparound.json"
 
-    def __init__(self, directory: str | Path, procs: int = 1):
+    def __init__(
+        self, directory: str | Path, procs: int = 1, memory_mb: int = INDEX_MEMORY_MB
+    ) -> None:
         self.directory = Path(directory)
         self.procs = max(1, procs)
+        self.memory_mb = max(1, memory_mb)
         self._local = threading.local()
         self._lock = threading.Lock()
         self._segments: dict[str, _Segment] = {}
@@ -1042,7 +1048,7 @@ class WhooshEngine:
             pending.write_text("")
             building.mkdir()
             ix = index.create_in(str(building), _schema())
-            with Session(db.engine) as session:
+            with Session(db.engine) as session, small_page_cache(session.connection()):
                 fingerprint = db_fingerprint(session.connection())
                 ids = list(
                     session.scalars(
@@ -1055,7 +1061,7 @@ class WhooshEngine:
                         ix, engine=db.engine, procs=procs, limitmb=128, multisegment=True
                     )
                 else:
-                    writer = ix.writer(limitmb=INDEX_MEMORY_MB)
+                    writer = ix.writer(limitmb=self.memory_mb)
                 counts: dict[str, int] = {}
                 try:
                     for start in range(0, len(ids), INDEX_CHUNK):

@@ -49,7 +49,12 @@ from directory.hsds.importing.detect import (
     unzip,
 )
 from directory.hsds.importing.legacy import LEGACY_FILES, LEGACY_REQUIRED_COLUMNS, LegacyReader
-from directory.hsds.importing.read import CsvTable, ImportFailed, read_tables
+from directory.hsds.importing.read import (
+    DEFAULT_MAX_JSON_BYTES,
+    CsvTable,
+    ImportFailed,
+    read_tables,
+)
 from directory.hsds.importing.records import Context, Origin, Package, Progress
 from directory.hsds.importing.report import Counts, Flag, ImportReport
 from directory.hsds.importing.v3 import (
@@ -108,7 +113,8 @@ def _import(
     package = Package(format=FORMATS[found.kind], dataset=name)
     ctx = Context(package, _stored_taxonomies())
     if found.kind == "json":
-        add_json_files(ctx, found.json_files, say)
+        cap = current_app.config.get("IMPORT_MAX_JSON_BYTES", DEFAULT_MAX_JSON_BYTES)
+        add_json_files(ctx, found.json_files, say, cap)
     elif found.kind == "v3":
         tables = _csv_tables(found, V3_FILES, V3_REQUIRED_COLUMNS, package, say)
         _missing(found, V3_FILES, tables, package)

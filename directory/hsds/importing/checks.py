@@ -12,7 +12,7 @@ The checker keeps which records each table accepted and rejected, for the links 
 
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
@@ -28,9 +28,13 @@ from directory.hsds.importing.records import (
     REQUIRED_LINKS,
     Issue,
     Package,
+    PackedValues,
     Record,
     entity_table,
     link_target,
+    links_only,
+    packed_if,
+    unpacked,
 )
 from directory.hsds.importing.values import (
     US_STATES,
@@ -239,11 +243,12 @@ class Flag:
 
 @dataclass
 class Checked:
-    """A record that passed: its row, and the columns the package sets (others stay as stored)."""
+    """A record that passed: its row, and the columns the package sets (others stay as stored).
+    The row of a record with much text waits packed (`PackedValues`) until it is written."""
 
     record: Record
-    row: dict[str, Any]
-    managed: set[str]
+    row: MutableMapping[str, Any]
+    managed: frozenset[str]
 
 
 class Checker:
@@ -259,17 +264,23 @@ class Checker:
         self.address_places = self._address_places()
         self.flags: list[Flag] = []
         self.phone_region = normalize.phone_region()
+        self._managed: dict[frozenset[str], frozenset[str]] = {}  # one set for the rows alike
 
     def check(self, table: str, records: list[Record]) -> dict[uuid.UUID, Checked]:
         """The rows of one table's records that can be written; the rest are rejected."""
         checked: dict[uuid.UUID, Checked] = {}
         for record in self._merge(table, records):
+            packed = isinstance(record.values, PackedValues)
+            record.values = unpacked(record.values)  # for as long as it is checked
             try:
                 row, managed = self._clean(table, record)
             except Reject as exc:
                 self.reject(table, record, str(exc))
                 continue
-            checked[record.id] = Checked(record, row, managed)
+            finally:  # later steps need its links only (the writer's `_release`, sooner)
+                record.values = links_only(record.values) if packed else record.values
+            managed = self._managed.setdefault(frozenset(managed), frozenset(managed))
+            checked[record.id] = Checked(record, packed_if(row, packed), managed)
         self.accepted[table].update(checked)
         self._check_links(table, checked)
         return checked

@@ -16,7 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from directory.hsds.importing.legacy import LEGACY_FILES, LEGACY_ONLY
-from directory.hsds.importing.read import ImportFailed, normalize_column, read_datapackage
+from directory.hsds.importing.read import (
+    ImportFailed,
+    normalize_column,
+    read_datapackage,
+    size_text,
+)
 from directory.hsds.importing.v3 import V3_FILES
 
 # How the report names each kind of package.
@@ -54,14 +59,6 @@ SUSPICIOUS_RATIO = 500
 SUSPICIOUS_SIZE = 4 * 1024 * 1024
 DEFAULT_MAX_UNZIPPED_BYTES = 2 * 1024 * 1024 * 1024
 _COPY_CHUNK = 1024 * 1024
-
-
-def size_text(size: int) -> str:
-    """2147483648 -> "2 GB", 10485760 -> "10 MB", for messages about sizes."""
-    for unit, scale in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
-        if size >= scale:
-            return f"{size / scale:.3g} {unit}"
-    return f"{size} bytes"
 
 
 def unzip(path: Path, folder: Path, max_bytes: int = DEFAULT_MAX_UNZIPPED_BYTES) -> Path:

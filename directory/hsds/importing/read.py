@@ -210,10 +210,30 @@ def _row(name: str, line: int, columns: list[str], raw: list[str]) -> dict[str, 
     return {column: raw[i] for i, column in enumerate(columns) if column}
 
 
-def read_json(path: Path) -> Any:
-    """Parse a JSON (or newline-delimited JSON) file, or raise ImportFailed with line and column."""
+DEFAULT_MAX_JSON_BYTES = 256 * 1024 * 1024
+
+
+def size_text(size: int) -> str:
+    """2147483648 -> "2 GB", 10485760 -> "10 MB", for messages about sizes."""
+    for unit, scale in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if size >= scale:
+            return f"{size / scale:.3g} {unit}"
+    return f"{size} bytes"
+
+
+def read_json(path: Path, max_bytes: int = DEFAULT_MAX_JSON_BYTES) -> Any:
+    """Parse a JSON (or newline-delimited JSON) file, or raise ImportFailed with line and column.
+
+    A JSON file is parsed whole, and its objects take about ten times its size in memory: one
+    bigger than `max_bytes` (IMPORT_MAX_JSON_BYTES) is refused; CSV is read a row at a time."""
     name = path.name
     try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise ImportFailed(
+                f"{name} is {size_text(size)}: JSON files are capped at {size_text(max_bytes)} "
+                "(IMPORT_MAX_JSON_BYTES), as they are read whole; import the package as CSV"
+            )
         data = path.read_bytes()
     except OSError as exc:
         raise ImportFailed(f"can't read {name}: {exc.strerror}") from None

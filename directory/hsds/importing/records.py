@@ -7,10 +7,13 @@ stores the rows.
 
 import hashlib
 import json
+import pickle
 import uuid
+import zlib
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from directory import models
@@ -164,6 +167,82 @@ class Origin:
         return f"{text} (id {self.source_id})" if self.source_id else text
 
 
+class PackedValues(MutableMapping):
+    """A record's values kept as one compressed pickle between reading and writing: a 50 MB
+    services.csv read as dicts of strings held three times that; packed, a fraction
+    (bench/import_memory.py). Reads unpack (the checks unpack a table's records once, just
+    before they are written; their rows wait packed too, until their batch is written); its
+    links (UUID values, and empty ones) are kept unpacked too, for the cheap look-ups that go
+    through every record (a service's organization)."""
+
+    __slots__ = ("_blob", "_links")
+
+    def __init__(self, values: dict[str, Any]):
+        self._pack(values)
+
+    def _pack(self, values: dict[str, Any]) -> None:
+        self._blob = zlib.compress(pickle.dumps(values, pickle.HIGHEST_PROTOCOL), 1)
+        self._links = {k: v for k, v in values.items() if v is None or isinstance(v, uuid.UUID)}
+
+    def links(self) -> dict[str, uuid.UUID | None]:
+        """The values that are UUIDs or None, without unpacking the rest."""
+        return self._links
+
+    def unpack(self) -> dict[str, Any]:
+        """The values as a plain dict (a new one each time)."""
+        return pickle.loads(zlib.decompress(self._blob))  # noqa: S301 (bytes made just above)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key in self._links:
+            return self._links[key]
+        return self.unpack().get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self._links:
+            return self._links[key]
+        return self.unpack()[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        values = self.unpack()
+        values[key] = value
+        self._pack(values)
+
+    def __delitem__(self, key: str) -> None:
+        values = self.unpack()
+        del values[key]
+        self._pack(values)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.unpack())
+
+    def __len__(self) -> int:
+        return len(self.unpack())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, PackedValues):
+            return self._blob == other._blob or self.unpack() == other.unpack()
+        return self.unpack() == other
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dict it stands for
+
+
+PACK_FROM = 64  # characters of text in a record's values; smaller ones stay a plain dict
+
+
+def packed_if(values: dict[str, Any], pack: bool) -> MutableMapping[str, Any]:
+    return PackedValues(values) if pack else values
+
+
+def links_only(values: MutableMapping[str, Any]) -> dict[str, Any]:
+    """The UUID values alone: all a record needs once its table is checked."""
+    return {k: v for k, v in values.items() if isinstance(v, uuid.UUID)}
+
+
+def unpacked(values: MutableMapping[str, Any]) -> dict[str, Any]:
+    """The values as a plain dict: unpacked, or `values` itself."""
+    return values.unpack() if isinstance(values, PackedValues) else values  # type: ignore[return-value]
+
+
 @dataclass(slots=True)
 class Record:
     """One HSDS 3.0 row ready to check: our table name, our id, raw field values.
@@ -171,15 +250,19 @@ class Record:
     `full`: a whole JSON object, whose absent HSDS fields mean "no value" (CSV columns that are
     missing mean "unknown", and leave stored values alone). `mergeable`: the same record may be
     nested in several places (a location under each of its services) and the copies combine.
+    `refs`: the source's text of link ids that our ids don't spell the same, for messages.
     """
 
     table: str
     id: uuid.UUID
-    values: dict[str, Any]
+    values: MutableMapping[str, Any]  # a dict, or PackedValues once the package holds it
     origin: Origin
     full: bool = False
     mergeable: bool = False
-    refs: dict[str, str] = field(default_factory=dict)
+    refs: Mapping[str, str] = field(default_factory=lambda: NO_REFS)
+
+
+NO_REFS: Mapping[str, str] = MappingProxyType({})  # one for every record without refs
 
 
 @dataclass(slots=True)
@@ -218,15 +301,23 @@ class Package:
 
     def add(self, record: Record) -> None:
         """Keep a record; every reader's records come through here, so this is where the text
-        of each cell loses its control characters (NUL, bell, escape...), with a warning."""
+        of each cell loses its control characters (NUL, bell, escape...), with a warning, and
+        where the values of a record with much text are packed (`PackedValues`)."""
         values = record.values
+        text = 0
         for name, value in values.items():
-            if type(value) is str and not value.isprintable():
-                values[name], stripped = clean_cell(value)
-                if stripped:
-                    self.warn(
-                        record.table, record.origin, f"removed control characters from {name!r}"
-                    )
+            if type(value) is str:
+                text += len(value)
+                if not value.isprintable():
+                    values[name], stripped = clean_cell(value)
+                    if stripped:
+                        self.warn(
+                            record.table,
+                            record.origin,
+                            f"removed control characters from {name!r}",
+                        )
+        if text >= PACK_FROM and type(values) is dict:
+            record.values = PackedValues(values)
         self.records[record.table].append(record)
 
     def reject(self, table: str, origin: Origin, reason: str) -> None:

@@ -7,13 +7,20 @@ in several places (the same location under two services) becomes one record.
 """
 
 import json
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
 
-from directory.hsds.importing.read import CsvTable, ImportFailed, read_json
+from directory.hsds.importing.read import (
+    DEFAULT_MAX_JSON_BYTES,
+    CsvTable,
+    ImportFailed,
+    read_json,
+)
 from directory.hsds.importing.records import (
     KEYED_TABLES,
+    NO_REFS,
     OWNER_LINKS,
     REFERENCE_TARGETS,
     REQUIRED_LINKS,
@@ -181,8 +188,10 @@ def _map_links(ctx: Context, table: str, values: dict[str, Any], refs: dict[str,
         if text is None:
             values[field] = None
             continue
-        refs[field] = text
-        values[field] = ctx.ref(target or "unknown", text)
+        values[field] = ours = ctx.ref(target or "unknown", text)
+        # Messages name the source's id: ours when it is the same and can't become an alias.
+        if target not in KEYED_TABLES or str(ours) != text:
+            refs[field] = text
 
 
 def _row_id(ctx: Context, table: str, raw_id: Any, values: dict[str, Any]) -> uuid.UUID | None:
@@ -226,8 +235,8 @@ def add_tabular_rows(
     for line, row in rows:
         values = {k: v for k, v in row.items() if k}
         raw_id = values.pop("id", None)
-        where = f"row {line}" if isinstance(line, int) else str(line)
-        origin = Origin(file, where, source_id_text(raw_id))
+        where = sys.intern(f"row {line}") if isinstance(line, int) else str(line)  # one "row 7"
+        origin = Origin(file, where, source_id_text(raw_id))  # for all the files
         _apply_aliases(table, values)
         refs: dict[str, str] = {}
         if table == "taxonomy_term":
@@ -244,7 +253,7 @@ def add_tabular_rows(
             continue
         if table == "taxonomy":
             ctx.remember_taxonomy(values.get("name"), record_id)
-        package.add(Record(table, record_id, values, origin, refs=refs))
+        package.add(Record(table, record_id, values, origin, refs=refs or NO_REFS))
     for link in (*REQUIRED_LINKS.get(table, ()), *OWNER_LINKS.get(table, ())):
         package.claim(table, link)
     if table == "attribute":
@@ -255,10 +264,12 @@ def add_tabular_rows(
 # --- nested JSON --------------------------------------------------------------------------------
 
 
-def add_json_files(ctx: Context, files: list[Path], say: Progress) -> None:
-    """Records from 3.0 JSON files, read one after the other."""
+def add_json_files(
+    ctx: Context, files: list[Path], say: Progress, max_bytes: int = DEFAULT_MAX_JSON_BYTES
+) -> None:
+    """Records from 3.0 JSON files, read one after the other (each at most `max_bytes`)."""
     for path in files:
-        data = read_json(path)
+        data = read_json(path, max_bytes)
         if not isinstance(data, dict | list):
             raise ImportFailed(f"{path.name} holds a single JSON value, not HSDS objects")
         ctx.package.files.append(path.name)

@@ -113,6 +113,8 @@ class IdMapper:
     def __init__(self, dataset: str):
         self.dataset = dataset
         self._derived: dict[tuple[str, str], uuid.UUID] = {}
+        self._kept: dict[uuid.UUID, uuid.UUID] = {}  # one object per UUID: a package names
+        # each service in services.csv, service_at_locations.csv, phones.csv...
 
     def __call__(self, table: str, value: Any) -> uuid.UUID | None:
         text = source_id_text(value)
@@ -122,7 +124,10 @@ class IdMapper:
 
     def of(self, table: str, text: str) -> uuid.UUID:
         """Our id for a non-blank source id (already cleaned by source_id_text)."""
-        return as_uuid(text) or self.derived(table, text)
+        kept = as_uuid(text)
+        if kept is None:
+            return self.derived(table, text)
+        return self._kept.setdefault(kept, kept)
 
     def derived(self, table: str, key: str) -> uuid.UUID:
         """A stable id for a record known by `key` within its table and this dataset."""

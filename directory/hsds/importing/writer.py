@@ -8,11 +8,10 @@ The import flushes and never commits: the caller commits once, or rolls everythi
 
 import uuid
 from collections import defaultdict
-from contextlib import contextmanager
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy import delete, insert, select, update
 
 from directory import models
 from directory.hsds.importing import placeholders
@@ -24,13 +23,17 @@ from directory.hsds.importing.records import (
     Issue,
     Origin,
     Package,
+    PackedValues,
     Progress,
     Record,
     link_target,
+    links_only,
+    unpacked,
 )
 from directory.hsds.importing.values import clean_text
 from directory.hsds.serialize import chunked
 from extensions import db, utcnow
+from geo.spatialite import small_page_cache
 
 if TYPE_CHECKING:
     from directory.hsds.importing.report import ImportReport
@@ -41,7 +44,7 @@ RETIRABLE = (models.ServiceStatus.active, models.ServiceStatus.temporarily_close
 # Tables whose new rows must come after their parent's; the others are inserted as they come.
 PARENT_FIELDS = {"organization": "parent_organization_id", "taxonomy_term": "parent_id"}
 INSERT_BATCH = 1000
-IMPORT_PAGE_CACHE = -8192  # KiB, while an import writes on SQLite
+UPDATE_BATCH = 1000
 COLUMN_NAMES = {table: {info.name for info in columns} for table, columns in COLUMNS.items()}
 
 # A service, organization or location missing from a later export is left as it is: referrals
@@ -68,7 +71,7 @@ class Writer:
         self.placeholders: dict[uuid.UUID, str] = {}
 
     def run(self) -> None:
-        with _small_page_cache():
+        with small_page_cache(db.session.connection()):
             self._run()
 
     def _run(self) -> None:
@@ -122,7 +125,8 @@ class Writer:
         counts = self.report.count(table)
         checked = self.checks.check(table, records)
         for item in checked.values():
-            for name, value in item.row.items():
+            row = item.row.links() if isinstance(item.row, PackedValues) else item.row
+            for name, value in row.items():
                 if isinstance(value, uuid.UUID) and name != "id":
                     self.referenced.add(value)
         self._write(table, checked)
@@ -167,32 +171,36 @@ class Writer:
                     db.session.execute(statement, inserts)
                     inserts = []
                 continue
-            changed = [
-                n for n in item.managed if n != "geom" and not _same(old.get(n), item.row.get(n))
-            ]
+            row = unpacked(item.row)
+            changed = [n for n in item.managed if n != "geom" and not _same(old.get(n), row.get(n))]
             if not changed:
                 counts.unchanged += 1
                 continue
-            params = {"id": record_id, **{n: item.row.get(n) for n in item.managed}}
+            params = {"id": record_id, **{n: row.get(n) for n in item.managed}}
             if table == "service":
                 merged = {**old, **params}
                 low, high = merged.get("minimum_age"), merged.get("maximum_age")
                 if low is not None and high is not None and low > high:
                     params["minimum_age"] = params["maximum_age"] = None
-            updates[frozenset(params)].append(params)
+            group = updates[frozenset(params)]
+            group.append(params)
             counts.updated += 1
+            if len(group) == UPDATE_BATCH and parent is None:  # as they come: a big table's
+                db.session.execute(update(model), group)  # text is not held whole (a parent
+                group.clear()  # may be a row inserted below)
         if parent is not None:
             inserts = _parents_first(inserts, parent)
         for batch in chunked(inserts, INSERT_BATCH):
             db.session.execute(statement, batch)
         for group in updates.values():
-            for batch in chunked(group, 1000):
+            for batch in chunked(group, UPDATE_BATCH):
                 db.session.execute(update(model), batch)
 
     def _new_row(self, table: str, item: Checked) -> dict | None:
         """Every column of a record to insert, defaults filled; None (rejected) if incomplete.
-        Filled into the checked row itself: a big table's rows are not copied."""
-        row = item.row
+        Filled into the checked row itself (a big table's rows are not copied), or into the
+        unpacked copy of a packed one, which the checked record no longer needs."""
+        row = unpacked(item.row)
         for info in COLUMNS[table]:
             if info.name in row:
                 continue
@@ -338,27 +346,11 @@ class Writer:
             db.session.execute(insert(flag.__table__), batch)
 
 
-@contextmanager
-def _small_page_cache():
-    """On SQLite, a smaller page cache while the import writes: its pages are written once,
-    and a 50 MB package's dirty pages would otherwise fill the 64 MiB the connection keeps
-    for searches (geo.spatialite) on top of the package in memory."""
-    if db.session.get_bind().dialect.name != "sqlite":
-        yield
-        return
-    before = db.session.execute(text("PRAGMA cache_size")).scalar()
-    db.session.execute(text(f"PRAGMA cache_size = {IMPORT_PAGE_CACHE}"))
-    try:
-        yield
-    finally:
-        db.session.execute(text(f"PRAGMA cache_size = {int(before)}"))
-
-
 def _release(records: list[Record]) -> None:
     """Drop the values of records once written, keeping their ids, origins and links: only
     one table's text is held twice (as records and as rows), not the whole package's."""
     for record in records:
-        record.values = {k: v for k, v in record.values.items() if isinstance(v, uuid.UUID)}
+        record.values = links_only(record.values)
 
 
 def _same(old: Any, new: Any) -> bool:

@@ -15,6 +15,8 @@ from sqlalchemy import func, select
 
 from directory.hsds.importing import ImportFailed, import_path
 from directory.hsds.importing.read import read_csv
+from directory.hsds.importing.records import Context, Package, PackedValues
+from directory.hsds.importing.v3 import add_tabular_rows
 from directory.hsds.importing.values import strip_controls
 from directory.models import Organization, Service
 
@@ -201,3 +203,57 @@ def test_control_characters_in_json_strings_are_stripped_with_a_warning(db, tmp_
     assert ("organization", "removed control characters from 'name'") in warned
     assert ("service", "removed control characters from 'description'") in warned
     assert str(uuid.UUID(SERVICE)) in {i.origin.source_id for i in report.warnings}
+
+
+# --- holding less than the package --------------------------------------------------------------
+
+
+def test_packed_values_read_and_change_like_the_dict_they_hold():
+    link = uuid.uuid4()
+    values = {"name": "Food Pantry", "description": "Groceries. " * 20, "organization_id": link}
+    packed = PackedValues(dict(values))
+    assert packed == values and dict(packed) == values and list(packed) == list(values)
+    assert packed.get("organization_id") is link and packed.get("missing") is None
+    assert packed.links() == {"organization_id": link}
+    packed["name"] = "Pantry"
+    del packed["description"]
+    assert packed == {"name": "Pantry", "organization_id": link}
+    assert packed.unpack() is not packed.unpack()  # a copy each time: the blob is the truth
+
+
+def test_a_service_with_much_text_is_held_packed_until_its_table_is_written(tmp_path):
+    package = Package(format="HSDS 3.0 CSV", dataset="t")
+    ctx = Context(package, {})
+    long_text = "Groceries and rent help for county residents. " * 5
+    row = {"id": SERVICE, "organization_id": ORG, "name": "Pantry", "description": long_text}
+    rows = [(2, row)]
+    add_tabular_rows(ctx, "service", "services.csv", rows)
+    (record,) = package.records["service"]
+    assert isinstance(record.values, PackedValues)
+    assert record.values.get("description") == long_text
+    assert record.values.get("organization_id") == uuid.UUID(ORG)
+    assert record.refs == {}  # the source's id is ours, spelled the same: nothing kept twice
+
+
+def test_a_reimport_of_long_texts_updates_what_changed_and_keeps_the_rest(db, tmp_path):
+    first = "Groceries every Tuesday for residents of the county; bring proof of address. " * 3
+    import_path(_package(tmp_path / "one", description=first), dataset="pkg")
+    db.session.commit()
+    second = first.replace("Tuesday", "Thursday")
+    report = import_path(_package(tmp_path / "two", "Food Pantry " + "x" * 300, second), "pkg")
+    db.session.commit()
+    service = db.session.get(Service, uuid.UUID(SERVICE))
+    assert report.count("service").updated == 1
+    assert service.description == second.strip()
+    assert service.name == "Food Pantry " + "x" * 300
+    again = import_path(_package(tmp_path / "three", "Food Pantry " + "x" * 300, second), "pkg")
+    assert again.count("service").unchanged == 1
+
+
+def test_a_json_file_over_the_cap_is_refused_before_it_is_read(db, app, tmp_path):
+    path = tmp_path / "services.json"
+    path.write_text(json.dumps([{"id": SERVICE, "name": "Pantry " * 200}]))
+    app.config["IMPORT_MAX_JSON_BYTES"] = 1000
+    with pytest.raises(ImportFailed, match=r"services.json is 1.* KB: JSON files are capped at"):
+        import_path(path)
+    assert _services(db) == 0
