@@ -72,6 +72,8 @@ CONVERTED = {
         "7654321",
         lambda app: app.config["IMPORT_MAX_UNZIPPED_BYTES"] == 7654321,
     ),
+    "IMPORT_MAX_JSON_BYTES": ("765432", lambda app: app.config["IMPORT_MAX_JSON_BYTES"] == 765432),
+    "SEARCH_INDEX_MEMORY_MB": ("33", lambda app: app.config["SEARCH_INDEX_MEMORY_MB"] == 33),
     "TRUSTED_PROXY_COUNT": (
         "2",
         lambda app: (
