@@ -818,6 +818,13 @@ PAGES = {
     ),
     "re-send the email link": ("emailed", "POST", EMAIL_LINK + "resend", {}, SENDER_ONLY),
     "withdraw the email link": ("emailed", "POST", EMAIL_LINK + "revoke", {}, SENDER_ONLY),
+    "send to the next best service": (
+        "declined",
+        "POST",
+        "/referrals/{referral}/resend",
+        {"service_id": "{other_service}"},
+        SENDER_ONLY,
+    ),
     "capacity": (
         "sent",
         "POST",
@@ -895,6 +902,7 @@ ACTS_AS = {
     "message": "coordinator_a",
     "re-send the email link": "coordinator_a",
     "withdraw the email link": "coordinator_a",
+    "send to the next best service": "coordinator_a",
 }
 
 
