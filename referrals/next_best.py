@@ -276,14 +276,7 @@ def sweep_escalations(now: datetime | None = None) -> list[tuple[uuid.UUID, uuid
     """
     now = now or utcnow()
     candidates = db.session.scalars(
-        select(Referral.id)
-        .where(
-            Referral.status == Status.sent,
-            Referral.due_at <= now,
-            Referral.auto_escalate.is_(True),
-            Referral.escalated_at.is_(None),
-        )
-        .order_by(Referral.due_at, Referral.id)
+        select(Referral.id).where(*_due_for_escalation(now)).order_by(Referral.due_at, Referral.id)
     ).all()
     escalated = []
     for referral_id in candidates:
@@ -294,15 +287,21 @@ def sweep_escalations(now: datetime | None = None) -> list[tuple[uuid.UUID, uuid
     return escalated
 
 
+def _due_for_escalation(now: datetime) -> tuple:
+    """Unanswered past its window, sent with "re-send automatically", not escalated yet."""
+    return (
+        Referral.status == Status.sent,
+        Referral.due_at <= now,
+        Referral.auto_escalate.is_(True),
+        Referral.escalated_at.is_(None),
+    )
+
+
 def _claim_escalation(referral_id: uuid.UUID, now: datetime) -> Referral | None:
+    """Mark the referral escalated unless another sweep did already (then None)."""
     claimed = db.session.execute(
         update(Referral)
-        .where(
-            Referral.id == referral_id,
-            Referral.status == Status.sent,
-            Referral.auto_escalate.is_(True),
-            Referral.escalated_at.is_(None),
-        )
+        .where(Referral.id == referral_id, *_due_for_escalation(now))
         .values(escalated_at=now)
         .execution_options(synchronize_session=False)
     )
