@@ -50,8 +50,21 @@ class Suggestion:
 
 
 def can_resend(referral: Referral, now: datetime | None = None) -> bool:
-    """Declined, or still waiting past its response window: the cases where it must move on."""
-    return referral.status == Status.declined or referral.is_overdue_at(now or utcnow())
+    """Declined, or still waiting past its response window: the cases where it must move on;
+    and not re-sent already to a service that has yet to close its referral."""
+    stuck = referral.status == Status.declined or referral.is_overdue_at(now or utcnow())
+    return stuck and not any(r.is_open for r in resent_to(referral))
+
+
+def resent_to(referral: Referral) -> list[Referral]:
+    """The referrals this one was re-sent as (by the coordinator or the sweep), oldest first."""
+    return list(
+        db.session.scalars(
+            select(Referral)
+            .where(Referral.resent_from_id == referral.id)
+            .order_by(Referral.sent_at, Referral.id)
+        )
+    )
 
 
 def category_ids(service_id: uuid.UUID | None) -> list[uuid.UUID]:
@@ -160,6 +173,13 @@ def resend(
 
 
 def _require_resendable(referral: Referral, now: datetime) -> None:
+    waiting = [r for r in resent_to(referral) if r.is_open]
+    if waiting:
+        raise TransitionRefused(
+            f"This referral was re-sent to {waiting[0].service_name} already, which has not "
+            "closed it yet: act on that one instead.",
+            current_status=referral.status,
+        )
     if not can_resend(referral, now):
         raise TransitionRefused(
             "Only a declined referral, or one not answered in time, can be re-sent elsewhere "

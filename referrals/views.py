@@ -482,11 +482,11 @@ def _referral_context(user: User, referral: Referral, **extra) -> dict:
         forward_services = queries.forward_targets(exclude={referral.service_id})
     delivery_by_link = referral.delivery == "email"
     side = access.side_of(user, referral)
-    suggestions = []
-    if side == Side.sending and next_best.can_resend(referral):
-        suggestions = next_best.suggestions(referral)
+    can_resend = side == Side.sending and next_best.can_resend(referral)
     return _shared_context(
-        suggestions=suggestions,
+        can_resend=can_resend,
+        suggestions=next_best.suggestions(referral) if can_resend else [],
+        resent_to=next_best.resent_to(referral),
         referral=referral,
         side=side,
         link=links.current_link(referral) if delivery_by_link else None,

@@ -225,11 +225,29 @@ def test_declined_page_offers_next_best_and_one_click_sends_a_linked_referral(
     again = client.post(
         f"/referrals/{referral.id}/resend", data={"service_id": str(pantries.near.id)}
     )
-    assert again.status_code == 400
-    assert "already" in text_of(again)
+    assert again.status_code == 409
+    assert "re-sent to Westside Pantry already" in text_of(again)
     assert len(_chain_from(db, referral.id)) == 2
-    # The new referral's page no longer suggests anything: it waits for an answer.
+    # Neither page suggests anything now: the new referral waits for an answer.
     assert "Next best services" not in new_page
+    assert "Next best services" not in text_of(client.get(f"/referrals/{original.id}"))
+
+
+def test_a_service_already_tried_for_the_member_is_refused(
+    db, network, member, pantries, signed_in
+):
+    _send(db, network, member, pantries.tried, at=utcnow() - timedelta(days=10))
+    referral = _declined(db, network, member)
+    client = signed_in(network.coordinator_a)
+    for service in (pantries.tried, network.service_a):
+        refused = client.post(
+            f"/referrals/{referral.id}/resend", data={"service_id": str(service.id)}
+        )
+        assert refused.status_code == 400
+        assert "in the last 90 days already" in text_of(refused)
+    missing = client.post(f"/referrals/{referral.id}/resend", data={"service_id": "nope"})
+    assert missing.status_code == 404
+    assert len(_chain_from(db, referral.id)) == 1
 
 
 def test_resending_an_unanswered_referral_cancels_it_and_tells_its_agency(
