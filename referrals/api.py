@@ -214,6 +214,8 @@ def _referral_json(
         "outcome_text": referral.outcome_text,
         "forwarded_from_id": _iso(referral.forwarded_from_id),
         "forwarded_to_id": _iso(referral.forwarded_to_id),
+        "resent_from_id": _iso(referral.resent_from_id),  # re-sent after a decline/no answer
+        "auto_escalate": referral.auto_escalate,
         "sent_at": _iso(referral.sent_at),
         "due_at": _iso(referral.due_at),
         "responded_at": _iso(referral.responded_at),
@@ -369,12 +371,15 @@ def revoke_consent(member_id: uuid.UUID, consent_id: uuid.UUID):
 def send_referral():
     """Refer a member of the caller's caseload to a service."""
     actor = _actor()
-    data = _body({"member_id", "service_id", "need", "note", "urgency", "confirm_duplicate"})
+    data = _body(
+        {"member_id", "service_id", "need", "note", "urgency", "confirm_duplicate", "auto_escalate"}
+    )
     errors: dict = {}
     member_id = _parse_uuid(errors, "member_id", data.get("member_id"))
     service_id = _parse_uuid(errors, "service_id", data.get("service_id"))
     _check_strings(errors, data, ("need", "note", "urgency"))
     confirm = _parse_bool(errors, "confirm_duplicate", data.get("confirm_duplicate"))
+    auto_escalate = _parse_bool(errors, "auto_escalate", data.get("auto_escalate"))
     _raise_if(errors)
     member = access.get_member_for(actor, member_id)
     service = db.session.get(Service, service_id)
@@ -387,6 +392,7 @@ def send_referral():
             note=data.get("note"),
             urgency=data.get("urgency"),
             confirm_duplicate=confirm,
+            auto_escalate=auto_escalate,
         )
     except ReferralError as exc:
         if exc.code == "duplicate_referral":

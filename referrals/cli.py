@@ -4,7 +4,7 @@ Each command is a unit of work (web.unit_of_work); delivery commits email by ema
 
 import click
 
-from referrals import notifications, services
+from referrals import next_best, notifications, services
 from web import idempotency
 from web.unit_of_work import UnitOfWorkGroup, commit_step
 
@@ -36,7 +36,13 @@ def deliver_command(limit: int, retry_now: bool) -> None:
 @group.command("sweep")
 def sweep_command() -> None:
     """Flag referrals nobody answered in time, and accepted ones with no outcome by their
-    deadline; queue one reminder to each side of each. Also drop expired Idempotency-Keys."""
+    deadline; queue one reminder to each side of each. Those sent with "re-send automatically"
+    go to their next best service instead. Also drop expired Idempotency-Keys."""
+    # First, so a referral re-sent elsewhere (its original cancelled) gets no overdue reminder.
+    escalated = next_best.sweep_escalations()
+    commit_step()
+    moved = sum(1 for _, new in escalated if new is not None)
+    click.echo(f"{moved} unanswered referral(s) re-sent to their next best service")
     flagged = services.sweep_overdue()
     # Its own step: a failure below never holds back the answer reminders.
     commit_step()

@@ -221,6 +221,15 @@ class Referral(db.Model):
     delivery: Mapped[str] = mapped_column(
         String(20), default=Delivery.network.value, server_default=Delivery.network.value
     )
+    # "No referral dies" (referrals/next_best.py): the referral this one was re-sent from, after
+    # a decline or no answer, by the coordinator's click or by the sweep (history kept on both).
+    resent_from_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("referral.id", ondelete="SET NULL"), index=True
+    )
+    # Ticked at sending: if the agency does not answer in time, the sweep re-sends it to the
+    # next best service; `escalated_at` records that it did (once per referral, so per window).
+    auto_escalate: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     version_id: Mapped[int] = mapped_column(Integer, nullable=False)
 
     __mapper_args__ = {"version_id_col": version_id}
@@ -236,6 +245,9 @@ class Referral(db.Model):
     )
     forwarded_to: Mapped["Referral | None"] = relationship(
         foreign_keys=[forwarded_to_id], remote_side=[id], post_update=True
+    )
+    resent_from: Mapped["Referral | None"] = relationship(
+        foreign_keys=[resent_from_id], remote_side=[id]
     )
     events: Mapped[list["ReferralEvent"]] = relationship(
         back_populates="referral", order_by="ReferralEvent.at"
@@ -261,8 +273,10 @@ class Referral(db.Model):
         return f"<Referral {self.id} {self.status} {self.service_name!r}>"
 
 
-# Events the sweep writes: a flag raised on a referral, not a step of the state machine.
-SWEEP_EVENT_ACTIONS = ("overdue", "outcome_overdue")
+# Events that are not a step of the state machine: a flag the sweep raises on a referral, and
+# the mark left on a referral when it is re-sent elsewhere ("resent" by the coordinator,
+# "escalated" by the sweep; referrals/next_best.py).
+SWEEP_EVENT_ACTIONS = ("overdue", "outcome_overdue", "resent", "escalated")
 
 
 class ReferralEvent(db.Model):
@@ -378,6 +392,7 @@ class NotificationKind(enum.StrEnum):
     outcome_overdue = "outcome_overdue"
     message = "message"
     link_requested = "link_requested"  # an agency without an account asks for a new link
+    escalated = "escalated"  # no answer in time: the sweep re-sent it to the next best service
 
 
 class Notification(db.Model):

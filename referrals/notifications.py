@@ -249,6 +249,30 @@ def referral_forwarded(
     return count + referral_sent(forwarded, actor, now)
 
 
+def referral_escalated(original: Referral, new: Referral, now: datetime | None = None) -> int:
+    """The coordinator hears the sweep re-sent their unanswered referral to the next best
+    service (the silent agency heard of the cancellation, the new one of a new referral)."""
+    org = original.receiving_org.name
+    text = (
+        f"No answer from {org}: the referral was re-sent to {new.service_name} "
+        f"({new.receiving_org.name})"
+    )
+    body = (
+        f"{org} did not answer the referral to {original.service_name} in time, so Wraparound "
+        f"re-sent it, as you asked, to the next best service: {new.service_name} "
+        f"({new.receiving_org.name}).\nNew referral: {referral_link(new)}"
+    )
+    return _notify(
+        coordinator_recipients(original),
+        NotificationKind.escalated,
+        original,
+        text,
+        f"Referral re-sent: {original.service_name} → {new.service_name}",
+        body,
+        now=now,
+    )
+
+
 def referral_completed(referral: Referral, actor: User, now: datetime | None = None) -> int:
     """The coordinator hears the loop is closed, with the outcome."""
     org = referral.receiving_org.name

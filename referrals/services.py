@@ -614,9 +614,13 @@ def send_referral(
     note: str | None = None,
     urgency: str | None = None,
     confirm_duplicate: bool = False,
+    auto_escalate: bool = False,
     now: datetime | None = None,
 ) -> Referral:
-    """Refer a consenting member to a service; the agency is told and must answer in its window."""
+    """Refer a consenting member to a service; the agency is told and must answer in its window.
+
+    With `auto_escalate`, the sweep re-sends it to the next best service if the agency does not
+    answer in time (referrals/next_best.py)."""
     now = now or utcnow()
     access.require_own_member(actor, member, "send referrals")
     checks = _Checks()
@@ -648,6 +652,7 @@ def send_referral(
         note=note,
         urgency=str(urgency),
         delivery=route.delivery.value,
+        auto_escalate=bool(auto_escalate),
         created_at=now,
         sent_at=now,
         due_at=deadlines.response_due(agency, now, urgency),

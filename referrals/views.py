@@ -30,7 +30,17 @@ from directory import referral_routes
 from directory.cards import contact_phone
 from directory.models import ReferralCapacity, Service
 from extensions import db, utcnow
-from referrals import access, actions, deadlines, exports, links, notifications, queries, services
+from referrals import (
+    access,
+    actions,
+    deadlines,
+    exports,
+    links,
+    next_best,
+    notifications,
+    queries,
+    services,
+)
 from referrals.errors import (
     ConsentProblem,
     DuplicateReferral,
@@ -51,6 +61,7 @@ from referrals.states import (
     Action,
     DeclineReason,
     Outcome,
+    Side,
     Status,
     Urgency,
     label,
@@ -480,6 +491,7 @@ def _send_referral(user: User, service: Service):
             note=form.get("note"),
             urgency=form.get("urgency"),
             confirm_duplicate=form.get("confirm_duplicate") == "1",
+            auto_escalate=form.get("auto_escalate") == "1",
         )
     except InvalidInput as exc:
         discard()
@@ -523,9 +535,14 @@ def _referral_context(user: User, referral: Referral, **extra) -> dict:
     if Action.forward in allowed:
         forward_services = queries.forward_targets(exclude={referral.service_id})
     delivery_by_link = referral.delivery == "email"
+    side = access.side_of(user, referral)
+    can_resend = side == Side.sending and next_best.can_resend(referral)
     return _shared_context(
+        can_resend=can_resend,
+        suggestions=next_best.suggestions(referral) if can_resend else [],
+        resent_to=next_best.resent_to(referral),
         referral=referral,
-        side=access.side_of(user, referral),
+        side=side,
         link=links.current_link(referral) if delivery_by_link else None,
         agency_phone=contact_phone(referral.service) if referral.service is not None else None,
         actions=[a.value for a in allowed],
@@ -634,6 +651,34 @@ def post_message(referral_id: uuid.UUID):
         url_for("referrals.detail", referral_id=referral.id, _anchor=f"thread-{referral.id}"),
         code=303,
     )
+
+
+@bp.post("/referrals/<uuid:referral_id>/resend")
+@login_required_roles(Role.coordinator)
+def resend(referral_id: uuid.UUID):
+    """One click from "Next best services": send a declined or unanswered referral to another
+    service, as a new referral linked to this one."""
+    user = _actor()
+    referral = access.get_referral_for(user, referral_id)
+    service_id = parse_uuid(request.form.get("service_id"))
+    service = db.session.get(Service, service_id) if service_id else None
+    try:
+        new = next_best.resend(referral, user, service)
+    except (NotFound, Forbidden):
+        raise
+    except ReferralError as exc:
+        discard()
+        referral = access.load_referral_for(user, referral_id, via="page")
+        error = {"action": "resend", "message": exc.message, "fields": {}, "values": {}}
+        context = _referral_context(user, referral, action_error=error)
+        _keep_audit_of_refusal_page()
+        return respond(render_template("referrals/detail.html", **context), exc.status)
+    flash(
+        f"Referral sent to {new.service_name}. "
+        f"{new.receiving_org.name} should answer by {local_time(new.due_at)}.",
+        "success",
+    )
+    return redirect(url_for("referrals.detail", referral_id=new.id), code=303)
 
 
 @bp.post("/referrals/<uuid:referral_id>/link/resend")

@@ -213,9 +213,9 @@ def send(api, network):
 
 @pytest.fixture
 def matrix_records(db, network, create_member):
-    """`matrix_records(needs)`: fresh records for one request ("member", "sent" or "accepted"
-    referral, or None), as the values for its path: service, other_service, member, consent,
-    referral."""
+    """`matrix_records(needs)`: fresh records for one request ("member", "sent", "accepted" or
+    "declined" referral, or None), as the values for its path: service, other_service, member,
+    consent, referral."""
     from referrals import services
 
     names = iter(range(1, 10_000))
@@ -234,6 +234,8 @@ def matrix_records(db, network, create_member):
         referral = services.send_referral(network.coordinator_a, member, service, need="Food")
         if needs == "accepted":
             services.accept(referral, network.staff_a)
+        if needs == "declined":
+            services.decline(referral, network.staff_a, reason="no_capacity")
         db.session.commit()
         values["referral"] = referral.id
         return values

@@ -518,7 +518,9 @@ def test_referral_page_timeline(db, network, member, referral, signed_in):
     assert "Sent" in history and "Ana Ortiz" in history
     assert "Declined" in history and "(sent → declined)" in history and "Dev Patel" in history
     assert "We only serve families with children" in history
-    assert re.search(r'href="/(search)?\?q=Groceries[^"]*">Re-send elsewhere', html)
+    # Where to send it next: the next best services, and the directory search for the need.
+    assert "Next best services" in html
+    assert re.search(r'href="/(search)?\?q=Groceries[^"]*">Search the directory yourself', html)
 
 
 def test_revoked_consent_hides_the_member_from_the_agency(db, network, member, referral, signed_in):
@@ -847,6 +849,13 @@ PAGES = {
     ),
     "re-send the email link": ("emailed", "POST", EMAIL_LINK + "resend", {}, SENDER_ONLY),
     "withdraw the email link": ("emailed", "POST", EMAIL_LINK + "revoke", {}, SENDER_ONLY),
+    "send to the next best service": (
+        "declined",
+        "POST",
+        "/referrals/{referral}/resend",
+        {"service_id": "{other_service}"},
+        SENDER_ONLY,
+    ),
     "capacity": (
         "sent",
         "POST",
@@ -926,6 +935,7 @@ ACTS_AS = {
     "message": "coordinator_a",
     "re-send the email link": "coordinator_a",
     "withdraw the email link": "coordinator_a",
+    "send to the next best service": "coordinator_a",
 }
 
 
