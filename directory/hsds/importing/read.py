@@ -222,10 +222,12 @@ def size_text(size: int) -> str:
 
 
 def read_json(path: Path, max_bytes: int = DEFAULT_MAX_JSON_BYTES) -> Any:
-    """Parse a JSON (or newline-delimited JSON) file, or raise ImportFailed with line and column.
+    """Parse a JSON (or NDJSON) file whole, or raise ImportFailed with line and column.
 
-    A JSON file is parsed whole, and its objects take about ten times its size in memory: one
-    bigger than `max_bytes` (IMPORT_MAX_JSON_BYTES) is refused; CSV is read a row at a time."""
+    Imports use this for JSON whose top level is an object (one object, an API page, tabular
+    JSON): it is parsed whole, its objects taking about ten times its size in memory, so one
+    bigger than `max_bytes` (IMPORT_MAX_JSON_BYTES) is refused. Arrays and NDJSON are streamed
+    instead (`iter_json_items`)."""
     name = path.name
     try:
         size = path.stat().st_size
@@ -263,6 +265,137 @@ def _ndjson(text: str) -> list | None:
         except json.JSONDecodeError:
             return None
     return items
+
+
+_JSON_CHUNK = 1024 * 1024
+_NOT_SPACE = re.compile(r"[^ \t\n\r]")
+_JSON = json.JSONDecoder()
+
+
+class _JsonText:
+    """A JSON file's text read a chunk at a time: values are parsed from a buffer that drops
+    the text already parsed, and errors still name the file's line and column."""
+
+    def __init__(self, name: str, stream: Any, chunk_size: int):
+        self.name, self.stream, self.chunk_size = name, stream, chunk_size
+        self.buffer, self.pos, self.eof = "", 0, False
+        self.lines, self.column = 0, 0  # newlines dropped; characters after the last of them
+
+    def more(self, size: int) -> bool:
+        """Drop the parsed text and read up to `size` more characters; False at the end."""
+        if self.eof:
+            return False
+        chunk = self.stream.read(size)
+        dropped = self.buffer[: self.pos]
+        newlines = dropped.count("\n")
+        if newlines:
+            self.lines += newlines
+            self.column = len(dropped) - dropped.rfind("\n") - 1
+        else:
+            self.column += len(dropped)
+        self.buffer, self.pos = self.buffer[self.pos :] + chunk, 0
+        self.eof = not chunk
+        return bool(chunk)
+
+    def next_char(self) -> str:
+        """The next character that is not whitespace ("" at the end); `pos` is moved to it."""
+        while True:
+            found = _NOT_SPACE.search(self.buffer, self.pos)
+            if found:
+                self.pos = found.start()
+                return self.buffer[self.pos]
+            self.pos = len(self.buffer)
+            if not self.more(self.chunk_size):
+                return ""
+
+    def value(self) -> Any:
+        """The JSON value at `pos`, reading on while it is cut off by the buffer's end (each
+        read twice the last, so a big value is not parsed again a chunk at a time)."""
+        size = self.chunk_size
+        self.next_char()  # raw_decode takes no whitespace before the value
+        while True:
+            try:
+                value, end = _JSON.raw_decode(self.buffer, self.pos)
+            except json.JSONDecodeError as exc:
+                near_end = exc.pos >= len(self.buffer) - 16  # "tru", "1e", "\\u12", "[1,"
+                cut_off = near_end or exc.msg.startswith("Unterminated string")
+                into = exc.pos - self.pos  # more() drops the text before the value, even at the end
+                if cut_off and self.more(size):
+                    size *= 2
+                    continue
+                raise self.failed(self.pos + into, exc.msg) from None
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            if number and end >= len(self.buffer) - 16 and self.more(size):  # "-6." "5e3"?
+                size *= 2
+                continue
+            self.pos = end
+            return value
+
+    def failed(self, at: int, message: str) -> ImportFailed:
+        newlines = self.buffer.count("\n", 0, at)
+        line = self.lines + newlines + 1
+        column = at - self.buffer.rfind("\n", 0, at) if newlines else self.column + at + 1
+        return ImportFailed(
+            f"{self.name} is not valid JSON (line {line}, column {column}: {message}); "
+            "is the file complete?"
+        )
+
+
+def iter_json_items(
+    path: Path, *, chunk_size: int = _JSON_CHUNK, codec: str | None = None
+) -> Iterator[Any]:
+    """The items of a JSON file whose top level is an array, or of an NDJSON file (one value a
+    line), parsed one at a time from the file: it is never held in memory whole. A broken or
+    cut-short file raises ImportFailed with the line and column, when the iteration reaches it."""
+    name = path.name
+    try:
+        codec = codec or file_encoding(path)[0]
+        with path.open(encoding=codec, newline="") as stream:
+            text = _JsonText(name, stream, chunk_size)
+            if text.next_char() != "[":
+                while text.next_char():
+                    yield text.value()
+                return
+            text.pos += 1
+            if text.next_char() == "]":
+                text.pos += 1
+            else:
+                while True:
+                    yield text.value()
+                    after = text.next_char()
+                    text.pos += 1
+                    if after == "]":
+                        break
+                    if after != ",":
+                        raise text.failed(text.pos - 1, "Expecting ',' delimiter")
+            if text.next_char():
+                raise text.failed(text.pos, "Extra data")
+    except OSError as exc:
+        raise ImportFailed(f"can't read {name}: {exc.strerror}") from None
+
+
+def json_streams(path: Path, codec: str | None = None, peek: int = 8 * 1024 * 1024) -> bool:
+    """Whether the file's items can be streamed: its top level is an array, or it is NDJSON (a
+    first line that is a whole JSON value, and more after it). Other JSON is read whole."""
+    try:
+        codec = codec or file_encoding(path)[0]
+        with path.open(encoding=codec) as stream:
+            first = ""
+            while not first.strip():
+                first = stream.readline(peek)
+                if not first:
+                    return False
+            if first.lstrip().startswith("["):
+                return True
+            if not first.lstrip().startswith("{") or not first.endswith("\n"):
+                return False
+            try:
+                json.loads(first)
+            except json.JSONDecodeError:
+                return False
+            return any(line.strip() for line in iter(lambda: stream.readline(peek), ""))
+    except (OSError, UnicodeDecodeError):
+        return False  # read_json says what is wrong
 
 
 def read_datapackage(folder: Path) -> dict | None:

@@ -9,6 +9,7 @@ in several places (the same location under two services) becomes one record.
 import json
 import sys
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,9 @@ from directory.hsds.importing.read import (
     DEFAULT_MAX_JSON_BYTES,
     CsvTable,
     ImportFailed,
+    file_encoding,
+    iter_json_items,
+    json_streams,
     read_json,
 )
 from directory.hsds.importing.records import (
@@ -267,14 +271,24 @@ def add_tabular_rows(
 def add_json_files(
     ctx: Context, files: list[Path], say: Progress, max_bytes: int = DEFAULT_MAX_JSON_BYTES
 ) -> None:
-    """Records from 3.0 JSON files, read one after the other (each at most `max_bytes`)."""
+    """Records from 3.0 JSON files, read one after the other: an array or NDJSON an item at a
+    time, any other JSON (an object, an API page, tabular JSON) whole, if at most `max_bytes`."""
     for path in files:
-        data = read_json(path, max_bytes)
-        if not isinstance(data, dict | list):
-            raise ImportFailed(f"{path.name} holds a single JSON value, not HSDS objects")
-        ctx.package.files.append(path.name)
+        hint = kind_from_file_stem(path.stem)
+        try:
+            codec, _ = file_encoding(path)
+        except OSError as exc:
+            raise ImportFailed(f"can't read {path.name}: {exc.strerror}") from None
         before = sum(len(r) for r in ctx.package.records.values())
-        add_json_document(ctx, path.name, data, kind_from_file_stem(path.stem))
+        if json_streams(path, codec):
+            ctx.package.files.append(path.name)
+            add_json_items(ctx, path.name, enumerate(iter_json_items(path, codec=codec)), hint)
+        else:
+            data = read_json(path, max_bytes)
+            if not isinstance(data, dict | list):
+                raise ImportFailed(f"{path.name} holds a single JSON value, not HSDS objects")
+            ctx.package.files.append(path.name)
+            add_json_document(ctx, path.name, data, hint)
         after = sum(len(r) for r in ctx.package.records.values())
         say(f"read {path.name}: {after - before} objects")
 
@@ -470,10 +484,18 @@ def add_json_document(ctx: Context, file: str, data: Any, hint: str | None) -> N
         return
     if isinstance(data, dict) and isinstance(data.get("contents"), list):
         data = data["contents"]
-    items = data if isinstance(data, list) else [data]
+    items = enumerate(data) if isinstance(data, list) else [(None, data)]
+    add_json_items(ctx, file, items, hint)
+
+
+def add_json_items(
+    ctx: Context, file: str, items: Iterable[tuple[int | None, Any]], hint: str | None
+) -> None:
+    """Records from JSON objects as (index in the file's array, object), the index None for a
+    file holding one object; anything that is not an HSDS object is rejected."""
     flattener = Flattener(ctx, file)
-    for index, item in enumerate(items):
-        where = f"[{index}]" if isinstance(data, list) else ""
+    for index, item in items:
+        where = "" if index is None else f"[{index}]"
         if not isinstance(item, dict):
             ctx.package.reject("unknown", Origin(file, where), "expected a JSON object")
             continue

@@ -250,9 +250,9 @@ def test_a_reimport_of_long_texts_updates_what_changed_and_keeps_the_rest(db, tm
     assert again.count("service").unchanged == 1
 
 
-def test_a_json_file_over_the_cap_is_refused_before_it_is_read(db, app, tmp_path):
-    path = tmp_path / "services.json"
-    path.write_text(json.dumps([{"id": SERVICE, "name": "Pantry " * 200}]))
+def test_a_json_object_over_the_cap_is_refused_before_it_is_read(db, app, tmp_path):
+    path = tmp_path / "services.json"  # an API page is read whole; arrays are streamed
+    path.write_text(json.dumps({"contents": [{"id": SERVICE, "name": "Pantry " * 200}]}))
     app.config["IMPORT_MAX_JSON_BYTES"] = 1000
     with pytest.raises(ImportFailed, match=r"services.json is 1.* KB: JSON files are capped at"):
         import_path(path)
