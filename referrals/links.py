@@ -17,7 +17,6 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from accounts.models import User
-from accounts.outbox import OutboxEmail
 from extensions import db, utcnow
 from referrals import access, audit, notifications
 from referrals.actors import LinkActor
@@ -92,17 +91,9 @@ def send_link(
     )
     db.session.add(link)
     db.session.flush()
-    db.session.add(
-        OutboxEmail(
-            to_address=to,
-            subject=_subject(referral),
-            body=_body(referral, link_url(token), link.expires_at),
-            kind=NotificationKind.sent.value,
-            referral_id=referral.id,
-            created_at=now,
-            next_attempt_at=now,
-            attempts=0,
-        )
+    body = _body(referral, link_url(token), link.expires_at)
+    notifications.queue_referral_email(
+        referral, to, _subject(referral), body, NotificationKind.sent.value, now
     )
     audit.record(
         created_by,
@@ -224,21 +215,18 @@ def request_new_link(link: ReferralLink, now: datetime | None = None) -> bool:
                 created_at=now,
             )
         )
-        db.session.add(
-            OutboxEmail(
-                to_address=user.email,
-                subject=f"New link requested: {referral.service_name}",
-                body=(
-                    f"Hello {user.full_name or user.email},\n\n{text}. If it should still have "
-                    "one, re-send the link from the referral page: "
-                    f"{notifications.referral_link(referral)}\n\n— Wraparound\n"
-                ),
-                kind=NotificationKind.link_requested.value,
-                referral_id=referral.id,
-                created_at=now,
-                next_attempt_at=now,
-                attempts=0,
-            )
+        body = (
+            f"Hello {user.full_name or user.email},\n\n{text}. If it should still have "
+            "one, re-send the link from the referral page: "
+            f"{notifications.referral_link(referral)}\n\n— Wraparound\n"
+        )
+        notifications.queue_referral_email(
+            referral,
+            user.email,
+            f"New link requested: {referral.service_name}",
+            body,
+            NotificationKind.link_requested.value,
+            now,
         )
     audit.record(
         actor, AuditAction.message, AuditObject.referral, referral.id, {"asked": "new link"}
@@ -293,15 +281,7 @@ def tell_link_holder(referral: Referral, subject: str, text: str, now: datetime)
     link = current_link(referral)
     if link is None:
         return
-    db.session.add(
-        OutboxEmail(
-            to_address=link.sent_to,
-            subject=subject,
-            body=f"Hello,\n\n{text}\n\nOpen the link we emailed you to see it.\n\n— Wraparound\n",
-            kind=NotificationKind.message.value,
-            referral_id=referral.id,
-            created_at=now,
-            next_attempt_at=now,
-            attempts=0,
-        )
+    body = f"Hello,\n\n{text}\n\nOpen the link we emailed you to see it.\n\n— Wraparound\n"
+    notifications.queue_referral_email(
+        referral, link.sent_to, subject, body, NotificationKind.message.value, now
     )

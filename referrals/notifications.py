@@ -58,6 +58,24 @@ def agency_recipients(referral: Referral) -> list[User]:
     )
 
 
+def queue_referral_email(
+    referral: Referral, to: str, subject: str, body: str, kind: str, now: datetime
+) -> None:
+    """An email about `referral` into the outbox, due at once; it goes out with the commit."""
+    db.session.add(
+        OutboxEmail(
+            to_address=to,
+            subject=subject,
+            body=body,
+            kind=kind,
+            referral_id=referral.id,
+            created_at=now,
+            next_attempt_at=now,
+            attempts=0,
+        )
+    )
+
+
 def coordinator_recipients(referral: Referral) -> list[User]:
     """The coordinator who sent it; if they have left, the sending organization's coordinators."""
     sender = referral.sending_user
@@ -107,18 +125,8 @@ def _notify(
             )
         )
         greeting = f"Hello {user.full_name or user.email},"
-        db.session.add(
-            OutboxEmail(
-                to_address=user.email,
-                subject=subject,
-                body=f"{greeting}\n\n{body}\n\nOpen the referral: {link}\n\n— Wraparound\n",
-                kind=kind,
-                referral_id=referral.id,
-                created_at=now,
-                next_attempt_at=now,
-                attempts=0,
-            )
-        )
+        email = f"{greeting}\n\n{body}\n\nOpen the referral: {link}\n\n— Wraparound\n"
+        queue_referral_email(referral, user.email, subject, email, kind, now)
         count += 1
     return count
 

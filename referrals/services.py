@@ -670,6 +670,16 @@ def send_referral(
     return referral
 
 
+def _coded_answer(name: str, value, choices: type, text, *, allowed=None) -> tuple:
+    """A coded answer (a decline or cancel reason, an outcome) and its note, checked together:
+    both problems are reported at once, and a code that says too little alone needs the note."""
+    checks = _Checks()
+    code = checks.choice(name, value, choices, allowed=allowed)
+    note = checks.reason_text("note", code, text)
+    checks.done()
+    return code, note
+
+
 def _lock(referral: Referral) -> None:
     # Re-read the row, locked on PostgreSQL (SELECT … FOR UPDATE): a concurrent change waits,
     # then sees the new status. SQLite has no row locks; there the version check in `_transition`
@@ -826,10 +836,7 @@ def decline(
     """The agency says no, with a reason the coordinator can act on."""
     now = now or utcnow()
     side = access.acting_side(actor, referral, Action.decline)
-    checks = _Checks()
-    reason = checks.choice("reason", reason, DeclineReason)
-    text = checks.reason_text("note", reason, text)
-    checks.done()
+    reason, text = _coded_answer("reason", reason, DeclineReason, text)
     _lock(referral)
     _transition(
         referral,
@@ -864,10 +871,9 @@ def cancel(
     """Stop a referral: the coordinator while it waits, either side once accepted."""
     now = now or utcnow()
     side = access.acting_side(actor, referral, Action.cancel)
-    checks = _Checks()
-    reason = checks.choice("reason", reason, CancelReason, allowed=CHOSEN_CANCEL_REASONS)
-    text = checks.reason_text("note", reason, text)
-    checks.done()
+    reason, text = _coded_answer(
+        "reason", reason, CancelReason, text, allowed=CHOSEN_CANCEL_REASONS
+    )
     _lock(referral)
     _stop(referral, actor, side, reason, text, now)
     return referral
@@ -987,10 +993,7 @@ def complete(
     """The agency records what happened: the loop is closed, and the coordinator is told."""
     now = now or utcnow()
     side = access.acting_side(actor, referral, Action.complete)
-    checks = _Checks()
-    outcome = checks.choice("outcome", outcome, Outcome)
-    text = checks.reason_text("note", outcome, text)
-    checks.done()
+    outcome, text = _coded_answer("outcome", outcome, Outcome, text)
     _lock(referral)
     _clear_outcome_overdue(referral)
     _transition(
