@@ -23,7 +23,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 
 from accounts.models import User
-from directory import search
+from directory import referral_routes, search
+from directory.cards import contact_phone
 from directory.models import Attribute, ReferralCapacity, Service
 from extensions import db, utcnow
 from geo import places
@@ -112,12 +113,12 @@ def _queries(referral: Referral) -> list[search.SearchQuery]:
     return found
 
 
-def _takes_referrals_now(service: Service) -> bool:
-    return (
-        service.takes_referrals
-        and service.referral_capacity != ReferralCapacity.not_accepting
-        and services.referral_route(service) is not None
-    )
+def _delivery(service: Service, routes: dict[uuid.UUID, str]) -> str | None:
+    """How a referral would reach `service` now (routes: `services.routes_by_service` for the
+    page of hits), None when it can't take one: not active, full, or no way to reach it."""
+    if not service.takes_referrals or service.referral_capacity == ReferralCapacity.not_accepting:
+        return None
+    return referral_routes.route_of(routes, service, contact_phone(service))
 
 
 def suggestions(
@@ -129,19 +130,16 @@ def suggestions(
     found: list[Suggestion] = []
     for query in _queries(referral):
         hits = [h for h in search.search(query).hits if h.service_id not in excluded]
-        listed = {
-            s.id: s
-            for s in db.session.scalars(
-                select(Service).where(Service.id.in_([h.service_id for h in hits]))
-            )
-        }
+        ids = [h.service_id for h in hits]
+        listed = {s.id: s for s in db.session.scalars(select(Service).where(Service.id.in_(ids)))}
+        routes = services.routes_by_service(ids)  # one query for the page, not one per hit
         for hit in hits:
             service = listed.get(hit.service_id)
             excluded.add(hit.service_id)
-            if service is None or not _takes_referrals_now(service):
+            delivery = _delivery(service, routes) if service is not None else None
+            if delivery is None:
                 continue
-            route = services.referral_route(service)
-            found.append(Suggestion(service, hit.distance_km, hit.serves_area, route.delivery))
+            found.append(Suggestion(service, hit.distance_km, hit.serves_area, delivery))
             if len(found) >= limit:
                 return found
     return found
