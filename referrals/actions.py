@@ -12,9 +12,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from accounts.models import User
+from directory.models import Service
+from extensions import db
 from referrals import services
+from referrals.errors import InvalidInput
 from referrals.models import Referral, ReferralMessage
 from referrals.states import Action
+from referrals.web import parse_uuid
 
 
 class Field(enum.Enum):
@@ -73,3 +77,19 @@ ACTIONS: dict[str, ReferralAction] = {
 
 STEPS = tuple(name for name in ACTIONS if name != MESSAGES)
 """The actions that move a referral along the state machine (every one but `messages`)."""
+
+
+def run_from_form(actor, referral: Referral, name: str, form: Mapping) -> object:
+    """Do the action `name` with what a form sent (the inbox, the referral page, an email link's
+    page): each field as the action reads it, a service to forward to one the directory has."""
+    action = ACTIONS[name]
+    values = {}
+    for field, kind in action.fields.items():
+        if kind is Field.service:
+            service_id = parse_uuid(form.get(field))
+            values[field] = db.session.get(Service, service_id) if service_id else None
+            if values[field] is None:
+                raise InvalidInput({field: "Choose the service to forward it to."})
+        else:
+            values[field] = form.get(field)
+    return action.run(referral, actor, values)

@@ -19,7 +19,7 @@ from referrals.actors import LinkActor
 from referrals.errors import Forbidden, NotFound, ReferralError
 from referrals.models import AuditAction, AuditObject
 from referrals.states import CHOSEN_CANCEL_REASONS, Action, DeclineReason, Outcome, label
-from referrals.views import FIELD_LABELS, _run_action
+from referrals.views import FIELD_LABELS
 from web.unit_of_work import commit_step, discard
 
 bp = Blueprint("referral_links", __name__)
@@ -134,7 +134,7 @@ def act(token: str, action: str):
         return _gone(gone)
     referral_id = opened.referral.id
     try:
-        _run_action(opened.actor, opened.referral, action, request.form)
+        actions.run_from_form(opened.actor, opened.referral, action, request.form)
     except Forbidden:
         abort(403)
     except ReferralError as exc:
@@ -169,7 +169,7 @@ def post_message(token: str):
     except links.LinkGone as gone:
         return _gone(gone)
     try:
-        _run_action(opened.actor, opened.referral, actions.MESSAGES, request.form)
+        actions.run_from_form(opened.actor, opened.referral, actions.MESSAGES, request.form)
     except ReferralError as exc:
         discard()  # the refused message; the page below explains it (its 4xx writes nothing)
         fields = getattr(exc, "fields", {})

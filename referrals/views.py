@@ -565,22 +565,6 @@ def detail(referral_id: uuid.UUID):
     return respond(render_template("referrals/detail.html", **context))
 
 
-def _run_action(user: User, referral: Referral, name: str, form):
-    """Do the action `name` of `actions.ACTIONS` with what the form sent; a service to forward to
-    must be one the directory has."""
-    action = actions.ACTIONS[name]
-    values = {}
-    for field, kind in action.fields.items():
-        if kind is actions.Field.service:
-            service_id = parse_uuid(form.get(field))
-            values[field] = db.session.get(Service, service_id) if service_id else None
-            if values[field] is None:
-                raise InvalidInput({field: "Choose the service to forward it to."})
-        else:
-            values[field] = form.get(field)
-    return action.run(referral, user, values)
-
-
 @bp.post(f"/referrals/<uuid:referral_id>/<any({', '.join(actions.STEPS)}):action>")
 @login_required_roles()
 def act(referral_id: uuid.UUID, action: str):
@@ -590,7 +574,7 @@ def act(referral_id: uuid.UUID, action: str):
     referral = access.get_referral_for(user, referral_id)
     row = partial_for(f"referral-{referral.id}")
     try:
-        _run_action(user, referral, action, request.form)
+        actions.run_from_form(user, referral, action, request.form)
     except (NotFound, Forbidden):
         raise
     except ReferralError as exc:
@@ -632,7 +616,7 @@ def post_message(referral_id: uuid.UUID):
     referral = access.get_referral_for(user, referral_id)
     thread = partial_for(f"thread-{referral.id}")
     try:
-        _run_action(user, referral, actions.MESSAGES, request.form)
+        actions.run_from_form(user, referral, actions.MESSAGES, request.form)
     except InvalidInput as exc:
         discard()
         error = {"message": exc.fields.get("body", exc.message), "body": request.form.get("body")}
