@@ -64,13 +64,8 @@ def open_network(db, create_org, create_user) -> dict:
         expires_on=date.today() + timedelta(days=365),
     )
     db.session.commit()
-    return {
-        "clinic_id": clinic.id,
-        "coordinator": coordinator,
-        "staff": create_user(
-            "lee@legalaid.example.org", "agency_staff", agency, full_name="Lee Chan"
-        ),
-    }
+    lee = create_user("lee@legalaid.example.org", "agency_staff", agency, full_name="Lee Chan")
+    return {"clinic_id": clinic.id, "coordinator": coordinator, "staff": lee}
 
 
 def _check(page) -> None:
