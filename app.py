@@ -173,8 +173,8 @@ def _register_commands(app: Flask) -> None:
     from directory import cli as directory_cli
     from referrals import cli as referrals_cli
 
-    # seed-demo seeds the directory, then its accounts; the directory imports no accounts code,
-    # so the command lives with accounts and joins the directory group here.
-    directory_cli.group.add_command(accounts_cli.seed_demo_command)
+    # seed-demo seeds the directory, its accounts, then their referrals; the directory imports
+    # neither, so the command lives with referrals and joins the directory group here.
+    directory_cli.group.add_command(referrals_cli.seed_demo_command)
     for group in (directory_cli.group, accounts_cli.group, referrals_cli.group):
         app.cli.add_command(group)

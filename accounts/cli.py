@@ -7,7 +7,6 @@ import uuid
 
 import click
 from flask import current_app, url_for
-from flask.cli import with_appcontext
 from sqlalchemy.exc import IntegrityError
 
 from accounts.models import NetworkOrganization, OrgKind, Role
@@ -20,7 +19,7 @@ from accounts.services import (
     set_response_windows,
 )
 from extensions import db
-from web.unit_of_work import UnitOfWorkGroup, commit_step, unit_of_work
+from web.unit_of_work import UnitOfWorkGroup
 
 group = UnitOfWorkGroup("accounts", help="Manage the referral network's organizations and users.")
 
@@ -159,26 +158,6 @@ def purge_tokens_command() -> None:
     """Delete expired API and reset tokens."""
     count = purge_expired_tokens()
     click.echo(f"{count} expired tokens deleted")
-
-
-@click.command("seed-demo")
-@with_appcontext
-@unit_of_work
-def seed_demo_command() -> None:
-    """Load the demo network (Syracuse, NY) and its demo accounts; safe to run again."""
-    from accounts import demo
-    from directory.cli import rebuild_search_index
-    from directory.demo import seed_demo_directory
-
-    summary = seed_demo_directory()
-    accounts = demo.seed_demo_accounts()
-    commit_step()  # the search index is rebuilt from committed rows, by another connection
-    click.echo(f"Loaded the {summary}")
-    click.echo(f"Demo accounts: {len(accounts)}")
-    if any(summary.added.values()):
-        rebuild_search_index()
-    else:
-        click.echo("Search index unchanged: no new demo records")
 
 
 def _forgot_url() -> str:

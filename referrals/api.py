@@ -21,9 +21,16 @@ from accounts.auth import api_auth_required
 from accounts.models import Role, User
 from directory.models import Service
 from extensions import db, utcnow
-from referrals import access, actions, deadlines, notifications, queries, services
+from referrals import access, actions, audit, deadlines, next_best, notifications, queries, services
 from referrals.errors import InvalidInput, NotFound, ReferralError
-from referrals.models import SHAREABLE_MEMBER_FIELDS, Consent, Member, Referral
+from referrals.models import (
+    SHAREABLE_MEMBER_FIELDS,
+    AuditAction,
+    AuditObject,
+    Consent,
+    Member,
+    Referral,
+)
 from referrals.states import Action, Status, fhir_task_status, label
 from web import paging
 from web.errors import json_error
@@ -459,6 +466,56 @@ def get_referral(referral_id: uuid.UUID):
     referral = access.load_referral_for(actor, referral_id, via="api")
     body = _referral_json(referral, actor, detail=True)
     return jsonify(body)
+
+
+NEXT_BEST_LIMIT = 5
+MAX_NEXT_BEST = 10
+
+
+@bp.get("/referrals/<uuid:referral_id>/next-best")
+@api_auth_required()
+def next_best_services(referral_id: uuid.UUID):
+    """The services a declined or unanswered referral could go to instead, best first (as on the
+    referral page): only for the coordinators who sent it. `can_resend` false: nothing to do
+    (it is not stuck, or it was re-sent already and that one is still open). Sending it on is
+    the referral page's one click ("Send this referral there")."""
+    actor = _actor()
+    referral = access.get_referral_for(actor, referral_id)
+    access.require_sending_side(actor, referral, "see where to send it next")
+    errors: dict = {}
+    limit = NEXT_BEST_LIMIT
+    raw = request.args.get("limit")
+    if raw is not None:
+        if not raw.isdigit() or not 1 <= int(raw) <= MAX_NEXT_BEST:
+            errors["limit"] = f"Give a whole number from 1 to {MAX_NEXT_BEST}."
+        else:
+            limit = int(raw)
+    _raise_if(errors)
+    audit.record(
+        actor, AuditAction.view, AuditObject.referral, referral.id, {"via": "api:next-best"}
+    )
+    can_resend = next_best.can_resend(referral)
+    found = next_best.suggestions(referral, limit=limit) if can_resend else []
+    return jsonify(
+        referral_id=str(referral.id),
+        status=referral.status,
+        can_resend=can_resend,
+        resent_to=[
+            {"id": str(r.id), "service_name": r.service_name, "status": r.status}
+            for r in next_best.resent_to(referral)
+        ],
+        items=[
+            {
+                "service_id": str(s.service.id),
+                "service_name": s.service.name,
+                "organization": s.service.organization.name,
+                "distance_km": None if s.distance_km is None else round(s.distance_km, 2),
+                "serves_area": s.serves_area,
+                "delivery": s.delivery,
+            }
+            for s in found
+        ],
+    )
 
 
 def _action_values(action: actions.ReferralAction, data: dict) -> dict:

@@ -3,10 +3,11 @@
 Each command is a unit of work (web.unit_of_work); delivery commits email by email on purpose."""
 
 import click
+from flask.cli import with_appcontext
 
 from referrals import next_best, notifications, services
 from web import idempotency
-from web.unit_of_work import UnitOfWorkGroup, commit_step
+from web.unit_of_work import UnitOfWorkGroup, commit_step, unit_of_work
 
 group = UnitOfWorkGroup(
     "referrals", help="Deliver queued emails and flag overdue referrals (cron jobs)."
@@ -53,3 +54,28 @@ def sweep_command() -> None:
     # Expired Idempotency-Keys of users who haven't written since (a write purges its user's).
     purged = idempotency.purge_expired()  # committed when the command returns
     click.echo(f"{purged} expired idempotency key(s) removed")
+
+
+@click.command("seed-demo")
+@with_appcontext
+@unit_of_work
+def seed_demo_command() -> None:
+    """Load the demo network (Syracuse, NY), its demo accounts and six months of its referral
+    work; safe to run again. It joins the `directory` group (app.py): the directory imports
+    neither accounts nor referrals, so the command lives at the top of the chain."""
+    from accounts import demo as accounts_demo
+    from directory.cli import rebuild_search_index
+    from directory.demo import seed_demo_directory
+    from referrals import demo as referrals_demo
+
+    summary = seed_demo_directory()
+    accounts = accounts_demo.seed_demo_accounts()
+    referrals = referrals_demo.seed_demo_referrals()
+    commit_step()  # the search index is rebuilt from committed rows, by another connection
+    click.echo(f"Loaded the {summary}")
+    click.echo(f"Demo accounts: {len(accounts)}")
+    click.echo(str(referrals))
+    if any(summary.added.values()):
+        rebuild_search_index()
+    else:
+        click.echo("Search index unchanged: no new demo records")

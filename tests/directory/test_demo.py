@@ -441,6 +441,7 @@ def test_seed_demo_command_commits_once_and_can_run_again(runner, db, monkeypatc
     counts = {m.__tablename__: _count(db, m) for m in DEMO_TABLES}
     assert counts["service"] == int(match[2])
     assert f"Search index rebuilt: {counts['service']} services" in result.output
+    assert "Demo referrals: 60 members" in result.output  # tests/referrals/test_demo.py
     assert search.search(SearchQuery(text="food pantry")).total > 0
     monkeypatch.setattr(search, "reindex", lambda *args: pytest.fail("rebuilt for nothing"))
 
@@ -450,6 +451,7 @@ def test_seed_demo_command_commits_once_and_can_run_again(runner, db, monkeypatc
     assert "(0 new rows)" in again.output
     assert {m.__tablename__: _count(db, m) for m in DEMO_TABLES} == counts
     assert "Search index unchanged: no new demo records" in again.output
+    assert "Demo referrals: none added (60 demo members there)" in again.output
 
 
 def test_seed_demo_command_writes_nothing_when_a_later_step_fails(runner, db, monkeypatch):

@@ -215,13 +215,18 @@ def send(api, network):
 def matrix_records(db, network, create_member):
     """`matrix_records(needs)`: fresh records for one request ("member", "sent", "accepted" or
     "declined" referral, or None), as the values for its path: service, other_service, member,
-    consent, referral."""
+    consent, referral (and outside_service, agency)."""
     from referrals import services
 
     names = iter(range(1, 10_000))
 
     def make(needs: str | None) -> dict:
-        values = {"service": network.service_a.id, "other_service": network.service_b.id}
+        values = {
+            "service": network.service_a.id,
+            "other_service": network.service_b.id,
+            "outside_service": network.service_outside.id,  # its organization has not joined
+            "agency": network.agency_a.id,
+        }
         if needs is None:
             return values
         member = create_member(first_name=f"Member{next(names)}")

@@ -67,6 +67,13 @@ ENDPOINTS = {
         None,
         by_role(200, 404, 200, 404, 200, 200, 401),
     ),
+    "next best services": (
+        "declined",
+        "GET",
+        "/api/v1/referrals/{referral}/next-best",
+        None,
+        by_role(200, 404, 403, 404, 403, 403, 401),  # the senders only
+    ),
     "accept": ("sent", "POST", "/api/v1/referrals/{referral}/accept", None, AGENCY_A_ACTS),
     "decline": (
         "sent",

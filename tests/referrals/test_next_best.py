@@ -13,7 +13,14 @@ from accounts.models import User
 from directory.models import Attribute, Service
 from extensions import utcnow
 from referrals import next_best, services
-from referrals.models import Member, Notification, OutboxEmail, Referral, ReferralEvent
+from referrals.models import (
+    AuditLog,
+    Member,
+    Notification,
+    OutboxEmail,
+    Referral,
+    ReferralEvent,
+)
 from tests.directory.factories import SYRACUSE, make_service, make_taxonomy_term
 from tests.referrals.pages import text_of
 
@@ -433,3 +440,66 @@ def test_two_sweeps_racing_escalate_exactly_once(
         select(Notification).where(Notification.kind == "escalated")
     ).all()
     assert len(escalated_notices) == 1
+
+
+# -- the same, as JSON: GET /api/v1/referrals/<id>/next-best (who may ask: test_authorization) --
+
+
+def _next_best(api, network, referral, query: str = ""):
+    return api.get(f"/api/v1/referrals/{referral.id}/next-best{query}", network.coordinator_a)
+
+
+def test_a_declined_referral_lists_the_next_best_services_nearest_first(
+    db, api, network, member, pantries
+):
+    _send(db, network, member, pantries.tried, at=utcnow() - timedelta(days=10))
+    referral = _declined(db, network, member)
+
+    response = _next_best(api, network, referral, "?limit=4")
+
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["can_resend"] is True and body["status"] == "declined"
+    assert body["resent_to"] == []
+    names = [item["service_name"] for item in body["items"]]
+    assert names == [
+        "Westside Pantry",
+        "Pantry Tried Last Winter",  # never referred to in this test
+        "Eastwood Pantry",
+        "Mattydale Pantry",
+    ]  # not "Tried Pantry" (10 days ago), nor the full, closed or other-category ones
+    first = body["items"][0]
+    assert first["service_id"] == str(pantries.near.id)
+    assert first["delivery"] == "email" and 0 < first["distance_km"] < 2
+    assert first["organization"] == pantries.near.organization.name
+    # The same list, in the same order, as the page's.
+    page = next_best.suggestions(referral, limit=4)
+    assert [item["service_id"] for item in body["items"]] == [str(s.service.id) for s in page]
+    assert db.session.scalar(
+        select(AuditLog).where(
+            AuditLog.object_id == referral.id, AuditLog.detail["via"].as_string() == "api:next-best"
+        )
+    )
+
+
+def test_nothing_to_suggest_while_it_waits_or_once_re_sent(db, api, network, member, pantries):
+    waiting = _send(db, network, member, network.service_a, at=utcnow())
+    body = _next_best(api, network, waiting).get_json()
+    assert (body["can_resend"], body["items"]) == (False, [])
+
+    services.decline(waiting, db.session.get(User, network.staff_a.id), reason="no_capacity")
+    new = next_best.resend(waiting, _coordinator(db, network), pantries.mid)
+    db.session.commit()
+    body = _next_best(api, network, waiting).get_json()
+    assert (body["can_resend"], body["items"]) == (False, [])
+    assert body["resent_to"] == [
+        {"id": str(new.id), "service_name": "Eastwood Pantry", "status": "sent"}
+    ]
+
+
+def test_a_bad_limit_is_a_400_naming_the_field(db, api, network, member, pantries):
+    referral = _declined(db, network, member)
+    for bad in ("0", "11", "two", "-1"):
+        response = _next_best(api, network, referral, f"?limit={bad}")
+        api.assert_refused(response, 400, "invalid")
+        assert "limit" in response.get_json()["error"]["fields"], bad
