@@ -384,7 +384,7 @@ def send_referral():
     errors: dict = {}
     member_id = _parse_uuid(errors, "member_id", data.get("member_id"))
     service_id = _parse_uuid(errors, "service_id", data.get("service_id"))
-    _check_strings(errors, data, ("need", "note", "urgency"))
+    _check_strings(errors, data, services.REFERRAL_TEXTS)
     confirm = _parse_bool(errors, "confirm_duplicate", data.get("confirm_duplicate"))
     auto_escalate = _parse_bool(errors, "auto_escalate", data.get("auto_escalate"))
     _raise_if(errors)
@@ -395,11 +395,9 @@ def send_referral():
             actor,
             member,
             service,
-            need=data.get("need"),
-            note=data.get("note"),
-            urgency=data.get("urgency"),
             confirm_duplicate=confirm,
             auto_escalate=auto_escalate,
+            **{name: data.get(name) for name in services.REFERRAL_TEXTS},
         )
     except ReferralError as exc:
         if exc.code == "duplicate_referral":

@@ -605,6 +605,9 @@ def open_duplicates(member: Member, service: Service) -> list[Referral]:
     )
 
 
+REFERRAL_TEXTS = ("need", "note", "urgency")  # what the sender writes, passed on as it came
+
+
 def send_referral(
     actor: User,
     member: Member,
