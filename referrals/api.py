@@ -411,8 +411,8 @@ def send_referral():
 def list_referrals():
     """The referrals the caller may see (their org's, or sent to their agency), newest first."""
     actor = _actor()
-    page, per_page = _paging()
     stmt = access.visible_referrals(actor)
+    page, per_page = _paging()
     errors: dict = {}
     status = request.args.get("status")
     if status:
