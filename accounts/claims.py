@@ -23,7 +23,13 @@ from accounts.models import (
     User,
 )
 from accounts.outbox import queue_email
-from accounts.services import AccountError, create_organization, invite_user, validate_email
+from accounts.services import (
+    AccountError,
+    active_users,
+    create_organization,
+    invite_user,
+    validate_email,
+)
 from directory import normalize
 from directory.models import Organization, Service
 from extensions import db, utcnow
@@ -101,17 +107,7 @@ def joined_agency(directory_organization_id: uuid.UUID) -> NetworkOrganization |
 
 def agency_admins(organization: NetworkOrganization) -> list[User]:
     """The active agency admins of an organization: the people to ask for an account there."""
-    return list(
-        db.session.scalars(
-            select(User)
-            .where(
-                User.organization_id == organization.id,
-                User.role == Role.agency_admin.value,
-                User.active.is_(True),
-            )
-            .order_by(User.full_name, User.email)
-        )
-    )
+    return active_users(organization.id, [Role.agency_admin], User.full_name, User.email)
 
 
 def _check_joined(directory_organization_id: uuid.UUID) -> None:

@@ -414,6 +414,22 @@ def roles_for_organization(organization: NetworkOrganization) -> list[Role]:
     return [role for role, kind in ROLE_KINDS.items() if kind == organization.kind]
 
 
+def active_users(organization_id: uuid.UUID | None, roles: list[Role], *order_by) -> list[User]:
+    """The active people of an organization in any of `roles`: who hears of, or acts on, its
+    work."""
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(
+                User.organization_id == organization_id,
+                User.role.in_(roles),
+                User.active.is_(True),
+            )
+            .order_by(*order_by)
+        )
+    )
+
+
 # -- signing in ------------------------------------------------------------------------------
 
 

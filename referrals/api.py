@@ -260,8 +260,18 @@ def _referral_json(
     return body
 
 
-def _paged(items: list, total: int, page: int, per_page: int):
-    return jsonify(items=items, page=page, per_page=per_page, total=total)
+def _paged(found: paging.Page, actor: User, page: int, per_page: int, members: list, item_json):
+    """A page of members or referrals as JSON; `item_json(item, views)` writes one, with the
+    views of the page's `members` read at once."""
+    views = _member_views(members, actor)
+    items = [item_json(item, views) for item in found.items]
+    return jsonify(items=items, page=page, per_page=per_page, total=found.total)
+
+
+def _detail(load, to_json, record_id: uuid.UUID):
+    """One member or referral the caller may see, in full."""
+    actor = _actor()
+    return jsonify(to_json(load(actor, record_id, via="api"), actor, detail=True))
 
 
 # -- members ---------------------------------------------------------------------------------
@@ -309,19 +319,16 @@ def list_members():
     actor = _actor()
     page, per_page = _paging()
     found = queries.caseload_page(actor, "", page, per_page, via="api:list")
-    views = _member_views(found.items, actor)
-    items = [_member_json(m, actor, view=views[m.id]) for m in found.items]
-    return _paged(items, found.total, page, per_page)
+    return _paged(
+        found, actor, page, per_page, found.items, lambda m, v: _member_json(m, actor, view=v[m.id])
+    )
 
 
 @bp.get("/members/<uuid:member_id>")
 @api_auth_required()
 def get_member(member_id: uuid.UUID):
     """One member, as much of them as the caller may see."""
-    actor = _actor()
-    member = access.load_member_for(actor, member_id, via="api")
-    body = _member_json(member, actor, detail=True)
-    return jsonify(body)
+    return _detail(access.load_member_for, _member_json, member_id)
 
 
 @bp.patch("/members/<uuid:member_id>")
@@ -384,7 +391,7 @@ def send_referral():
     errors: dict = {}
     member_id = _parse_uuid(errors, "member_id", data.get("member_id"))
     service_id = _parse_uuid(errors, "service_id", data.get("service_id"))
-    _check_strings(errors, data, ("need", "note", "urgency"))
+    _check_strings(errors, data, services.REFERRAL_TEXTS)
     confirm = _parse_bool(errors, "confirm_duplicate", data.get("confirm_duplicate"))
     auto_escalate = _parse_bool(errors, "auto_escalate", data.get("auto_escalate"))
     _raise_if(errors)
@@ -395,11 +402,9 @@ def send_referral():
             actor,
             member,
             service,
-            need=data.get("need"),
-            note=data.get("note"),
-            urgency=data.get("urgency"),
             confirm_duplicate=confirm,
             auto_escalate=auto_escalate,
+            **{name: data.get(name) for name in services.REFERRAL_TEXTS},
         )
     except ReferralError as exc:
         if exc.code == "duplicate_referral":
@@ -413,8 +418,8 @@ def send_referral():
 def list_referrals():
     """The referrals the caller may see (their org's, or sent to their agency), newest first."""
     actor = _actor()
-    page, per_page = _paging()
     stmt = access.visible_referrals(actor)
+    page, per_page = _paging()
     errors: dict = {}
     status = request.args.get("status")
     if status:
@@ -453,19 +458,22 @@ def list_referrals():
         via="api:list",
         member_via="api:referral-list",
     )
-    views = _member_views([r.member for r in found.items], actor)
-    items = [_referral_json(r, actor, member_view=views[r.member_id]) for r in found.items]
-    return _paged(items, found.total, page, per_page)
+    members = [r.member for r in found.items]
+    return _paged(
+        found,
+        actor,
+        page,
+        per_page,
+        members,
+        lambda r, views: _referral_json(r, actor, member_view=views[r.member_id]),
+    )
 
 
 @bp.get("/referrals/<uuid:referral_id>")
 @api_auth_required()
 def get_referral(referral_id: uuid.UUID):
     """One referral with its history (events) and the thread between the two sides."""
-    actor = _actor()
-    referral = access.load_referral_for(actor, referral_id, via="api")
-    body = _referral_json(referral, actor, detail=True)
-    return jsonify(body)
+    return _detail(access.load_referral_for, _referral_json, referral_id)
 
 
 NEXT_BEST_LIMIT = 5

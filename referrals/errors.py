@@ -11,6 +11,14 @@ class ReferralError(Exception):
     status = 400
     code = "invalid"
 
+    def __init_subclass__(cls, *, status: int | None = None, code: str | None = None, **kwargs):
+        """A refusal names its status and code in its class line."""
+        super().__init_subclass__(**kwargs)
+        if status is not None:
+            cls.status = status
+        if code is not None:
+            cls.code = code
+
     def __init__(self, message: str, *, code: str | None = None, **details):
         super().__init__(message)
         self.message = message
@@ -22,58 +30,35 @@ class ReferralError(Exception):
 class InvalidInput(ReferralError):
     """Input that can't be used; `fields` maps each field name to what is wrong with it."""
 
-    status = 400
-    code = "invalid"
-
     def __init__(self, fields: dict[str, str], message: str | None = None):
         names = ", ".join(sorted(fields))
         super().__init__(message or f"Please correct: {names}.", fields=fields)
         self.fields = fields
 
 
-class NotFound(ReferralError):
+class NotFound(ReferralError, status=404, code="not_found"):
     """Missing, or not visible to this person (the two are never told apart)."""
 
-    status = 404
-    code = "not_found"
 
-
-class Forbidden(ReferralError):
+class Forbidden(ReferralError, status=403, code="forbidden"):
     """The person can see the record but their role or side may not do this."""
 
-    status = 403
-    code = "forbidden"
 
-
-class TransitionRefused(ReferralError):
+class TransitionRefused(ReferralError, status=409, code="illegal_transition"):
     """The referral's status does not allow the action (often: someone else got there first)."""
 
-    status = 409
-    code = "illegal_transition"
 
-
-class ConcurrentUpdate(TransitionRefused):
+class ConcurrentUpdate(TransitionRefused, code="conflict"):
     """Two people changed the same referral at once; this one lost."""
 
-    code = "conflict"
 
-
-class DuplicateReferral(ReferralError):
+class DuplicateReferral(ReferralError, status=409, code="duplicate_referral"):
     """The member already has an open referral to this service; the caller must confirm."""
 
-    status = 409
-    code = "duplicate_referral"
 
-
-class ConsentProblem(ReferralError):
+class ConsentProblem(ReferralError, status=422, code="consent_missing"):
     """No consent in force for the member: missing, expired or revoked."""
 
-    status = 422
-    code = "consent_missing"
 
-
-class NotReferrable(ReferralError):
+class NotReferrable(ReferralError, status=422, code="service_not_referrable"):
     """The service can't receive referrals now (not in the network, inactive, not accepting)."""
-
-    status = 422
-    code = "service_not_referrable"

@@ -51,6 +51,7 @@ def _not_found(exc: NotFound):
     return render_template("error.html", error=http.NotFound()), 404
 
 
+@bp.errorhandler(links.LinkGone)
 def _gone(gone: links.LinkGone):
     """The 410 page: what happened to the link, and the "ask for a new link" button."""
     holder = LinkActor(gone.link.id, gone.link.referral_id, gone.link.sent_to)
@@ -117,10 +118,7 @@ def _record_view(opened: links.OpenedLink) -> None:
 @bp.get("/r/<token>")
 def show(token: str):
     """The referral, as an agency that has not joined may see it, and what it can do next."""
-    try:
-        opened = links.open_link(token)
-    except links.LinkGone as gone:
-        return _gone(gone)
+    opened = links.open_link(token)
     _record_view(opened)
     return _page(opened)
 
@@ -128,10 +126,7 @@ def show(token: str):
 @bp.post(f"/r/<token>/<any({', '.join(actions.STEPS)}):action>")
 def act(token: str, action: str):
     """Accept, decline, forward, record the outcome (or stop) the link's referral."""
-    try:
-        opened = links.open_link(token)
-    except links.LinkGone as gone:
-        return _gone(gone)
+    opened = links.open_link(token)
     referral_id = opened.referral.id
     try:
         actions.run_from_form(opened.actor, opened.referral, action, request.form)
@@ -164,10 +159,7 @@ def act(token: str, action: str):
 @bp.post("/r/<token>/messages")
 def post_message(token: str):
     """Write to the coordinator who sent the referral."""
-    try:
-        opened = links.open_link(token)
-    except links.LinkGone as gone:
-        return _gone(gone)
+    opened = links.open_link(token)
     try:
         actions.run_from_form(opened.actor, opened.referral, actions.MESSAGES, request.form)
     except ReferralError as exc:

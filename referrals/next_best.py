@@ -28,7 +28,7 @@ from directory.cards import contact_phone
 from directory.models import Attribute, ReferralCapacity, Service
 from extensions import db, utcnow
 from geo import places
-from referrals import access, audit, deadlines, notifications, services
+from referrals import access, audit, notifications, services
 from referrals.errors import InvalidInput, ReferralError, TransitionRefused
 from referrals.models import AuditAction, AuditObject, Referral, ReferralEvent
 from referrals.states import Action, CancelReason, Side, Status
@@ -197,28 +197,18 @@ def _send_linked(
     """The new referral, linked to `original`, with its need, urgency, note and the consent in
     force; the original is cancelled if it still waits, and marked on its timeline."""
     agency, route = services._referrable_agency(service)
-    consent = services.require_consent(original.member, deadlines.local_today(now))
     why = "a decline" if original.status == Status.declined else "no answer in time"
     tries = _escalations_in_chain(original) if automatic else 0
-    new = Referral(
-        member_id=original.member_id,
-        service=service,
-        service_name=service.name,
-        receiving_org=agency,
-        sending_org_id=original.sending_org_id,
+    new = services.linked_referral(
+        original,
+        service,
+        agency,
+        route,
+        now,
         sending_user_id=actor.id if actor is not None else original.sending_user_id,
-        consent=consent,
-        need=original.need,
-        note=original.note,
-        urgency=original.urgency,
-        delivery=route.delivery.value,
         resent_from_id=original.id,
         auto_escalate=original.auto_escalate and tries < MAX_AUTO_ESCALATIONS,
-        created_at=now,
-        sent_at=now,
-        due_at=deadlines.response_due(agency, now, original.urgency),
     )
-    db.session.add(new)
     how = "automatically " if automatic else ""
     services._transition(
         new,

@@ -19,6 +19,7 @@ from sqlalchemy import func, or_, select, update
 
 from accounts.mail import MailError, MailServerUnreachable, send_mail
 from accounts.models import Role, User
+from accounts.services import active_users
 from extensions import db, utcnow
 from referrals import deadlines
 from referrals.models import Notification, NotificationKind, OutboxEmail, Referral
@@ -45,17 +46,8 @@ def referral_link(referral: Referral) -> str:
 
 def agency_recipients(referral: Referral) -> list[User]:
     """Everyone active at the receiving agency: any of them may pick the referral up."""
-    return list(
-        db.session.scalars(
-            select(User)
-            .where(
-                User.organization_id == referral.receiving_org_id,
-                User.role.in_([Role.agency_staff, Role.agency_admin]),
-                User.active.is_(True),
-            )
-            .order_by(User.email)
-        )
-    )
+    roles = [Role.agency_staff, Role.agency_admin]
+    return active_users(referral.receiving_org_id, roles, User.email)
 
 
 def queue_referral_email(
@@ -81,17 +73,7 @@ def coordinator_recipients(referral: Referral) -> list[User]:
     sender = referral.sending_user
     if sender is not None and sender.active:
         return [sender]
-    return list(
-        db.session.scalars(
-            select(User)
-            .where(
-                User.organization_id == referral.sending_org_id,
-                User.role == Role.coordinator,
-                User.active.is_(True),
-            )
-            .order_by(User.email)
-        )
-    )
+    return active_users(referral.sending_org_id, [Role.coordinator], User.email)
 
 
 def recipients_for(referral: Referral, side: Side) -> list[User]:

@@ -120,49 +120,30 @@ class InboxTab(enum.StrEnum):
     closed = "closed"
 
 
-INBOX_TAB_LABELS = {
-    InboxTab.new: "New",
-    InboxTab.overdue: "Overdue",
-    InboxTab.accepted: "Accepted",
-    InboxTab.closed: "Closed",
-}
+INBOX_TAB_LABELS = dict(zip(InboxTab, ("New", "Overdue", "Accepted", "Closed"), strict=True))
 
 
 def _inbox_condition(tab: InboxTab, now: datetime):
-    if tab == InboxTab.new:
-        return waiting_condition(now)
-    if tab == InboxTab.overdue:
-        return overdue_condition(now)
-    if tab == InboxTab.accepted:
-        return Referral.status == Status.accepted.value
-    return _closed_condition()
+    """The dashboard's condition of the same meaning; but the inbox keeps every closed one."""
+    if tab == InboxTab.closed:
+        return _closed_condition()
+    view = DashboardView.waiting if tab == InboxTab.new else DashboardView(tab.value)
+    return _dashboard_condition(view, now)
 
 
 def inbox_counts(user: User, now: datetime) -> dict[InboxTab, int]:
     """How many referrals sit in each inbox tab for the user's agency."""
-    base = access.visible_referrals(user).subquery()
-    counts = {}
-    for tab in InboxTab:
-        # The same conditions, against the scoped subquery's columns.
-        stmt = (
-            select(func.count())
-            .select_from(Referral)
-            .where(Referral.id.in_(select(base.c.id)), _inbox_condition(tab, now))
-        )
-        counts[tab] = db.session.scalar(stmt) or 0
-    return counts
+    return _visible_counts(user, InboxTab, lambda tab: _inbox_condition(tab, now))
 
 
 def inbox_select(user: User, tab: InboxTab, now: datetime) -> tuple[Select, tuple]:
     """One tab of the inbox, in its order: the most pressing first (urgency, then the oldest
     deadline); closed ones newest first. The page and its CSV download share it."""
     stmt = access.visible_referrals(user).where(_inbox_condition(tab, now))
-    if tab == InboxTab.closed:
-        order = (Referral.closed_at.desc(), Referral.id)
-    elif tab == InboxTab.accepted:
-        order = (_outcome_overdue_first(), Referral.responded_at.asc(), Referral.id)
-    else:
-        order = (_URGENCY_RANK, Referral.due_at.asc(), Referral.id)
+    order = {
+        InboxTab.closed: (Referral.closed_at.desc(), Referral.id),
+        InboxTab.accepted: (_outcome_overdue_first(), Referral.responded_at.asc(), Referral.id),
+    }.get(tab, (_URGENCY_RANK, Referral.due_at.asc(), Referral.id))
     return stmt, order
 
 
@@ -170,8 +151,7 @@ def inbox_page(
     user: User, tab: InboxTab, now: datetime, page: int, per_page: int, *, via: str
 ) -> Page:
     """One page of a tab of the inbox (`inbox_select`)."""
-    stmt, order = inbox_select(user, tab, now)
-    return referral_page(user, stmt, order, page, per_page, via=via)
+    return referral_page(user, *inbox_select(user, tab, now), page, per_page, via=via)
 
 
 # -- the coordinator dashboard ---------------------------------------------------------------
@@ -263,20 +243,25 @@ def dashboard_page(
     user: User, filters: DashboardFilters, now: datetime, page: int, per_page: int, *, via: str
 ) -> Page:
     """One page of the dashboard's filtered list (`dashboard_select`)."""
-    stmt, order = dashboard_select(user, filters, now)
-    return referral_page(user, stmt, order, page, per_page, via=via)
+    return referral_page(user, *dashboard_select(user, filters, now), page, per_page, via=via)
 
 
 def dashboard_counts(user: User, now: datetime) -> dict[DashboardView, int]:
     """How many of the visible referrals are in each dashboard view."""
+    return _visible_counts(user, DashboardView, lambda view: _dashboard_condition(view, now))
+
+
+def _visible_counts(user: User, keys, condition_of) -> dict:
+    """How many referrals the user may see meet each key's condition (None: all of them)."""
     base = access.visible_referrals(user).subquery()
     counts = {}
-    for view in DashboardView:
+    for key in keys:
+        # The same conditions, against the scoped subquery's columns.
         stmt = select(func.count()).select_from(Referral).where(Referral.id.in_(select(base.c.id)))
-        condition = _dashboard_condition(view, now)
+        condition = condition_of(key)
         if condition is not None:
             stmt = stmt.where(condition)
-        counts[view] = db.session.scalar(stmt) or 0
+        counts[key] = db.session.scalar(stmt) or 0
     return counts
 
 

@@ -605,6 +605,9 @@ def open_duplicates(member: Member, service: Service) -> list[Referral]:
     )
 
 
+REFERRAL_TEXTS = ("need", "note", "urgency")  # what the sender writes, passed on as it came
+
+
 def send_referral(
     actor: User,
     member: Member,
@@ -946,25 +949,9 @@ def forward(
         note=note,
         changes={"responded_at": now, "closed_at": now},
     )
-    consent = require_consent(referral.member, deadlines.local_today(now))
-    forwarded = Referral(
-        member_id=referral.member_id,
-        service=service,
-        service_name=service.name,
-        receiving_org=agency,
-        sending_org_id=referral.sending_org_id,
-        sending_user_id=referral.sending_user_id,
-        consent=consent,
-        need=referral.need,
-        note=referral.note,
-        urgency=referral.urgency,
-        delivery=route.delivery.value,
-        forwarded_from_id=referral.id,
-        created_at=now,
-        sent_at=now,
-        due_at=deadlines.response_due(agency, now, referral.urgency),
+    forwarded = linked_referral(
+        referral, service, agency, route, now, forwarded_from_id=referral.id
     )
-    db.session.add(forwarded)
     # Sent on the coordinator's behalf by the forwarding agency: no side check for this step.
     _transition(forwarded, Action.send, actor, None, now=now, note=note)
     referral.forwarded_to_id = forwarded.id
@@ -980,6 +967,36 @@ def forward(
         {"forwarded_to": str(forwarded.id), "service_id": str(service.id)},
     )
     return forwarded
+
+
+def linked_referral(
+    original: Referral, service: Service, agency, route, now: datetime, **link
+) -> Referral:
+    """A new referral to `service`, added, carrying the original's member, sender, need, note and
+    urgency under the consent in force, sent now; `link` says how it came from the original
+    (and may name another sender)."""
+    consent = require_consent(original.member, deadlines.local_today(now))
+    new = Referral(
+        **{
+            "member_id": original.member_id,
+            "service": service,
+            "service_name": service.name,
+            "receiving_org": agency,
+            "sending_org_id": original.sending_org_id,
+            "sending_user_id": original.sending_user_id,
+            "consent": consent,
+            "need": original.need,
+            "note": original.note,
+            "urgency": original.urgency,
+            "delivery": route.delivery.value,
+            "created_at": now,
+            "sent_at": now,
+            "due_at": deadlines.response_due(agency, now, original.urgency),
+            **link,
+        }
+    )
+    db.session.add(new)
+    return new
 
 
 def complete(

@@ -487,11 +487,9 @@ def _send_referral(user: User, service: Service):
             user,
             member,
             service,
-            need=form.get("need"),
-            note=form.get("note"),
-            urgency=form.get("urgency"),
             confirm_duplicate=form.get("confirm_duplicate") == "1",
             auto_escalate=form.get("auto_escalate") == "1",
+            **{name: form.get(name) for name in services.REFERRAL_TEXTS},
         )
     except InvalidInput as exc:
         discard()
@@ -669,22 +667,33 @@ def resend(referral_id: uuid.UUID):
 @login_required_roles(Role.coordinator)
 def resend_link(referral_id: uuid.UUID):
     """Email the agency a new link to the referral; the old link stops working."""
-    user = _actor()
-    referral = access.get_referral_for(user, referral_id)
-    link = links.resend_link(user, referral)
-    flash(f"A new link is on its way to {link.sent_to}; the old one no longer works.", "success")
-    return redirect(url_for("referrals.detail", referral_id=referral.id), code=303)
+    return _change_link(referral_id, _resend)
 
 
 @bp.post("/referrals/<uuid:referral_id>/link/revoke")
 @login_required_roles(Role.coordinator)
 def revoke_link(referral_id: uuid.UUID):
     """Withdraw the agency's email link: it stops working at once."""
+    return _change_link(referral_id, _revoke)
+
+
+def _change_link(referral_id: uuid.UUID, change):
+    """Change the agency's email link to a referral the coordinator may see; back to the
+    referral with what `change(user, referral)` says happened."""
     user = _actor()
     referral = access.get_referral_for(user, referral_id)
-    links.revoke_link(user, referral)
-    flash("The link no longer works. Re-send it when the agency should have one again.", "success")
+    flash(change(user, referral), "success")
     return redirect(url_for("referrals.detail", referral_id=referral.id), code=303)
+
+
+def _resend(user: User, referral: Referral) -> str:
+    link = links.resend_link(user, referral)
+    return f"A new link is on its way to {link.sent_to}; the old one no longer works."
+
+
+def _revoke(user: User, referral: Referral) -> str:
+    links.revoke_link(user, referral)
+    return "The link no longer works. Re-send it when the agency should have one again."
 
 
 # -- the agency inbox ------------------------------------------------------------------------

@@ -175,24 +175,20 @@ def create_user(app, create_org):
     return factory
 
 
-@pytest.fixture
-def dummy_coordinator(create_user):
-    return create_user(role="coordinator", full_name="Casey Coordinator")
+def _user_fixture(name: str, role: str, full_name: str):
+    """A fixture `name` giving a fresh user with this role (`create_user`)."""
+
+    @pytest.fixture(name=name)
+    def user(create_user):
+        return create_user(role=role, full_name=full_name)
+
+    return user
 
 
-@pytest.fixture
-def dummy_agency_staff(create_user):
-    return create_user(role="agency_staff", full_name="Sam Staff")
-
-
-@pytest.fixture
-def dummy_agency_admin(create_user):
-    return create_user(role="agency_admin", full_name="Alex Agency-Admin")
-
-
-@pytest.fixture
-def dummy_admin(create_user):
-    return create_user(role="admin", full_name="Nia Network-Admin")
+dummy_coordinator = _user_fixture("dummy_coordinator", "coordinator", "Casey Coordinator")
+dummy_agency_staff = _user_fixture("dummy_agency_staff", "agency_staff", "Sam Staff")
+dummy_agency_admin = _user_fixture("dummy_agency_admin", "agency_admin", "Alex Agency-Admin")
+dummy_admin = _user_fixture("dummy_admin", "admin", "Nia Network-Admin")
 
 
 # -- signing in ------------------------------------------------------------------------------

@@ -22,20 +22,6 @@ from web import paging
 if TYPE_CHECKING:
     from directory.cards import ServiceCard
 
-__all__ = [
-    "DEFAULT_RADIUS_KM",
-    "MAX_PER_PAGE",
-    "Facet",
-    "Place",
-    "SearchHit",
-    "SearchQuery",
-    "SearchQueryError",
-    "SearchResults",
-    "UnknownCategoryError",
-    "UnknownPlaceError",
-    "query_from_args",
-]
-
 MAX_PER_PAGE = 100
 DEFAULT_RADIUS_KM = 40.0
 MAX_RADIUS_KM = 500.0

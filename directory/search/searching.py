@@ -128,6 +128,20 @@ def _run(search_engine: SearchEngine, request: EngineQuery) -> _Match:
     return _Match(request, result)
 
 
+def _order(result: EngineResult, scores, distance, serves, has_text: bool, limit: int) -> list[int]:
+    """Positions of the engine's best `limit` matches, best first (`ranking.order`)."""
+    return ranking.order(
+        scores=scores,
+        coverage=result.coverage,
+        distance_km=distance,
+        serves_area=serves,
+        names=result.names,
+        keys=result.ids,
+        has_text=has_text,
+        limit=limit,
+    )
+
+
 def _match(search_engine: SearchEngine, text_: str, request: EngineQuery) -> _Match:
     """Search the words; when some are unknown and little is found, search likely spellings
     too and offer the corrected text as "did you mean"."""
@@ -202,16 +216,7 @@ def search(query: SearchQuery) -> SearchResults:
     relevance = result.scores / result.best_score if has_text and result.best_score else None
     combined = ranking.scores(relevance, distance, serves, result.open_now)
     start = (query.page - 1) * query.per_page
-    positions = ranking.order(
-        scores=combined,
-        coverage=result.coverage,
-        distance_km=distance,
-        serves_area=serves,
-        names=result.names,
-        keys=result.ids,
-        has_text=has_text,
-        limit=start + query.per_page,
-    )[start:]
+    positions = _order(result, combined, distance, serves, has_text, start + query.per_page)[start:]
     services = cards.load_cards([uuid.UUID(bytes=result.ids[i]) for i in positions])
     hits = []
     for i in positions:
@@ -251,14 +256,6 @@ def service_ids_matching(text_: str, limit: int = 10000) -> list[uuid.UUID]:
     )
     result = _match(current_engine(), text_, request).result
     relevance = result.scores / result.best_score if result.best_score else None
-    positions = ranking.order(
-        scores=ranking.scores(relevance, None, None, result.open_now),
-        coverage=result.coverage,
-        distance_km=None,
-        serves_area=None,
-        names=result.names,
-        keys=result.ids,
-        has_text=True,
-        limit=limit,
-    )
+    scores = ranking.scores(relevance, None, None, result.open_now)
+    positions = _order(result, scores, None, None, True, limit)
     return [uuid.UUID(bytes=result.ids[i]) for i in positions]

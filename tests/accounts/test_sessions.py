@@ -58,13 +58,18 @@ def test_a_copied_cookie_never_authenticates_the_api(client, dummy_coordinator, 
     assert response.get_json()["error"]["code"] == "unauthorized"
 
 
-def test_a_password_change_ends_other_sessions_and_keeps_this_one(
-    app, client, dummy_coordinator, login, replay
-):
+@pytest.fixture
+def two_devices(app, client, dummy_coordinator, login, replay):
+    """The coordinator signed in on `client`, then on another device: that device, and a copy of
+    `client`'s session cookie."""
     other_device = app.test_client()
     login(client, dummy_coordinator)
     login(other_device, dummy_coordinator)
-    copy = replay(client)
+    return other_device, replay(client)
+
+
+def test_a_password_change_ends_other_sessions_and_keeps_this_one(client, two_devices):
+    other_device, copy = two_devices
     response = client.post(
         "/account/password",
         data={"current_password": TEST_PASSWORD, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
@@ -111,12 +116,9 @@ def two_agencies_staff(create_org, create_user):
 
 
 def test_signing_out_everywhere_ends_all_of_ones_own_sessions(
-    app, client, dummy_coordinator, login, replay
+    client, dummy_coordinator, login, two_devices
 ):
-    other_device = app.test_client()
-    login(other_device, dummy_coordinator)
-    login(client, dummy_coordinator)
-    copy = replay(client)
+    other_device, copy = two_devices
     assert "Sign out everywhere" in client.get("/account").get_data(as_text=True)
     response = client.post("/account/sessions/revoke")
     assert response.status_code == 303

@@ -171,6 +171,10 @@ class JsonApi:
     def post(self, path: str, as_=None, json=None, **kwargs):
         return self.client.post(path, headers=self.headers(as_), json=json, **kwargs)
 
+    def act(self, referral_id, action: str, as_, body=None):
+        """POST a referral action (`accept`, `decline`, `forward`...) and return the answer."""
+        return self.post(f"/api/v1/referrals/{referral_id}/{action}", as_, body)
+
     def refer(self, as_, member, service, need: str = "Food"):
         """POST a new referral and return the answer, whatever it is (`send` asserts a 201)."""
         body = {"member_id": str(member.id), "service_id": str(service.id), "need": need}

@@ -70,11 +70,7 @@ def test_consent_is_checked_again_when_a_referral_is_forwarded(api, network, cre
     # Lapsed while the referral waited: yesterday where the network is (not the machine's date).
     consent.expires_on = local_today() - timedelta(days=1)
     db.session.commit()
-    forwarded = api.post(
-        f"/api/v1/referrals/{rid}/forward",
-        network.staff_a,
-        {"service_id": str(network.service_b.id)},
-    )
+    forwarded = api.act(rid, "forward", network.staff_a, {"service_id": str(network.service_b.id)})
     api.assert_refused(forwarded, 422, "consent_expired")
     # Nothing half-done: the original is still waiting, and no new referral exists.
     assert api.get(f"/api/v1/referrals/{rid}", network.coordinator_a).get_json()["status"] == "sent"
@@ -196,7 +192,7 @@ def test_revoking_consent_cancels_the_referrals_still_waiting_for_an_answer(
     member = create_member()
     waiting = _refer(api, network, member).get_json()["id"]  # sent by Ana (coordinator A)
     accepted = _refer(api, network, member, network.service_a2).get_json()["id"]
-    assert api.post(f"/api/v1/referrals/{accepted}/accept", network.staff_a).status_code == 200
+    assert api.act(accepted, "accept", network.staff_a).status_code == 200
     someone_else = _refer(api, network, create_member(first_name="Rosa")).get_json()["id"]
 
     revoked = _revoke(api, member, _consent_id(db, member), network.coordinator_a2)  # Ben
@@ -332,9 +328,7 @@ def test_who_may_revoke_and_when_nothing_is_cancelled(api, network, create_membe
 
 def test_nobody_cancels_for_consent_revoked_by_hand(api, network, create_member):
     rid = _refer(api, network, create_member()).get_json()["id"]
-    response = api.post(
-        f"/api/v1/referrals/{rid}/cancel", network.coordinator_a, {"reason": "consent_revoked"}
-    )
+    response = api.act(rid, "cancel", network.coordinator_a, {"reason": "consent_revoked"})
     assert response.status_code == 400
     assert "consent_revoked" in response.get_json()["error"]["fields"]["reason"]
     assert "member_declined" in response.get_json()["error"]["fields"]["reason"]

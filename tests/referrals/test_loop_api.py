@@ -47,18 +47,19 @@ def test_accept_then_complete_closes_the_loop(api, network, create_member, send,
     assert [r["id"] for r in inbox["items"]] == [rid]
     assert inbox["items"][0]["allowed_actions"] == ["accept", "decline", "forward"]
 
-    accepted = api.post(f"/api/v1/referrals/{rid}/accept", network.staff_a, {"note": "Call Tue"})
+    accepted = api.act(rid, "accept", network.staff_a, {"note": "Call Tue"})
     assert accepted.status_code == 200, accepted.get_json()
     assert accepted.get_json()["status"] == "accepted"
     assert accepted.get_json()["responded_at"] is not None
     assert [n.kind for n in _notices(db, network.coordinator_a)] == ["accepted"]
 
-    early = api.post(f"/api/v1/referrals/{rid}/complete", network.staff_a, {})
+    early = api.act(rid, "complete", network.staff_a, {})
     assert early.status_code == 400
     assert "outcome" in early.get_json()["error"]["fields"]
 
-    done = api.post(
-        f"/api/v1/referrals/{rid}/complete",
+    done = api.act(
+        rid,
+        "complete",
         network.agency_admin_a,
         {"outcome": "service_provided", "note": "Two boxes delivered"},
     )
@@ -82,9 +83,7 @@ def test_accept_then_complete_closes_the_loop(api, network, create_member, send,
 
     # A completed referral can't be cancelled. The cancel is valid in itself (a reason that needs
     # no text), so only the state machine can refuse it.
-    again = api.post(
-        f"/api/v1/referrals/{rid}/cancel", network.coordinator_a, {"reason": "member_moved"}
-    )
+    again = api.act(rid, "cancel", network.coordinator_a, {"reason": "member_moved"})
     assert again.status_code == 409, again.get_json()
     assert again.get_json()["error"]["code"] == "illegal_transition"
     assert "already completed" in again.get_json()["error"]["message"]
@@ -92,38 +91,29 @@ def test_accept_then_complete_closes_the_loop(api, network, create_member, send,
 
 def test_not_provided_outcome_needs_a_reason_and_maps_to_failed(api, network, create_member, send):
     rid = send(create_member())["id"]
-    api.post(f"/api/v1/referrals/{rid}/accept", network.staff_a)
-    missing = api.post(
-        f"/api/v1/referrals/{rid}/complete", network.staff_a, {"outcome": "not_provided"}
-    )
+    api.act(rid, "accept", network.staff_a)
+    missing = api.act(rid, "complete", network.staff_a, {"outcome": "not_provided"})
     assert missing.status_code == 400
     assert missing.get_json()["error"]["fields"] == {"note": "This is required."}
-    done = api.post(
-        f"/api/v1/referrals/{rid}/complete",
-        network.staff_a,
-        {"outcome": "not_provided", "note": "Member moved out of county before pickup"},
-    )
+    why = "Member moved out of county before pickup"
+    done = api.act(rid, "complete", network.staff_a, {"outcome": "not_provided", "note": why})
     assert done.status_code == 200
     assert done.get_json()["fhir_task_status"] == "failed"
 
 
 def test_decline_with_reason_tells_the_coordinator(api, network, create_member, send, db):
     rid = send(create_member())["id"]
-    no_reason = api.post(f"/api/v1/referrals/{rid}/decline", network.staff_a, {})
+    no_reason = api.act(rid, "decline", network.staff_a, {})
     assert no_reason.status_code == 400
     assert "reason" in no_reason.get_json()["error"]["fields"]
-    other_without_text = api.post(
-        f"/api/v1/referrals/{rid}/decline", network.staff_a, {"reason": "other"}
-    )
+    other_without_text = api.act(rid, "decline", network.staff_a, {"reason": "other"})
     assert other_without_text.status_code == 400
     assert other_without_text.get_json()["error"]["fields"] == {"note": "This is required."}
-    bad = api.post(f"/api/v1/referrals/{rid}/decline", network.staff_a, {"reason": "busy"})
+    bad = api.act(rid, "decline", network.staff_a, {"reason": "busy"})
     assert bad.status_code == 400
     assert "no_capacity" in bad.get_json()["error"]["fields"]["reason"]
 
-    declined = api.post(
-        f"/api/v1/referrals/{rid}/decline", network.staff_a, {"reason": "no_capacity"}
-    )
+    declined = api.act(rid, "decline", network.staff_a, {"reason": "no_capacity"})
     assert declined.status_code == 200
     body = declined.get_json()
     assert body["status"] == "declined" and body["decline_reason"] == "no_capacity"
@@ -136,7 +126,7 @@ def test_decline_with_reason_tells_the_coordinator(api, network, create_member, 
     [email] = _outbox_to(db, network.coordinator_a)
     assert "Reason: no capacity." in email.body
 
-    late = api.post(f"/api/v1/referrals/{rid}/accept", network.staff_a)
+    late = api.act(rid, "accept", network.staff_a)
     assert late.status_code == 409
     error = late.get_json()["error"]
     assert error["code"] == "illegal_transition"
@@ -145,18 +135,12 @@ def test_decline_with_reason_tells_the_coordinator(api, network, create_member, 
 
 def test_coordinator_cancels_a_waiting_referral(api, network, create_member, send, db):
     rid = send(create_member())["id"]
-    by_agency = api.post(
-        f"/api/v1/referrals/{rid}/cancel", network.staff_a, {"reason": "member_declined"}
-    )
+    by_agency = api.act(rid, "cancel", network.staff_a, {"reason": "member_declined"})
     assert by_agency.status_code == 403
     assert "sending coordinator" in by_agency.get_json()["error"]["message"]
 
     # Any coordinator of the sending organization may cancel, not only the sender.
-    cancelled = api.post(
-        f"/api/v1/referrals/{rid}/cancel",
-        network.coordinator_a2,
-        {"reason": "need_met_elsewhere"},
-    )
+    cancelled = api.act(rid, "cancel", network.coordinator_a2, {"reason": "need_met_elsewhere"})
     assert cancelled.status_code == 200
     body = cancelled.get_json()
     assert body["status"] == "cancelled" and body["cancel_reason"] == "need_met_elsewhere"
@@ -169,42 +153,34 @@ def test_either_side_cancels_an_accepted_referral(api, network, create_member, s
     first = send(create_member())["id"]
     second = send(create_member(first_name="Joe"), network.service_a2)["id"]
     for rid in (first, second):
-        assert api.post(f"/api/v1/referrals/{rid}/accept", network.staff_a).status_code == 200
-    by_agency = api.post(
-        f"/api/v1/referrals/{first}/cancel",
+        assert api.act(rid, "accept", network.staff_a).status_code == 200
+    by_agency = api.act(
+        first,
+        "cancel",
         network.staff_a,
         {"reason": "unable_to_contact", "note": "Three calls, no answer"},
     )
     assert by_agency.status_code == 200
     assert by_agency.get_json()["cancel_text"] == "Three calls, no answer"
     assert _notices(db, network.coordinator_a)[-1].kind == "cancelled"
-    by_coordinator = api.post(
-        f"/api/v1/referrals/{second}/cancel", network.coordinator_a, {"reason": "member_moved"}
-    )
+    by_coordinator = api.act(second, "cancel", network.coordinator_a, {"reason": "member_moved"})
     assert by_coordinator.status_code == 200
 
 
 def test_forward_closes_the_original_and_sends_a_linked_one(api, network, create_member, send, db):
     rid = send(create_member())["id"]
-    same = api.post(
-        f"/api/v1/referrals/{rid}/forward",
-        network.staff_a,
-        {"service_id": str(network.service_a.id)},
-    )
+    same = api.act(rid, "forward", network.staff_a, {"service_id": str(network.service_a.id)})
     assert same.status_code == 400
     network.service_b.referral_capacity = "not_accepting"
     db.session.commit()
-    full = api.post(
-        f"/api/v1/referrals/{rid}/forward",
-        network.staff_a,
-        {"service_id": str(network.service_b.id)},
-    )
+    full = api.act(rid, "forward", network.staff_a, {"service_id": str(network.service_b.id)})
     api.assert_refused(full, 422, "service_not_accepting")
     network.service_b.referral_capacity = "accepting"
     db.session.commit()
 
-    forwarded = api.post(
-        f"/api/v1/referrals/{rid}/forward",
+    forwarded = api.act(
+        rid,
+        "forward",
         network.staff_a,
         {"service_id": str(network.service_b.id), "note": "They have family rooms"},
     )
@@ -243,7 +219,7 @@ def test_overdue_sweep_flags_once_and_reminds_both_sides(
 ):
     rid = send(create_member())["id"]
     answered = send(create_member(first_name="Joe"), network.service_a2)["id"]
-    api.post(f"/api/v1/referrals/{answered}/accept", network.staff_a)
+    api.act(answered, "accept", network.staff_a)
     referral = db.session.get(Referral, uuid.UUID(rid))
     past = datetime.now(UTC) - timedelta(hours=1)
     referral.due_at = past
@@ -276,7 +252,7 @@ def test_overdue_sweep_flags_once_and_reminds_both_sides(
     assert flagged.status == "sent"
 
     # Overdue is a flag, not a state: it can still be answered, and shows in the history.
-    accepted = api.post(f"/api/v1/referrals/{rid}/accept", network.staff_a)
+    accepted = api.act(rid, "accept", network.staff_a)
     assert accepted.status_code == 200
     assert _events(accepted.get_json()) == [
         ("send", None, "sent"),
@@ -293,18 +269,14 @@ def test_overdue_sweep_flags_once_and_reminds_both_sides(
 
 def test_messages_between_the_two_sides(api, network, create_member, send, db):
     rid = send(create_member())["id"]
-    asked = api.post(
-        f"/api/v1/referrals/{rid}/messages",
-        network.staff_a,
-        {"body": "Does she need a delivery or can she pick up?"},
+    asked = api.act(
+        rid, "messages", network.staff_a, {"body": "Does she need a delivery or can she pick up?"}
     )
     assert asked.status_code == 201
     assert asked.get_json()["author"]["name"] == "Dev Patel"
-    empty = api.post(f"/api/v1/referrals/{rid}/messages", network.coordinator_a, {"body": "  "})
+    empty = api.act(rid, "messages", network.coordinator_a, {"body": "  "})
     assert empty.status_code == 400
-    answered = api.post(
-        f"/api/v1/referrals/{rid}/messages", network.coordinator_a, {"body": "Pick-up is fine"}
-    )
+    answered = api.act(rid, "messages", network.coordinator_a, {"body": "Pick-up is fine"})
     assert answered.status_code == 201
     detail = api.get(f"/api/v1/referrals/{rid}", network.staff_a).get_json()
     assert [m["body"] for m in detail["messages"]] == [
@@ -346,7 +318,7 @@ def test_duplicate_referral_needs_confirmation(api, network, create_member, send
     confirmed = send(member, need="Food again", confirm_duplicate=True)
     assert confirmed["id"] != first
     # Once the first is closed, a new one is no longer a duplicate.
-    api.post(f"/api/v1/referrals/{first}/decline", network.staff_a, {"reason": "no_capacity"})
+    api.act(first, "decline", network.staff_a, {"reason": "no_capacity"})
     api.post(
         f"/api/v1/referrals/{confirmed['id']}/cancel",
         network.coordinator_a,
