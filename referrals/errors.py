@@ -77,3 +77,14 @@ class NotReferrable(ReferralError):
 
     status = 422
     code = "service_not_referrable"
+
+
+class NotAColleague(ReferralError):
+    """A referral assigned to someone who is not active staff of the receiving agency."""
+
+    status = 422
+    code = "not_a_colleague"
+
+    def __init__(self, message: str, fields: dict[str, str]):
+        super().__init__(message, fields=fields)
+        self.fields = fields

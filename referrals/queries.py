@@ -1,5 +1,5 @@
 """Read-only questions the referral screens ask: inbox tabs, dashboard counts, the closed-loop
-rate, caseload search, forward targets, an agency's services, paging.
+rate, caseload search, an agency's services, paging.
 
 Every query starts from the scoping selects of `referrals.access` (`visible_referrals`,
 `visible_members`), so a screen can never list what its viewer may not see. Nothing here changes a
@@ -8,15 +8,14 @@ seen by its viewer (`via` names the screen), since "who saw this member" must fi
 """
 
 import enum
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, and_, case, func, not_, or_, select
+from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.orm import selectinload
 
-from accounts.models import NetworkOrganization, OrgKind, User
-from directory.models import ReferralCapacity, Service
+from accounts.models import User
+from directory.models import Service
 from extensions import db
 from referrals import access, audit
 from referrals.models import AuditObject, Member, Referral
@@ -30,6 +29,7 @@ REFERRAL_ROW_LOADING = (
     selectinload(Referral.receiving_org),
     selectinload(Referral.sending_org),
     selectinload(Referral.sending_user),
+    selectinload(Referral.assigned_to),
 )
 """Loader options for a page of referrals: what each row shows, one query per relation."""
 
@@ -117,6 +117,7 @@ class InboxTab(enum.StrEnum):
     new = "new"
     overdue = "overdue"
     accepted = "accepted"
+    mine = "mine"  # open referrals assigned to the viewer (referrals/agency_work.py)
     closed = "closed"
 
 
@@ -124,11 +125,17 @@ INBOX_TAB_LABELS = {
     InboxTab.new: "New",
     InboxTab.overdue: "Overdue",
     InboxTab.accepted: "Accepted",
+    InboxTab.mine: "Assigned to me",
     InboxTab.closed: "Closed",
 }
 
 
-def _inbox_condition(tab: InboxTab, now: datetime):
+def _inbox_condition(tab: InboxTab, now: datetime, user: User):
+    if tab == InboxTab.mine:
+        return and_(
+            Referral.assigned_to_id == user.id,
+            Referral.status.in_([Status.sent.value, Status.accepted.value]),
+        )
     if tab == InboxTab.new:
         return waiting_condition(now)
     if tab == InboxTab.overdue:
@@ -147,7 +154,7 @@ def inbox_counts(user: User, now: datetime) -> dict[InboxTab, int]:
         stmt = (
             select(func.count())
             .select_from(Referral)
-            .where(Referral.id.in_(select(base.c.id)), _inbox_condition(tab, now))
+            .where(Referral.id.in_(select(base.c.id)), _inbox_condition(tab, now, user))
         )
         counts[tab] = db.session.scalar(stmt) or 0
     return counts
@@ -156,7 +163,7 @@ def inbox_counts(user: User, now: datetime) -> dict[InboxTab, int]:
 def inbox_select(user: User, tab: InboxTab, now: datetime) -> tuple[Select, tuple]:
     """One tab of the inbox, in its order: the most pressing first (urgency, then the oldest
     deadline); closed ones newest first. The page and its CSV download share it."""
-    stmt = access.visible_referrals(user).where(_inbox_condition(tab, now))
+    stmt = access.visible_referrals(user).where(_inbox_condition(tab, now, user))
     if tab == InboxTab.closed:
         order = (Referral.closed_at.desc(), Referral.id)
     elif tab == InboxTab.accepted:
@@ -365,22 +372,6 @@ def member_referrals(user: User, member: Member) -> list[Referral]:
 
 
 # -- services --------------------------------------------------------------------------------
-
-
-def forward_targets(exclude: set[uuid.UUID] | None = None, limit: int = 500) -> list[Service]:
-    """Services in the network that can take a referral now, by organization and name."""
-    agency_orgs = select(NetworkOrganization.directory_organization_id).where(
-        NetworkOrganization.kind == OrgKind.agency.value,
-        NetworkOrganization.directory_organization_id.is_not(None),
-    )
-    stmt = select(Service).where(
-        Service.organization_id.in_(agency_orgs),
-        Service.takes_referrals,
-        Service.referral_capacity != ReferralCapacity.not_accepting.value,
-    )
-    if exclude:
-        stmt = stmt.where(not_(Service.id.in_(exclude)))
-    return list(db.session.scalars(stmt.order_by(Service.name, Service.id).limit(limit)))
 
 
 def agency_services(user: User) -> list[Service]:
