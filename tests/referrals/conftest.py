@@ -214,14 +214,18 @@ def send(api, network):
 @pytest.fixture
 def matrix_records(db, network, create_member):
     """`matrix_records(needs)`: fresh records for one request ("member", "sent", "accepted" or
-    "declined" referral, or None), as the values for its path: service, other_service, member,
-    consent, referral."""
+    "declined" referral, or None), as the values for its path: service, other_service,
+    agency_admin, member, consent, referral."""
     from referrals import services
 
     names = iter(range(1, 10_000))
 
     def make(needs: str | None) -> dict:
-        values = {"service": network.service_a.id, "other_service": network.service_b.id}
+        values = {
+            "service": network.service_a.id,
+            "other_service": network.service_b.id,
+            "agency_admin": network.agency_admin_a.id,  # a colleague to assign a referral to
+        }
         if needs is None:
             return values
         member = create_member(first_name=f"Member{next(names)}")
