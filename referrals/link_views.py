@@ -184,7 +184,7 @@ def post_message(token: str):
 
 
 def _forward_q() -> str:
-    return (request.args.get("forward_q") or "").strip()[:200]
+    return (request.values.get("forward_q") or "").strip()[:200]
 
 
 @bp.get("/r/<token>/forward-services")

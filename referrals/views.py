@@ -718,9 +718,13 @@ def _inbox_row_response(
     trigger: str | None = None,
 ):
     referral = access.load_referral_for(user, referral_id, via="page:inbox", with_member=False)
+    row = _inbox_row_context(user, referral, error)
+    forward_q = _forward_q() if "forward" in row["actions"] else ""
     context = _shared_context(
         colleagues=agency_work.colleagues(user.organization_id),
-        **_inbox_row_context(user, referral, error),
+        forward_q=forward_q,
+        forward_choices=next_best.forward_choices(referral, forward_q),
+        **row,
     )
     return respond(render_template("referrals/_inbox_row.html", **context), status, trigger=trigger)
 
@@ -988,8 +992,9 @@ def notifications_badge():
 
 
 def _forward_q() -> str:
-    """The words typed into the forward picker (its search box's GET, with or without htmx)."""
-    return (request.args.get("forward_q") or "").strip()[:200]
+    """The words typed into the forward picker: its search box's GET (with or without htmx), or
+    the forward form's copy of them, so a refused forward shows the same choices again."""
+    return (request.values.get("forward_q") or "").strip()[:200]
 
 
 @bp.get("/referrals/<uuid:referral_id>/forward-services")

@@ -335,3 +335,31 @@ def test_an_email_links_forward_picker(db, network, create_member, client):
     page = text_of(client.get(plain.headers["Location"]))
     assert f'value="{network.service_b.id}"' in page
     assert client.get("/r/not-a-token/forward-services?forward_q=x").status_code == 404
+
+
+def test_a_refused_forward_shows_the_same_choices_again(db, network, referral, signed_in):
+    client = signed_in(network.staff_a)
+    for headers in ({}, htmx_headers(f"referral-{referral.id}")):
+        refused = client.post(
+            f"/referrals/{referral.id}/forward", data={"forward_q": "emergency"}, headers=headers
+        )
+        html = text_of(refused)
+        assert refused.status_code == 400
+        assert f'id="forward-service-{referral.id}-error">Choose the service' in html
+        assert f'value="{network.service_b.id}"' in html
+        assert 'name="forward_q" value="emergency"' in html
+    assert _reload(db, Referral, referral.id).status == "sent"
+
+
+def test_someone_who_left_still_shows_as_the_assignee(db, network, referral, signed_in):
+    from accounts.models import User
+
+    stored = _reload(db, Referral, referral.id)
+    stored.assigned_to_id = network.agency_admin_a.id
+    db.session.get(User, network.agency_admin_a.id).active = False
+    db.session.commit()
+    page = text_of(signed_in(network.staff_a).get(f"/referrals/{referral.id}"))
+    assert re.search(
+        rf'<option value="{network.agency_admin_a.id}" selected>Eve Moreau \(no longer on staff\)',
+        page,
+    )
