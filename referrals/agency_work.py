@@ -47,22 +47,30 @@ def colleagues(organization_id: uuid.UUID | None) -> list[User]:
 
 
 def assign(
-    referral: Referral, actor: User, assignee: User | None, now: datetime | None = None
+    referral: Referral,
+    actor: User,
+    assignee_id: uuid.UUID | str | None,
+    now: datetime | None = None,
 ) -> Referral:
-    """Hand an open referral to `assignee` (None: nobody), a colleague at the receiving agency.
+    """Hand an open referral to the colleague `assignee_id` names (None or "": nobody) at the
+    receiving agency.
 
-    Any of the agency's staff may (re)assign; the coordinator's side may not. Someone who is not
-    active staff of that agency is refused (NotAColleague, 422). Assigning to whoever has it
-    already changes nothing."""
+    Any of the agency's staff may (re)assign; the coordinator's side may not. An id that is not
+    active staff of that agency (another agency's, a coordinator's, someone who left, nobody's)
+    is refused (NotAColleague, 422). Assigning to whoever has it already changes nothing."""
     now = now or utcnow()
     access.require_receiving_staff(actor, referral, "assign it")
-    if assignee is not None and assignee.id not in {
-        u.id for u in colleagues(referral.receiving_org_id)
-    }:
-        raise NotAColleague(
-            "Choose someone on your agency's staff: that person can't be assigned this referral.",
-            fields={"assignee_id": "Not an active member of your agency's staff."},
-        )
+    assignee = None
+    wanted = str(assignee_id or "").strip().lower()
+    if wanted:
+        found = [u for u in colleagues(referral.receiving_org_id) if str(u.id) == wanted]
+        if not found:
+            raise NotAColleague(
+                "Choose someone on your agency's staff: that person can't be assigned this "
+                "referral.",
+                fields={"assignee_id": "Not an active member of your agency's staff."},
+            )
+        assignee = found[0]
     referral_id = referral.id
     db.session.refresh(referral, with_for_update=True)  # PostgreSQL: wait for a concurrent one
     if not referral.is_open:

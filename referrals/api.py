@@ -22,7 +22,7 @@ from accounts.models import Role, User
 from directory.models import Service
 from extensions import db, utcnow
 from referrals import access, actions, agency_work, deadlines, notifications, queries, services
-from referrals.errors import InvalidInput, NotAColleague, NotFound, ReferralError
+from referrals.errors import InvalidInput, NotFound, ReferralError
 from referrals.models import SHAREABLE_MEMBER_FIELDS, Consent, Member, Referral
 from referrals.states import Action, Status, fhir_task_status, label
 from web import paging
@@ -574,15 +574,7 @@ def assign(referral_id: uuid.UUID):
     errors: dict = {}
     assignee_id = _parse_uuid(errors, "assignee_id", data.get("assignee_id"), required=False)
     _raise_if(errors)
-    assignee = None
-    if assignee_id is not None:
-        assignee = db.session.get(User, assignee_id)
-        if assignee is None:
-            raise NotAColleague(
-                "No one on your agency's staff has that id.",
-                fields={"assignee_id": "Not an active member of your agency's staff."},
-            )
-    agency_work.assign(referral, actor, assignee)
+    agency_work.assign(referral, actor, assignee_id)
     return jsonify(_referral_json(referral, actor, detail=True))
 
 

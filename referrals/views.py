@@ -47,7 +47,6 @@ from referrals.errors import (
     DuplicateReferral,
     Forbidden,
     InvalidInput,
-    NotAColleague,
     NotFound,
     NotReferrable,
     ReferralError,
@@ -1018,20 +1017,6 @@ def forward_search(referral_id: uuid.UUID):
     return respond(render_template("referrals/_forward_choices.html", **context))
 
 
-def _assignee(raw: str | None) -> User | None:
-    """The colleague the form chose (None: nobody); an id that names nobody is refused."""
-    if not (raw or "").strip():
-        return None
-    chosen_id = parse_uuid(raw)
-    person = db.session.get(User, chosen_id) if chosen_id else None
-    if person is None:
-        raise NotAColleague(
-            "Choose someone on your agency's staff.",
-            fields={"assignee_id": "Not an active member of your agency's staff."},
-        )
-    return person
-
-
 @bp.post("/referrals/<uuid:referral_id>/assign")
 @login_required_roles()
 def assign(referral_id: uuid.UUID):
@@ -1041,7 +1026,7 @@ def assign(referral_id: uuid.UUID):
     referral = access.get_referral_for(user, referral_id)
     row = partial_for(f"referral-{referral.id}")
     try:
-        agency_work.assign(referral, user, _assignee(request.form.get("assignee_id")))
+        agency_work.assign(referral, user, request.form.get("assignee_id"))
     except (NotFound, Forbidden):
         raise
     except ReferralError as exc:

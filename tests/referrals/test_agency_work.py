@@ -60,6 +60,10 @@ def test_staff_assign_a_referral_to_a_colleague_who_is_told(db, network, referra
     assert re.search(
         rf'<option value="{network.agency_admin_a.id}" selected>Eve Moreau \(me\)', page
     )
+    # Without JavaScript a refusal comes back on the referral page, next to the field.
+    refused = client.post(f"/referrals/{referral.id}/assign", data={"assignee_id": "not-an-id"})
+    assert refused.status_code == 422
+    assert f'id="assignee-{referral.id}-error">Not an active member' in text_of(refused)
     # Unassigning is an event too; assigning to whoever has it already changes nothing.
     client.post(f"/referrals/{referral.id}/assign", data={"assignee_id": ""})
     client.post(f"/referrals/{referral.id}/assign", data={"assignee_id": ""})
