@@ -253,3 +253,24 @@ def require_sending_side(user: User, referral: Referral, doing: str) -> None:
     if can_view_referral(user, referral):
         raise Forbidden(f"Only the coordinators who sent this referral can {doing}.")
     raise NotFound("No such referral.", code="referral_not_found")
+
+
+def is_receiving_staff(user: User | None, referral: Referral) -> bool:
+    """A signed-in member of the receiving agency's staff (not an email link, not the coordinator
+    who records a phone referral's answers): the people of the agency's own work on it."""
+    return (
+        user is not None
+        and not isinstance(user, LinkActor)
+        and user.is_agency_user
+        and side_of(user, referral) == Side.receiving
+    )
+
+
+def require_receiving_staff(user: User, referral: Referral, doing: str) -> None:
+    """Refuse anyone but the receiving agency's staff: Forbidden for those who see the referral
+    (`doing` says what they tried), NotFound for everyone else."""
+    if is_receiving_staff(user, referral):
+        return
+    if can_view_referral(user, referral):
+        raise Forbidden(f"Only staff of the agency the referral was sent to can {doing}.")
+    raise NotFound("No such referral.", code="referral_not_found")

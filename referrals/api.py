@@ -21,7 +21,17 @@ from accounts.auth import api_auth_required
 from accounts.models import Role, User
 from directory.models import Service
 from extensions import db, utcnow
-from referrals import access, actions, audit, deadlines, next_best, notifications, queries, services
+from referrals import (
+    access,
+    actions,
+    agency_work,
+    audit,
+    deadlines,
+    next_best,
+    notifications,
+    queries,
+    services,
+)
 from referrals.errors import InvalidInput, NotFound, ReferralError
 from referrals.models import (
     SHAREABLE_MEMBER_FIELDS,
@@ -231,6 +241,7 @@ def _referral_json(
         "outcome_due_at": _iso(deadlines.outcome_due(referral)),
         "outcome_overdue": referral.is_outcome_overdue,
         "your_side": side.value if side else None,
+        "assigned_to": _person(referral.assigned_to),
         "allowed_actions": [a.value for a in access.actions_for(viewer, referral)],
         "version": referral.version_id,
     }
@@ -621,3 +632,53 @@ def set_capacity(service_id: uuid.UUID):
     data = _body({"referral_capacity"})
     services.set_service_capacity(actor, service, data.get("referral_capacity"))
     return jsonify(id=str(service.id), referral_capacity=service.referral_capacity)
+
+
+# -- the agency's own work: assignment and internal notes --------------------------------------
+
+
+@bp.post("/referrals/<uuid:referral_id>/assign")
+@api_auth_required()
+@idempotent
+def assign(referral_id: uuid.UUID):
+    """Hand the referral to a colleague at the receiving agency (`assignee_id`; null: nobody).
+    The agency's staff only; someone not on its staff is refused (422 not_a_colleague)."""
+    actor = _actor()
+    referral = access.get_referral_for(actor, referral_id)
+    data = _body({"assignee_id"})
+    errors: dict = {}
+    assignee_id = _parse_uuid(errors, "assignee_id", data.get("assignee_id"), required=False)
+    _raise_if(errors)
+    agency_work.assign(referral, actor, assignee_id)
+    return jsonify(_referral_json(referral, actor, detail=True))
+
+
+def _note_json(note) -> dict:
+    return {
+        "id": str(note.id),
+        "at": _iso(note.created_at),
+        "body": note.body,
+        "author": _person(note.author),
+    }
+
+
+@bp.get("/referrals/<uuid:referral_id>/notes")
+@api_auth_required()
+def list_notes(referral_id: uuid.UUID):
+    """The receiving agency's internal notes on the referral, oldest first (its staff only)."""
+    actor = _actor()
+    referral = access.get_referral_for(actor, referral_id)
+    notes = agency_work.list_notes(actor, referral)
+    return jsonify(items=[_note_json(note) for note in notes])
+
+
+@bp.post("/referrals/<uuid:referral_id>/notes")
+@api_auth_required()
+@idempotent
+def add_note(referral_id: uuid.UUID):
+    """Write an internal note (`body`): the agency's staff see it, the coordinator never does."""
+    actor = _actor()
+    referral = access.get_referral_for(actor, referral_id)
+    data = _body({"body"})
+    note = agency_work.add_note(referral, actor, data.get("body"))
+    return jsonify(_note_json(note)), 201

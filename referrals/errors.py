@@ -62,3 +62,11 @@ class ConsentProblem(ReferralError, status=422, code="consent_missing"):
 
 class NotReferrable(ReferralError, status=422, code="service_not_referrable"):
     """The service can't receive referrals now (not in the network, inactive, not accepting)."""
+
+
+class NotAColleague(ReferralError, status=422, code="not_a_colleague"):
+    """A referral assigned to someone who is not active staff of the receiving agency."""
+
+    def __init__(self, message: str, fields: dict[str, str]):
+        super().__init__(message, fields=fields)
+        self.fields = fields

@@ -9,12 +9,12 @@ audit log with the link's id, the address and the browser. The token is in the p
 pages send no Referer and are never cached; lookups are rate-limited per address.
 """
 
-from flask import Blueprint, abort, render_template, request, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_limiter.util import get_remote_address
 from werkzeug import exceptions as http
 
 from extensions import db, limiter, utcnow
-from referrals import access, actions, audit, links, queries, services
+from referrals import access, actions, audit, links, next_best, services
 from referrals.actors import LinkActor
 from referrals.errors import Forbidden, NotFound, ReferralError
 from referrals.models import AuditAction, AuditObject
@@ -83,9 +83,12 @@ def _page(opened: links.OpenedLink, status: int = 200, **extra):
         field_labels=FIELD_LABELS,
         coordinator=links.coordinator_contact(referral),
         actions=allowed,
-        forward_services=queries.forward_targets(exclude={referral.service_id})
+        forward_q=_forward_q(),
+        forward_choices=next_best.forward_choices(referral, _forward_q())
         if "forward" in allowed
         else [],
+        forward_picker_url=url_for(".forward_search", token=token),
+        forward_page_url=url_for(".show", token=token),
         decline_reasons=list(DeclineReason),
         cancel_reasons=list(CHOSEN_CANCEL_REASONS),
         outcomes=list(Outcome),
@@ -170,6 +173,33 @@ def post_message(token: str):
         return _page(opened, 400, message_error=error)
     opened = links.open_link(token)
     return _page(opened, done="Your message is on its way to the coordinator.")
+
+
+def _forward_q() -> str:
+    return (request.values.get("forward_q") or "").strip()[:200]
+
+
+@bp.get("/r/<token>/forward-services")
+def forward_search(token: str):
+    """The forward picker's matches for the typed words (htmx); a plain GET goes back to the
+    link's page, which lists them under its forward form."""
+    try:
+        opened = links.open_link(token)
+    except links.LinkGone as gone:
+        return _gone(gone)
+    referral = opened.referral
+    if Action.forward not in access.actions_for(opened.actor, referral):
+        abort(403)
+    if request.headers.get("HX-Request") != "true":
+        target = url_for(".show", token=token, forward_q=_forward_q())
+        return redirect(f"{target}#forward-{referral.id}", code=303)
+    page = render_template(
+        "referrals/_forward_choices.html",
+        rid=referral.id,
+        forward_q=_forward_q(),
+        forward_choices=next_best.forward_choices(referral, _forward_q()),
+    )
+    return page, 200
 
 
 @bp.post("/r/<token>/new-link")

@@ -230,6 +230,10 @@ class Referral(db.Model):
     # next best service; `escalated_at` records that it did (once per referral, so per window).
     auto_escalate: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The receiving agency's colleague who handles it ("Assigned to me"); agency-internal work.
+    assigned_to_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("user_account.id", ondelete="SET NULL"), index=True
+    )
     version_id: Mapped[int] = mapped_column(Integer, nullable=False)
 
     __mapper_args__ = {"version_id_col": version_id}
@@ -239,6 +243,7 @@ class Referral(db.Model):
     receiving_org: Mapped[NetworkOrganization] = relationship(foreign_keys=[receiving_org_id])
     sending_org: Mapped[NetworkOrganization] = relationship(foreign_keys=[sending_org_id])
     sending_user: Mapped[User | None] = relationship(foreign_keys=[sending_user_id])
+    assigned_to: Mapped[User | None] = relationship(foreign_keys=[assigned_to_id])
     consent: Mapped[Consent | None] = relationship()
     forwarded_from: Mapped["Referral | None"] = relationship(
         foreign_keys=[forwarded_from_id], remote_side=[id]
@@ -273,10 +278,11 @@ class Referral(db.Model):
         return f"<Referral {self.id} {self.status} {self.service_name!r}>"
 
 
-# Events that are not a step of the state machine: a flag the sweep raises on a referral, and
-# the mark left on a referral when it is re-sent elsewhere ("resent" by the coordinator,
-# "escalated" by the sweep; referrals/next_best.py).
-SWEEP_EVENT_ACTIONS = ("overdue", "outcome_overdue", "resent", "escalated")
+# Events that are not a step of the state machine: a flag the sweep raises on a referral, the
+# mark left on a referral when it is re-sent elsewhere ("resent" by the coordinator,
+# "escalated" by the sweep; referrals/next_best.py), and the agency handing it to a colleague
+# ("assigned"; referrals/agency_work.py).
+SWEEP_EVENT_ACTIONS = ("overdue", "outcome_overdue", "resent", "escalated", "assigned")
 
 
 class ReferralEvent(db.Model):
@@ -345,6 +351,30 @@ class ReferralMessage(db.Model):
         return f"<ReferralMessage {self.id} referral={self.referral_id}>"
 
 
+class ReferralNote(db.Model):
+    """An internal note of the receiving agency's staff about a referral: never shown to the
+    coordinator's side (nor through an email link), apart from the message thread."""
+
+    __tablename__ = "referral_note"
+    __table_args__ = (Index("ix_referral_note_referral_at", "referral_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    referral_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("referral.id", ondelete="CASCADE")
+    )
+    author_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    referral: Mapped[Referral] = relationship()
+    author: Mapped[User | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<ReferralNote {self.id} referral={self.referral_id}>"
+
+
 class ReferralLink(db.Model):
     """An emailed link that lets an agency without an account act on one referral.
 
@@ -393,6 +423,7 @@ class NotificationKind(enum.StrEnum):
     message = "message"
     link_requested = "link_requested"  # an agency without an account asks for a new link
     escalated = "escalated"  # no answer in time: the sweep re-sent it to the next best service
+    assigned = "assigned"  # a colleague at the agency gave you the referral to handle
 
 
 class Notification(db.Model):

@@ -129,20 +129,41 @@ def suggestions(
     excluded = tried_service_ids(referral.member_id, now) | {referral.service_id}
     found: list[Suggestion] = []
     for query in _queries(referral):
-        hits = [h for h in search.search(query).hits if h.service_id not in excluded]
-        ids = [h.service_id for h in hits]
-        listed = {s.id: s for s in db.session.scalars(select(Service).where(Service.id.in_(ids)))}
-        routes = services.routes_by_service(ids)  # one query for the page, not one per hit
-        for hit in hits:
-            service = listed.get(hit.service_id)
-            excluded.add(hit.service_id)
-            delivery = _delivery(service, routes) if service is not None else None
-            if delivery is None:
-                continue
-            found.append(Suggestion(service, hit.distance_km, hit.serves_area, delivery))
-            if len(found) >= limit:
-                return found
+        found += _takers(search.search(query).hits, excluded, limit - len(found))
+        if len(found) >= limit:
+            break
     return found
+
+
+def _takers(hits, excluded: set, limit: int) -> list[Suggestion]:
+    """Up to `limit` of the search's `hits` that could take a referral now, in the search's
+    order, leaving out (and then adding to) `excluded`."""
+    hits = [h for h in hits if h.service_id not in excluded]
+    ids = [h.service_id for h in hits]
+    listed = {s.id: s for s in db.session.scalars(select(Service).where(Service.id.in_(ids)))}
+    routes = services.routes_by_service(ids)  # one query for the page, not one per hit
+    found: list[Suggestion] = []
+    for hit in hits:
+        service = listed.get(hit.service_id)
+        excluded.add(hit.service_id)
+        delivery = _delivery(service, routes) if service is not None else None
+        if delivery is None:
+            continue
+        found.append(Suggestion(service, hit.distance_km, hit.serves_area, delivery))
+        if len(found) >= limit:
+            break
+    return found
+
+
+def forward_choices(referral: Referral, text: str, limit: int = 10) -> list[Suggestion]:
+    """The forward picker's answer to what the agency typed: services the directory's search
+    finds for `text` (names, needs, lay words), best first, that could take the referral now;
+    never the referral's own service. Nothing for no words."""
+    text = (text or "").strip()[: search.query.MAX_TEXT_LENGTH]
+    if not text:
+        return []
+    query = search.SearchQuery(text=text, per_page=SEARCH_DEPTH)
+    return _takers(search.search(query).hits, {referral.service_id}, limit)
 
 
 # -- re-sending ------------------------------------------------------------------------------

@@ -83,6 +83,20 @@ def recipients_for(referral: Referral, side: Side) -> list[User]:
     return coordinator_recipients(referral)
 
 
+def who_hears(referral: Referral, *, agency: bool) -> list[User]:
+    """The one rule for who hears of a change to a referral: a step, a message, a forward, an
+    escalation.
+
+    The coordinator who sent it always hears, whoever made the change, a colleague's cancel or
+    message included (`_notify` leaves out only the person who acted). The receiving agency hears
+    too when `agency`: of what the coordinator's side did (a cancel, a message), not of its own
+    steps."""
+    people = coordinator_recipients(referral)
+    if agency:
+        people += [u for u in agency_recipients(referral) if u not in people]
+    return people
+
+
 def _notify(
     users: list[User],
     kind: NotificationKind,
@@ -151,7 +165,7 @@ def referral_accepted(referral: Referral, actor: User, now: datetime | None = No
     text = f"{org} accepted the referral to {referral.service_name}"
     body = f"{org} accepted the referral to {referral.service_name} ({_by(actor)})."
     return _notify(
-        coordinator_recipients(referral),
+        who_hears(referral, agency=False),
         NotificationKind.accepted,
         referral,
         text,
@@ -172,7 +186,7 @@ def referral_declined(referral: Referral, actor: User, now: datetime | None = No
         "You may want to refer the member to another service."
     )
     return _notify(
-        coordinator_recipients(referral),
+        who_hears(referral, agency=False),
         NotificationKind.declined,
         referral,
         text,
@@ -191,14 +205,18 @@ def referral_cancelled(
     *,
     tell_both_sides: bool = False,
 ) -> int:
-    """The other side hears the referral was stopped, and why; with `tell_both_sides` (stopped
-    by something other than a decision about this referral), the actor's own side hears too."""
-    other = Side.receiving if side == Side.sending else Side.sending
+    """The other side and the coordinator who sent it (`who_hears`) hear the referral was
+    stopped, and why; with `tell_both_sides` (stopped by something other than a decision about
+    this referral), the actor's own side hears too."""
     who = referral.sending_org.name if side == Side.sending else referral.receiving_org.name
     reason = label(referral.cancel_reason)
     text = f"{who} cancelled the referral to {referral.service_name}: {reason}"
     body = f"{who} cancelled the referral to {referral.service_name}.\nReason: {reason}."
-    recipients = recipients_for(referral, other)
+    if actor is None and side == Side.sending:
+        # The sweep withdrew it for the coordinator, who hears of it once: as the escalation.
+        recipients = agency_recipients(referral)
+    else:
+        recipients = who_hears(referral, agency=side == Side.sending)
     if tell_both_sides:
         recipients += [u for u in recipients_for(referral, side) if u not in recipients]
     return _notify(
@@ -227,7 +245,7 @@ def referral_forwarded(
         f"New referral: {referral_link(forwarded)}"
     )
     count = _notify(
-        coordinator_recipients(original),
+        who_hears(original, agency=False),
         NotificationKind.forwarded,
         original,
         text,
@@ -253,7 +271,7 @@ def referral_escalated(original: Referral, new: Referral, now: datetime | None =
         f"({new.receiving_org.name}).\nNew referral: {referral_link(new)}"
     )
     return _notify(
-        coordinator_recipients(original),
+        who_hears(original, agency=False),
         NotificationKind.escalated,
         original,
         text,
@@ -270,7 +288,7 @@ def referral_completed(referral: Referral, actor: User, now: datetime | None = N
     text = f"{org} closed the referral to {referral.service_name}: {outcome}"
     body = f"{org} recorded the outcome of the referral to {referral.service_name}: {outcome}."
     return _notify(
-        coordinator_recipients(referral),
+        who_hears(referral, agency=False),
         NotificationKind.completed,
         referral,
         text,
@@ -339,19 +357,40 @@ def referral_outcome_overdue(referral: Referral, due: datetime, now: datetime | 
 
 
 def new_message(referral: Referral, author: User, side: Side, now: datetime | None = None) -> int:
-    """The other side hears a message is waiting (its text stays in the app)."""
-    other = Side.receiving if side == Side.sending else Side.sending
+    """The other side and the coordinator who sent it (`who_hears`) hear a message is waiting
+    (its text stays in the app)."""
     where = referral.sending_org.name if side == Side.sending else referral.receiving_org.name
     text = f"New message from {where} on the referral to {referral.service_name}"
     body = f"{author.display_name} ({where}) wrote about the referral to {referral.service_name}."
     return _notify(
-        recipients_for(referral, other),
+        who_hears(referral, agency=side == Side.sending),
         NotificationKind.message,
         referral,
         text,
         f"New message: {referral.service_name}",
         body,
         actor=author,
+        now=now,
+    )
+
+
+def referral_assigned(
+    referral: Referral, assignee: User, actor: User, now: datetime | None = None
+) -> int:
+    """The colleague a referral was assigned to hears of it (not when they took it themself)."""
+    text = f"{actor.display_name} assigned you the referral to {referral.service_name}"
+    body = (
+        f"{actor.display_name} assigned you the referral to {referral.service_name} from "
+        f"{referral.sending_org.name}. It is in your inbox under “Assigned to me”."
+    )
+    return _notify(
+        [assignee],
+        NotificationKind.assigned,
+        referral,
+        text,
+        f"Assigned to you: {referral.service_name}",
+        body,
+        actor=actor,
         now=now,
     )
 

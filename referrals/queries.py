@@ -1,5 +1,5 @@
 """Read-only questions the referral screens ask: inbox tabs, dashboard counts, the closed-loop
-rate, caseload search, forward targets, an agency's services, paging.
+rate, caseload search, an agency's services, paging.
 
 Every query starts from the scoping selects of `referrals.access` (`visible_referrals`,
 `visible_members`), so a screen can never list what its viewer may not see. Nothing here changes a
@@ -8,15 +8,14 @@ seen by its viewer (`via` names the screen), since "who saw this member" must fi
 """
 
 import enum
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, and_, case, func, not_, or_, select
+from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.orm import selectinload
 
-from accounts.models import NetworkOrganization, OrgKind, User
-from directory.models import ReferralCapacity, Service
+from accounts.models import User
+from directory.models import Service
 from extensions import db
 from referrals import access, audit
 from referrals.models import AuditObject, Member, Referral
@@ -30,6 +29,7 @@ REFERRAL_ROW_LOADING = (
     selectinload(Referral.receiving_org),
     selectinload(Referral.sending_org),
     selectinload(Referral.sending_user),
+    selectinload(Referral.assigned_to),
 )
 """Loader options for a page of referrals: what each row shows, one query per relation."""
 
@@ -117,14 +117,27 @@ class InboxTab(enum.StrEnum):
     new = "new"
     overdue = "overdue"
     accepted = "accepted"
+    mine = "mine"  # open referrals assigned to the viewer (referrals/agency_work.py)
     closed = "closed"
 
 
-INBOX_TAB_LABELS = dict(zip(InboxTab, ("New", "Overdue", "Accepted", "Closed"), strict=True))
+INBOX_TAB_LABELS = {
+    InboxTab.new: "New",
+    InboxTab.overdue: "Overdue",
+    InboxTab.accepted: "Accepted",
+    InboxTab.mine: "Assigned to me",
+    InboxTab.closed: "Closed",
+}
 
 
-def _inbox_condition(tab: InboxTab, now: datetime):
-    """The dashboard's condition of the same meaning; but the inbox keeps every closed one."""
+def _inbox_condition(tab: InboxTab, now: datetime, user: User):
+    """The dashboard's condition of the same meaning; but the inbox keeps every closed one, and
+    "mine" is the open ones assigned to the user."""
+    if tab == InboxTab.mine:
+        return and_(
+            Referral.assigned_to_id == user.id,
+            Referral.status.in_([Status.sent.value, Status.accepted.value]),
+        )
     if tab == InboxTab.closed:
         return _closed_condition()
     view = DashboardView.waiting if tab == InboxTab.new else DashboardView(tab.value)
@@ -133,13 +146,13 @@ def _inbox_condition(tab: InboxTab, now: datetime):
 
 def inbox_counts(user: User, now: datetime) -> dict[InboxTab, int]:
     """How many referrals sit in each inbox tab for the user's agency."""
-    return _visible_counts(user, InboxTab, lambda tab: _inbox_condition(tab, now))
+    return _visible_counts(user, InboxTab, lambda tab: _inbox_condition(tab, now, user))
 
 
 def inbox_select(user: User, tab: InboxTab, now: datetime) -> tuple[Select, tuple]:
     """One tab of the inbox, in its order: the most pressing first (urgency, then the oldest
     deadline); closed ones newest first. The page and its CSV download share it."""
-    stmt = access.visible_referrals(user).where(_inbox_condition(tab, now))
+    stmt = access.visible_referrals(user).where(_inbox_condition(tab, now, user))
     order = {
         InboxTab.closed: (Referral.closed_at.desc(), Referral.id),
         InboxTab.accepted: (_outcome_overdue_first(), Referral.responded_at.asc(), Referral.id),
@@ -350,22 +363,6 @@ def member_referrals(user: User, member: Member) -> list[Referral]:
 
 
 # -- services --------------------------------------------------------------------------------
-
-
-def forward_targets(exclude: set[uuid.UUID] | None = None, limit: int = 500) -> list[Service]:
-    """Services in the network that can take a referral now, by organization and name."""
-    agency_orgs = select(NetworkOrganization.directory_organization_id).where(
-        NetworkOrganization.kind == OrgKind.agency.value,
-        NetworkOrganization.directory_organization_id.is_not(None),
-    )
-    stmt = select(Service).where(
-        Service.organization_id.in_(agency_orgs),
-        Service.takes_referrals,
-        Service.referral_capacity != ReferralCapacity.not_accepting.value,
-    )
-    if exclude:
-        stmt = stmt.where(not_(Service.id.in_(exclude)))
-    return list(db.session.scalars(stmt.order_by(Service.name, Service.id).limit(limit)))
 
 
 def agency_services(user: User) -> list[Service]:

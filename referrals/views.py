@@ -33,6 +33,7 @@ from extensions import db, utcnow
 from referrals import (
     access,
     actions,
+    agency_work,
     deadlines,
     exports,
     links,
@@ -62,7 +63,6 @@ from referrals.states import (
     DeclineReason,
     Outcome,
     Side,
-    Status,
     Urgency,
     label,
 )
@@ -529,9 +529,8 @@ def _refer_again(user: User, service: Service, state: dict, *, status: int, **ex
 
 def _referral_context(user: User, referral: Referral, **extra) -> dict:
     allowed = access.actions_for(user, referral)
-    forward_services = []
-    if Action.forward in allowed:
-        forward_services = queries.forward_targets(exclude={referral.service_id})
+    forward_q = _forward_q()
+    is_staff = access.is_receiving_staff(user, referral)
     delivery_by_link = referral.delivery == "email"
     side = access.side_of(user, referral)
     can_resend = side == Side.sending and next_best.can_resend(referral)
@@ -545,7 +544,15 @@ def _referral_context(user: User, referral: Referral, **extra) -> dict:
         agency_phone=contact_phone(referral.service) if referral.service is not None else None,
         actions=[a.value for a in allowed],
         view=services.member_view(referral.member, user),
-        forward_services=forward_services,
+        forward_q=forward_q,
+        forward_choices=next_best.forward_choices(referral, forward_q)
+        if Action.forward in allowed
+        else [],
+        is_staff=is_staff,
+        notes=agency_work.notes_for(user, referral),
+        colleagues=agency_work.colleagues(referral.receiving_org_id) if is_staff else [],
+        assign_error=extra.pop("assign_error", None),
+        note_error=extra.pop("note_error", None),
         action_error=extra.pop("action_error", None),
         message_error=extra.pop("message_error", None),
         **extra,
@@ -719,9 +726,13 @@ def _inbox_row_response(
     trigger: str | None = None,
 ):
     referral = access.load_referral_for(user, referral_id, via="page:inbox", with_member=False)
-    forward_services = queries.forward_targets() if referral.status == Status.sent else []
+    row = _inbox_row_context(user, referral, error)
+    forward_q = _forward_q() if "forward" in row["actions"] else ""
     context = _shared_context(
-        forward_services=forward_services, **_inbox_row_context(user, referral, error)
+        colleagues=agency_work.colleagues(user.organization_id),
+        forward_q=forward_q,
+        forward_choices=next_best.forward_choices(referral, forward_q),
+        **row,
     )
     return respond(render_template("referrals/_inbox_row.html", **context), status, trigger=trigger)
 
@@ -748,7 +759,7 @@ def inbox():
             _inbox_row_context(user, r, view=view)
             for r, view in _rows_with_members(user, page.items)
         ],
-        forward_services=queries.forward_targets() if tab in ("new", "overdue") else [],
+        colleagues=agency_work.colleagues(user.organization_id),
         agency_services=queries.agency_services(user),
         capacities=list(ReferralCapacity),
         page_url=lambda **kw: page_url("referrals.inbox", **kw),
@@ -983,3 +994,97 @@ def notifications_badge():
     if current_actor() is None:
         return "", 204
     return respond(render_template("referrals/_notifications_link.html"), vary=False)
+
+
+# -- the agency's own work: assignment, internal notes, the forward picker ---------------------
+
+
+def _forward_q() -> str:
+    """The words typed into the forward picker: its search box's GET (with or without htmx), or
+    the forward form's copy of them, so a refused forward shows the same choices again."""
+    return (request.values.get("forward_q") or "").strip()[:200]
+
+
+@bp.get("/referrals/<uuid:referral_id>/forward-services")
+@login_required_roles()
+def forward_search(referral_id: uuid.UUID):
+    """The forward picker's matches for the typed words (htmx, as you type); a plain GET goes
+    to the referral page, which lists them under its forward form."""
+    user = _actor()
+    referral = access.get_referral_for(user, referral_id)
+    if Action.forward not in access.actions_for(user, referral):
+        raise Forbidden("Only the agency the referral was sent to can forward it, while it waits.")
+    forward_q = _forward_q()
+    if not partial_for(f"forward-choices-{referral.id}"):
+        target = url_for("referrals.detail", referral_id=referral.id, forward_q=forward_q)
+        return redirect(f"{target}#forward-{referral.id}", code=303)
+    context = {
+        "rid": referral.id,
+        "forward_q": forward_q,
+        "forward_choices": next_best.forward_choices(referral, forward_q),
+    }
+    return respond(render_template("referrals/_forward_choices.html", **context))
+
+
+@bp.post("/referrals/<uuid:referral_id>/assign")
+@login_required_roles()
+def assign(referral_id: uuid.UUID):
+    """Hand the referral to a colleague at the agency (or to oneself, or to nobody): from the
+    inbox row (htmx: the row answers) or from the referral page (post, then back to it)."""
+    user = _actor()
+    referral = access.get_referral_for(user, referral_id)
+    row = partial_for(f"referral-{referral.id}")
+    try:
+        agency_work.assign(referral, user, request.form.get("assignee_id"))
+    except (NotFound, Forbidden):
+        raise
+    except ReferralError as exc:
+        discard()
+        fields = getattr(exc, "fields", {})
+        if row:
+            error = {"action": "assign", "message": exc.message, "fields": fields, "values": {}}
+            response = _inbox_row_response(user, referral_id, status=exc.status, error=error)
+        else:
+            referral = access.load_referral_for(user, referral_id, via="page")
+            context = _referral_context(
+                user, referral, assign_error=fields.get("assignee_id", exc.message)
+            )
+            response = respond(render_template("referrals/detail.html", **context), exc.status)
+        _keep_audit_of_refusal_page()
+        return response
+    if row:
+        return _inbox_row_response(user, referral_id, trigger="referral-changed")
+    who = referral.assigned_to.display_name if referral.assigned_to else "nobody"
+    flash(f"Assigned to {who}.", "success")
+    return redirect(_next_url(url_for("referrals.detail", referral_id=referral.id)), code=303)
+
+
+@bp.post("/referrals/<uuid:referral_id>/notes")
+@login_required_roles()
+def add_note(referral_id: uuid.UUID):
+    """Write an internal note (the agency's staff only); the notes region answers htmx, a plain
+    post redirects back to it."""
+    user = _actor()
+    referral = access.get_referral_for(user, referral_id)
+    region = partial_for(f"notes-{referral.id}")
+    try:
+        agency_work.add_note(referral, user, request.form.get("body"))
+    except InvalidInput as exc:
+        discard()
+        error = {"message": exc.fields.get("body", exc.message), "body": request.form.get("body")}
+        referral = access.get_referral_for(user, referral_id)
+        if region:
+            context = {"referral": referral, "notes": agency_work.notes_for(user, referral)}
+            html = render_template("referrals/_notes.html", note_error=error, **context)
+            return respond(html, 400)
+        referral = access.load_referral_for(user, referral_id, via="page")
+        context = _referral_context(user, referral, note_error=error)
+        _keep_audit_of_refusal_page()
+        return respond(render_template("referrals/detail.html", **context), 400)
+    if region:
+        context = {"referral": referral, "notes": agency_work.notes_for(user, referral)}
+        return respond(render_template("referrals/_notes.html", **context))
+    return redirect(
+        url_for("referrals.detail", referral_id=referral.id, _anchor=f"notes-{referral.id}"),
+        code=303,
+    )

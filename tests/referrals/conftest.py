@@ -219,7 +219,7 @@ def send(api, network):
 def matrix_records(db, network, create_member):
     """`matrix_records(needs)`: fresh records for one request ("member", "sent", "accepted" or
     "declined" referral, or None), as the values for its path: service, other_service, member,
-    consent, referral (and outside_service, agency)."""
+    consent, referral (and outside_service, agency, agency_admin)."""
     from referrals import services
 
     names = iter(range(1, 10_000))
@@ -230,6 +230,7 @@ def matrix_records(db, network, create_member):
             "other_service": network.service_b.id,
             "outside_service": network.service_outside.id,  # its organization has not joined
             "agency": network.agency_a.id,
+            "agency_admin": network.agency_admin_a.id,  # a colleague to assign a referral to
         }
         if needs is None:
             return values

@@ -117,6 +117,27 @@ ENDPOINTS = {
         {"body": "Hello"},
         by_role(201, 404, 201, 404, 201, 403, 401),
     ),
+    "assign": (
+        "sent",
+        "POST",
+        "/api/v1/referrals/{referral}/assign",
+        {"assignee_id": "{agency_admin}"},
+        AGENCY_A_ACTS,
+    ),
+    "list internal notes": (
+        "sent",
+        "GET",
+        "/api/v1/referrals/{referral}/notes",
+        None,
+        by_role(403, 404, 200, 404, 200, 403, 401),
+    ),
+    "write an internal note": (
+        "sent",
+        "POST",
+        "/api/v1/referrals/{referral}/notes",
+        {"body": "Left a voicemail"},
+        by_role(403, 404, 201, 404, 201, 403, 401),
+    ),
     "list notifications": (None, "GET", "/api/v1/notifications", None, EVERYONE_SIGNED_IN),
     "mark notifications read": (
         None,

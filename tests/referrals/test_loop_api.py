@@ -146,7 +146,9 @@ def test_coordinator_cancels_a_waiting_referral(api, network, create_member, sen
     assert body["status"] == "cancelled" and body["cancel_reason"] == "need_met_elsewhere"
     assert body["fhir_task_status"] == "cancelled"
     assert [n.kind for n in _notices(db, network.staff_a)] == ["sent", "cancelled"]
-    assert [n.kind for n in _notices(db, network.coordinator_a)] == []  # the sender: no echo
+    # The coordinator who sent it hears of a colleague's cancel (not the colleague themself).
+    assert [n.kind for n in _notices(db, network.coordinator_a)] == ["cancelled"]
+    assert [n.kind for n in _notices(db, network.coordinator_a2)] == []
 
 
 def test_either_side_cancels_an_accepted_referral(api, network, create_member, send, db):

@@ -429,9 +429,12 @@ def test_record_the_outcome_in_place(db, network, member, referral, signed_in):
 def test_forward_in_place_and_without_javascript(db, network, member, referral, signed_in):
     client = signed_in(network.staff_a)
     page = text_of(client.get("/inbox"))
-    assert f'<option value="{network.service_b.id}">Emergency shelter beds' in page
-    # Not in the network (it could be reached by email, but the picker lists the network's).
-    assert f'<option value="{network.service_outside.id}"' not in page
+    assert f'id="forward-q-{referral.id}"' in page  # the picker's search box, nothing listed yet
+    assert 'name="service_id"' not in page
+    # Without JavaScript: the search box's GET form brings the referral page back with matches.
+    found = text_of(client.get(f"/referrals/{referral.id}?forward_q=emergency"))
+    assert f'type="radio" id="forward-service-{referral.id}-1" name="service_id"' in found
+    assert f'value="{network.service_b.id}"' in found
     response = client.post(
         f"/referrals/{referral.id}/forward",
         data={"service_id": str(network.service_b.id), "note": "They have room"},
@@ -883,6 +886,41 @@ PAGES = {
         "/referrals/{referral}/resend",
         {"service_id": "{other_service}"},
         SENDER_ONLY,
+    ),
+    "assign to a colleague": (
+        "sent",
+        "POST",
+        "/referrals/{referral}/assign",
+        {"assignee_id": "{agency_admin}"},
+        AGENCY_A_ACTS,
+    ),
+    "internal note": (
+        "sent",
+        "POST",
+        "/referrals/{referral}/notes",
+        {"body": "Called twice, no answer"},
+        AGENCY_A_ACTS,
+    ),
+    "forward picker search": (
+        "sent",
+        "GET",
+        "/referrals/{referral}/forward-services?forward_q=emergency",
+        None,
+        by_role(403, 404, 303, 404, 303, 403, 302),
+    ),
+    "inbox, assigned to me": (
+        None,
+        "GET",
+        "/inbox?tab=mine",
+        None,
+        by_role(403, 403, 200, 200, 200, 403, 302),
+    ),
+    "inbox csv, assigned to me": (
+        "sent",
+        "GET",
+        "/inbox.csv?tab=mine",
+        None,
+        by_role(403, 403, 200, 200, 200, 403, 302),
     ),
     "capacity": (
         "sent",

@@ -332,3 +332,63 @@ def test_the_response_windows_migrate_in_place(empty_database_url, tmp_path):
         assert "emergency_window_hours" not in columns
         db.session.remove()
         db.engine.dispose()
+
+
+def test_assignment_and_internal_notes_migrate_both_ways(empty_database_url, tmp_path):
+    """0015 adds `referral.assigned_to_id`, `referral_note` and the "assigned" event and notice
+    kinds; going back drops those rows and keeps the referral and the rest of its history."""
+    from datetime import timedelta
+
+    from flask_migrate import downgrade, upgrade
+
+    from accounts.models import NetworkOrganization, User
+    from extensions import db
+    from referrals.models import Member, Referral, ReferralEvent, ReferralNote
+
+    app = _make_app(empty_database_url, tmp_path / "index")
+    with app.app_context():
+        upgrade(revision="0015_assignment_notes")
+        agency = NetworkOrganization(name="Pantry", kind="agency")
+        coordination = NetworkOrganization(name="Health Home", kind="coordination")
+        staff = User(email="dev@pantry.example.org", role="agency_staff", organization=agency)
+        member = Member(organization=coordination, first_name="Maria", last_name="Lopez")
+        now = utcnow()
+        referral = Referral(
+            member=member,
+            service_name="Food boxes",
+            receiving_org=agency,
+            sending_org=coordination,
+            need="Food",
+            status="sent",
+            due_at=now + timedelta(days=2),
+            assigned_to=staff,
+        )
+        db.session.add_all([agency, coordination, staff, member, referral])
+        db.session.flush()
+        for action in ("send", "assigned"):
+            db.session.add(
+                ReferralEvent(referral=referral, at=now, to_status="sent", action=action)
+            )
+        db.session.add(ReferralNote(referral_id=referral.id, author_id=staff.id, body="Call"))
+        db.session.add(
+            Notification(user_id=staff.id, kind="assigned", referral_id=referral.id, text="x")
+        )
+        db.session.commit()
+        db.session.remove()
+
+        downgrade(revision="0014_escalation")
+
+        assert "referral_note" not in inspect(db.engine).get_table_names()
+        count = "SELECT count(*) FROM "
+        assert db.session.execute(text(count + "referral")).scalar() == 1
+        assert db.session.execute(text("SELECT action FROM referral_event")).scalars().all() == [
+            "send"
+        ]
+        assert db.session.execute(text(count + "notification")).scalar() == 0
+        db.session.remove()
+
+        upgrade()
+
+        assert db.session.execute(text(count + "referral_event")).scalar() == 1
+        assert db.session.execute(text("SELECT assigned_to_id FROM referral")).scalar() is None
+        db.session.remove()
