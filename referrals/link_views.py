@@ -183,10 +183,7 @@ def _forward_q() -> str:
 def forward_search(token: str):
     """The forward picker's matches for the typed words (htmx); a plain GET goes back to the
     link's page, which lists them under its forward form."""
-    try:
-        opened = links.open_link(token)
-    except links.LinkGone as gone:
-        return _gone(gone)
+    opened = links.open_link(token)
     referral = opened.referral
     if Action.forward not in access.actions_for(opened.actor, referral):
         abort(403)

@@ -63,6 +63,13 @@ LINK_PAGES = {
         {"reason": "member_moved"},
         (200, 410),
     ),
+    "forward picker by link": (
+        "sent",
+        "GET",
+        "/r/{token}/forward-services?forward_q=food",
+        None,
+        (303, 410),  # without htmx: back to the link's page, which lists the matches
+    ),
     "write by link": ("sent", "POST", "/r/{token}/messages", {"body": "We'll call."}, (200, 410)),
     # Its point: a dead link's holder asks the coordinator for a new one.
     "ask for a new link": ("sent", "POST", "/r/{token}/new-link", {}, (200, 200)),
