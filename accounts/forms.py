@@ -13,6 +13,7 @@ from wtforms import (
     TelField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length
 
 from accounts.models import SUGGESTION_KIND_LABELS
@@ -92,7 +93,7 @@ class SuggestFixForm(FlaskForm):
 
     kind = RadioField(
         "What is wrong?",
-        choices=[(str(kind), label) for kind, label in SUGGESTION_KIND_LABELS.items()],
+        choices=[SelectChoice(str(kind), label) for kind, label in SUGGESTION_KIND_LABELS.items()],
         validate_choice=False,
     )
     correction = TextAreaField("What should it say?", validators=[Length(max=4000)])
