@@ -74,8 +74,9 @@ def upgrade():
 
 
 def downgrade():
-    with op.batch_alter_table("network_organization") as batch_op:
-        batch_op.drop_column("listings_reminded_at")
+    # In place on both (SQLite 3.35+ drops a plain column): a batch copy of
+    # network_organization would drop the table its users point at.
+    op.execute("ALTER TABLE network_organization DROP COLUMN listings_reminded_at")
     op.drop_index(op.f("ix_listing_suggestion_service_id"), table_name="listing_suggestion")
     op.drop_index("ix_listing_suggestion_queue", table_name="listing_suggestion")
     op.drop_table("listing_suggestion")

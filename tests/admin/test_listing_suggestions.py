@@ -18,6 +18,7 @@ from accounts.outbox import OutboxEmail
 from accounts.suggestions import form_token
 from tests.referrals.matrix import ROLES, by_role
 from tests.referrals.pages import field_error, text_of
+from tests.referrals.test_pages import _csrf_login
 
 FIX = {
     "kind": "phone",
@@ -309,3 +310,21 @@ def test_authorization_matrix(name, db, network, signed_in, suggest):
         if suggestion is not None and response.status_code != 303:
             assert _suggestions(db, id=suggestion.id)[0].status == "pending", role
     assert got == expected
+
+
+SIGNED_IN_FORMS = {
+    "accept": ("/listings/suggestions/{suggestion}/accept", {}),
+    "dismiss": ("/listings/suggestions/{suggestion}/dismiss", {"reason": "Not so"}),
+    "verify": ("/services/{service}/verify", {}),
+}
+
+
+@pytest.mark.parametrize("name", SIGNED_IN_FORMS)
+def test_every_signed_in_form_needs_the_csrf_token(name, db, make_app, network, suggest):
+    path, form = SIGNED_IN_FORMS[name]
+    url = path.format(service=network.service_a.id, suggestion=suggest(network.service_a).id)
+    client = make_app(WTF_CSRF_ENABLED=True).test_client()
+    token = _csrf_login(client, network.staff_a)
+    refused = client.post(url, data=form)
+    assert refused.status_code == 400 and "CSRF token is missing" in text_of(refused)
+    assert client.post(url, data=form, headers={"X-CSRFToken": token}).status_code == 303
