@@ -16,6 +16,8 @@ from accounts.services import AccountError
 from directory import verification
 from directory.models import Service
 from extensions import db
+from referrals import audit
+from referrals.models import AuditAction, AuditObject
 from referrals.web import int_arg, page_url
 
 bp = Blueprint("listings", __name__)
@@ -74,6 +76,9 @@ def verify(service_id: uuid.UUID):
     if not may_maintain_listing(_user(), service.organization_id):
         abort(403, description="Only the people who run this listing can verify it.")
     listings.verify_listing(service, _user())
+    audit.record(
+        _user(), AuditAction.update, AuditObject.service, service.id, {"verified": "assured_date"}
+    )
     flash(f"Thank you: {service.name} is marked as verified today.", "success")
     target = safe_next_path(request.form.get("next")) or url_for("listings.dashboard")
     return redirect(target, code=303)
@@ -109,6 +114,16 @@ def _suggestion(suggestion_id: uuid.UUID) -> ListingSuggestion:
     return suggestion
 
 
+def _audit_decision(suggestion: ListingSuggestion, action: AuditAction, **detail) -> None:
+    audit.record(
+        _user(),
+        action,
+        AuditObject.service,
+        suggestion.service_id,
+        {"suggestion_id": str(suggestion.id), **detail},
+    )
+
+
 def _refused(suggestion: ListingSuggestion, exc: AccountError, reason: str = ""):
     status = 409 if isinstance(exc, suggestions.SuggestionConflict) else 422
     return _queue_page(status, errors={suggestion.id: exc.message}, reasons={suggestion.id: reason})
@@ -123,6 +138,7 @@ def accept_suggestion(suggestion_id: uuid.UUID):
         target = suggestions.accept(suggestion, _user())
     except AccountError as exc:
         return _refused(suggestion, exc)
+    _audit_decision(suggestion, AuditAction.accept, edit_url=target)
     if target.startswith(f"/services/{suggestion.service_id}/edit"):
         flash("Accepted. Make the change here and save it.", "success")
     else:
@@ -144,5 +160,6 @@ def dismiss_suggestion(suggestion_id: uuid.UUID):
         suggestions.dismiss(suggestion, _user(), reason)
     except AccountError as exc:
         return _refused(suggestion, exc, reason)
+    _audit_decision(suggestion, AuditAction.decline, reason=suggestion.dismiss_reason)
     flash("Dismissed.", "success")
     return redirect(url_for("listings.suggestion_queue"), code=303)

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from accounts.models import ListingSuggestion
 from accounts.outbox import OutboxEmail
 from accounts.suggestions import form_token
+from referrals.models import AuditLog
 from tests.referrals.matrix import ROLES, by_role
 from tests.referrals.pages import field_error, text_of
 from tests.referrals.test_pages import _csrf_login
@@ -49,6 +50,20 @@ def _emails_to(db, address: str) -> list[OutboxEmail]:
     return db.session.scalars(
         select(OutboxEmail).where(func.lower(OutboxEmail.to_address) == address.lower())
     ).all()
+
+
+def _audited(db, suggestion) -> list[tuple]:
+    """The audit rows of decisions on `suggestion`: (action, actor)."""
+    rows = db.session.scalars(
+        select(AuditLog).where(
+            AuditLog.object_type == "service", AuditLog.object_id == suggestion.service_id
+        )
+    ).all()
+    return [
+        (row.action, row.actor_id)
+        for row in rows
+        if (row.detail or {}).get("suggestion_id") == str(suggestion.id)
+    ]
 
 
 @pytest.fixture
@@ -205,6 +220,7 @@ def test_accepting_opens_the_listing_and_thanks_the_person(db, network, signed_i
     (saved,) = _suggestions(db)
     assert (saved.status, saved.decided_by_id) == ("accepted", network.staff_a.id)
     assert saved.edit_url == f"/services/{network.service_a.id}"
+    assert _audited(db, saved) == [("accept", network.staff_a.id)]
     (email,) = _emails_to(db, "pat.lee@example.org")
     assert email.subject == "Your suggested fix to Emergency food boxes"
     assert "accepted your suggestion" in email.body and FIX["correction"] in email.body
@@ -246,6 +262,7 @@ def test_dismissing_needs_a_reason_which_the_person_gets(db, network, signed_in,
     (saved,) = _suggestions(db)
     assert (saved.status, saved.decided_by_id) == ("dismissed", network.admin.id)
     assert saved.dismiss_reason == "We called them: the old number still works."
+    assert _audited(db, saved) == [("decline", network.admin.id)]
     (email,) = _emails_to(db, "pat.lee@example.org")
     assert "did not change the listing" in email.body
     assert "We called them: the old number still works." in email.body

@@ -18,6 +18,7 @@ from accounts.outbox import OutboxEmail
 from directory.models import Service
 from directory.verification import network_today, verified_words
 from extensions import utcnow
+from referrals.models import AuditLog
 from tests.referrals.matrix import ROLES, by_role
 from tests.referrals.pages import text_of
 
@@ -99,6 +100,10 @@ def test_verifying_stops_the_flag_and_records_who(db, network, signed_in):
     service = db.session.get(Service, network.service_a.id)
     assert service.assured_date == network_today()
     assert service.assurer_email == network.staff_a.email
+    audited = db.session.scalars(
+        select(AuditLog).where(AuditLog.object_type == "service", AuditLog.object_id == service.id)
+    ).all()
+    assert [(row.action, row.actor_id) for row in audited] == [("update", network.staff_a.id)]
     page = text_of(staff.get("/listings"))
     assert "1 listing needs verifying." in page and page.count("Needs verifying") == 1
     assert "Verified today" in page
