@@ -74,5 +74,9 @@ def test_a_fix_suggested_without_javascript_is_accepted_by_the_agency(
         assert "verified today" in page.locator(".listing-trust").inner_text()
         assert page.locator(".verified-caution").count() == 0
         assert page.evaluate(FITS_THE_SCREEN)
+        page.get_by_role("link", name="Listings").click()
+        page.wait_for_url(f"{live_server.url}/listings")
+        assert "1 listing needs verifying." in page.inner_text("main")
+        assert page.evaluate(FITS_THE_SCREEN)
     finally:
         context.close()
