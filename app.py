@@ -61,6 +61,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         RESET_RATE_LIMIT_PER_IP=os.environ.get("RESET_RATE_LIMIT_PER_IP", "10 per hour"),
         RESET_RATE_LIMIT_PER_EMAIL=os.environ.get("RESET_RATE_LIMIT_PER_EMAIL", "3 per hour"),
         CLAIM_RATE_LIMIT_PER_IP=os.environ.get("CLAIM_RATE_LIMIT_PER_IP", "5 per hour"),
+        SUGGEST_RATE_LIMIT_PER_IP=os.environ.get("SUGGEST_RATE_LIMIT_PER_IP", "10 per hour"),
+        # A suggested fix sent sooner than this after its form opened is refused (bots).
+        SUGGEST_MIN_SECONDS=int(os.environ.get("SUGGEST_MIN_SECONDS", "3")),
+        # Listings nobody verified for this long are flagged (agency page, admins, reminder).
+        LISTING_STALE_DAYS=int(os.environ.get("LISTING_STALE_DAYS", "180")),
         MAIL_SERVER=os.environ.get("MAIL_SERVER", "127.0.0.1"),
         MAIL_PORT=int(os.environ.get("MAIL_PORT", "25")),
         MAIL_FROM=os.environ.get("MAIL_FROM", "Wraparound <no-reply@wraparound.local>"),
@@ -141,8 +146,9 @@ def _register_blueprints(app: Flask) -> None:
     import referrals.models  # noqa: F401
     import web.idempotency  # noqa: F401
     from accounts import api as accounts_api
-    from accounts import claim_views
+    from accounts import claim_views, suggestion_views
     from accounts import views as accounts_views
+    from admin import listing_views
     from admin import views as admin_views
     from directory import api as directory_api
     from directory import views as directory_views
@@ -158,10 +164,12 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(accounts_views.bp)
     app.register_blueprint(accounts_api.bp)
     app.register_blueprint(claim_views.bp)
+    app.register_blueprint(suggestion_views.bp)
     app.register_blueprint(referrals_views.bp)
     app.register_blueprint(referrals_api.bp)
     app.register_blueprint(referral_link_views.bp)
     app.register_blueprint(admin_views.bp)
+    app.register_blueprint(listing_views.bp)
     app.register_blueprint(api_docs.bp)
     for bp in (directory_api.bp, hsds_api.bp, referrals_api.bp, accounts_api.bp):
         csrf.exempt(bp)

@@ -1,18 +1,22 @@
-"""Sign-in, password, staff, response-window and listing-claim forms (CSRF through Flask-WTF;
-the rules live in services)."""
+"""Sign-in, password, staff, response-window, listing-claim and suggest-a-fix forms (CSRF
+through Flask-WTF; the rules live in services)."""
 
 from flask_wtf import FlaskForm
 from wtforms import (
     EmailField,
     HiddenField,
     PasswordField,
+    RadioField,
     SelectField,
     StringField,
     SubmitField,
     TelField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length
+
+from accounts.models import SUGGESTION_KIND_LABELS
 
 
 class LoginForm(FlaskForm):
@@ -81,3 +85,19 @@ class ClaimForm(FlaskForm):
     phone = TelField("Work phone (optional)", validators=[Length(max=100)])
     message = TextAreaField("Anything the network admin should know (optional)")
     submit = SubmitField("Ask to manage this listing")
+
+
+class SuggestFixForm(FlaskForm):
+    """'Something wrong? Suggest a fix': the rules live in accounts.suggestions. `website` is
+    the honeypot (hidden from people, filled by bots); `started` the signed time it opened."""
+
+    kind = RadioField(
+        "What is wrong?",
+        choices=[SelectChoice(str(kind), label) for kind, label in SUGGESTION_KIND_LABELS.items()],
+        validate_choice=False,
+    )
+    correction = TextAreaField("What should it say?", validators=[Length(max=4000)])
+    contact_email = EmailField("Your email (optional)", validators=[Length(max=400)])
+    website = StringField("Leave this empty")
+    started = HiddenField()
+    submit = SubmitField("Send the fix")

@@ -1,5 +1,5 @@
 """Rate limits on signing in and on reset emails, per client address and per account email, and
-on listing claims per client address."""
+on listing claims and suggested fixes per client address."""
 
 from flask import current_app, g, request
 from flask_limiter.util import get_remote_address
@@ -10,6 +10,7 @@ from extensions import limiter
 TOO_MANY_SIGN_INS = "Too many sign-in attempts. Try again in a minute."
 TOO_MANY_RESETS = "Too many password reset requests. Try again later."
 TOO_MANY_CLAIMS = "Too many requests to manage a listing from this address. Try again later."
+TOO_MANY_SUGGESTIONS = "Too many suggested fixes from this address. Try again later."
 
 
 def _setting(name: str):
@@ -68,6 +69,13 @@ claim_per_ip = limiter.limit(
     error_message=TOO_MANY_CLAIMS,
 )
 
+suggest_per_ip = limiter.limit(
+    _setting("SUGGEST_RATE_LIMIT_PER_IP"),
+    key_func=get_remote_address,
+    methods=["POST"],
+    error_message=TOO_MANY_SUGGESTIONS,
+)
+
 
 @sign_in_per_ip
 @sign_in_per_email
@@ -86,11 +94,17 @@ def _claim_request() -> None:
     """Checked and counted like the claim form (same endpoint, so the same counter)."""
 
 
+@suggest_per_ip
+def _suggestion() -> None:
+    """Checked and counted like the suggest-a-fix form (same endpoint, so the same counter)."""
+
+
 _LIMITED_ENDPOINTS = {
     "accounts.login": _sign_in_attempt,
     "accounts_api.issue_token": _sign_in_attempt,
     "accounts.forgot_password": _reset_request,
     "claims.claim_listing": _claim_request,
+    "suggestions.suggest_fix": _suggestion,
 }
 
 

@@ -61,6 +61,9 @@ class NetworkOrganization(db.Model):
     # When it joined the network (accounts, an inbox); NULL: only known through referrals sent
     # to its listing, by email link or phone.
     joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When its agency admins were last reminded of listings nobody verified for a while
+    # (accounts.listings.sweep_stale_reminders: at most one reminder a month).
+    listings_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     users: Mapped[list["User"]] = relationship(back_populates="organization")
 
@@ -237,3 +240,79 @@ class ListingClaim(db.Model):
 
     def __repr__(self) -> str:
         return f"<ListingClaim {self.id} {self.status} {self.email!r} org={self.organization_id}>"
+
+
+class SuggestionKind(enum.StrEnum):
+    phone = "phone"
+    hours = "hours"
+    address = "address"
+    closed = "closed"
+    other = "other"
+
+
+SUGGESTION_KIND_LABELS = {
+    SuggestionKind.phone: "Phone number",
+    SuggestionKind.hours: "Hours",
+    SuggestionKind.address: "Address",
+    SuggestionKind.closed: "Closed permanently",
+    SuggestionKind.other: "Something else",
+}
+
+
+class SuggestionStatus(enum.StrEnum):
+    pending = "pending"
+    accepted = "accepted"
+    dismissed = "dismissed"
+
+
+class ListingSuggestion(db.Model):
+    """A fix to a listing suggested by anyone on its public page ("Something wrong?").
+
+    It waits in the queue of the agency that runs the listing (or of the network admins when no
+    agency does) until someone accepts it (and makes the change through the edit form:
+    `edit_url` records where they were sent) or dismisses it with a reason. The person is told
+    either way if they left an email.
+    """
+
+    __tablename__ = "listing_suggestion"
+    __table_args__ = (
+        CheckConstraint("kind IN ('phone', 'hours', 'address', 'closed', 'other')", name="kind"),
+        CheckConstraint("status IN ('pending', 'accepted', 'dismissed')", name="status"),
+        Index("ix_listing_suggestion_queue", "organization_id", "status", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    service_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("service.id", ondelete="CASCADE"), index=True
+    )
+    # The directory organization of the service: the queue is per organization.
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("organization.id", ondelete="CASCADE")
+    )
+    kind: Mapped[str] = mapped_column(String(20))
+    correction: Mapped[str] = mapped_column(Text, default="")
+    contact_email: Mapped[str | None] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(20), default=SuggestionStatus.pending.value)
+    dismiss_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    edit_url: Mapped[str | None] = mapped_column(String(500))  # where "accept" sent them
+    ip: Mapped[str | None] = mapped_column(String(64))
+
+    service = relationship("Service")
+    organization = relationship("Organization")
+    decided_by: Mapped[User | None] = relationship()
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == SuggestionStatus.pending
+
+    @property
+    def kind_label(self) -> str:
+        return SUGGESTION_KIND_LABELS.get(SuggestionKind(self.kind), self.kind)
+
+    def __repr__(self) -> str:
+        return f"<ListingSuggestion {self.id} {self.kind} {self.status} service={self.service_id}>"

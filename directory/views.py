@@ -20,7 +20,7 @@ from itsdangerous import BadData, URLSafeSerializer
 from sqlalchemy import select
 from werkzeug.routing import BuildError
 
-from directory import cards, hours, languages, normalize, referral_routes
+from directory import cards, hours, languages, normalize, referral_routes, verification
 from directory import search as engine
 from directory.models import Service, ServiceStatus, TaxonomyTerm
 from extensions import db, htmx, utcnow
@@ -431,6 +431,8 @@ bp.add_app_template_global(referral_routes.ROUTE_LABELS, "referral_route_labels"
 
 bp.add_app_template_filter(normalize.web_url, "web_url")  # http(s) links only, made absolute
 bp.add_app_template_filter(normalize.valid_email, "email_address")  # for mailto: links
+# "verified 2 months ago", and whether it is stale: templates/directory/_listing_trust.html
+bp.add_app_template_filter(verification.verified_words, "verified")
 
 
 @bp.app_template_filter("miles")

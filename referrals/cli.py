@@ -5,6 +5,7 @@ Each command is a unit of work (web.unit_of_work); delivery commits email by ema
 import click
 from flask.cli import with_appcontext
 
+from accounts import listings
 from referrals import next_best, notifications, services
 from web import idempotency
 from web.unit_of_work import UnitOfWorkGroup, commit_step, unit_of_work
@@ -38,7 +39,8 @@ def deliver_command(limit: int, retry_now: bool) -> None:
 def sweep_command() -> None:
     """Flag referrals nobody answered in time, and accepted ones with no outcome by their
     deadline; queue one reminder to each side of each. Those sent with "re-send automatically"
-    go to their next best service instead. Also drop expired Idempotency-Keys."""
+    go to their next best service instead. Remind agency admins, once a month, of listings
+    nobody verified for LISTING_STALE_DAYS. Also drop expired Idempotency-Keys."""
     # First, so a referral re-sent elsewhere (its original cancelled) gets no overdue reminder.
     escalated = next_best.sweep_escalations()
     commit_step()
@@ -51,6 +53,9 @@ def sweep_command() -> None:
     no_outcome = services.sweep_outcome_overdue()
     commit_step()  # likewise: the reminders never wait on the clean-up below
     click.echo(f"{len(no_outcome)} accepted referral(s) newly past their outcome deadline")
+    reminded = listings.sweep_stale_reminders()
+    commit_step()
+    click.echo(f"{len(reminded)} agency(ies) reminded of listings to verify")
     # Expired Idempotency-Keys of users who haven't written since (a write purges its user's).
     purged = idempotency.purge_expired()  # committed when the command returns
     click.echo(f"{purged} expired idempotency key(s) removed")

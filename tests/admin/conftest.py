@@ -2,8 +2,10 @@
 
 from tests.referrals.conftest import (  # noqa: F401  (fixtures)
     create_member,
+    hold_threads_before,
     member,
     network,
+    on_two_hosts,
     referral,
     signed_in,
 )
