@@ -1,7 +1,7 @@
 """listing suggestions ("Something wrong? Suggest a fix") and the monthly stale-listing reminder
 
-Revision ID: 0015_listing_suggestions
-Revises: 0014_escalation
+Revision ID: 0016_listing_suggestions
+Revises: 0015_assignment_notes
 Create Date: 2026-12-11 10:00:00.000000
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = "0015_listing_suggestions"
-down_revision = "0014_escalation"
+revision = "0016_listing_suggestions"
+down_revision = "0015_assignment_notes"
 branch_labels = None
 depends_on = None
 
