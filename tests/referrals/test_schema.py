@@ -347,7 +347,7 @@ def test_assignment_and_internal_notes_migrate_both_ways(empty_database_url, tmp
 
     app = _make_app(empty_database_url, tmp_path / "index")
     with app.app_context():
-        upgrade(revision="0015_assignment_notes")
+        upgrade()  # the models are the newest schema's
         agency = NetworkOrganization(name="Pantry", kind="agency")
         coordination = NetworkOrganization(name="Health Home", kind="coordination")
         staff = User(email="dev@pantry.example.org", role="agency_staff", organization=agency)
