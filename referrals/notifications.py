@@ -17,7 +17,8 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import func, or_, select, update
 
-from accounts.mail import MailError, MailServerUnreachable, send_mail
+from accounts import notify
+from accounts.mail import MailError, MailServerUnreachable
 from accounts.models import Role, User
 from extensions import db, utcnow
 from referrals import deadlines
@@ -444,7 +445,10 @@ def _claim_next(
     if retry_now:  # failed rows too, but never one another run is sending right now
         due = or_(due, OutboxEmail.last_error.is_not(None))
     stmt = select(OutboxEmail).where(
-        OutboxEmail.sent_at.is_(None), OutboxEmail.failed_at.is_(None), due
+        OutboxEmail.sent_at.is_(None),
+        OutboxEmail.failed_at.is_(None),
+        OutboxEmail.channel.in_(notify.channels_to_send()),  # SMS waits for a provider
+        due,
     )
     if tried:
         stmt = stmt.where(OutboxEmail.id.not_in(tried))
@@ -506,7 +510,7 @@ def deliver_pending(
         if email is None:
             continue
         try:
-            send_mail(email.to_address, email.subject, email.body, email.html_body)
+            notify.send(email)
         except MailError as exc:
             unreachable = unreachable + 1 if isinstance(exc, MailServerUnreachable) else 0
             email.last_error = str(exc)[:2000]
@@ -523,7 +527,7 @@ def deliver_pending(
             unreachable = 0
             email.sent_at = moment
             report.sent += 1
-            log.info("email %s sent to %s", email.id, email.to_address)
+            log.info("%s %s sent to %s", email.channel, email.id, email.to_address)
         commit_step()  # one email at a time: a crash later loses neither this send nor its row
         if stop_after and unreachable >= stop_after:
             report.stopped = (

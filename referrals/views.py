@@ -36,6 +36,7 @@ from referrals import (
     deadlines,
     exports,
     links,
+    member_status,
     next_best,
     notifications,
     queries,
@@ -900,6 +901,24 @@ def edit_member(member_id: uuid.UUID):
         _keep_audit_of_refusal_page()
         return respond(render_template("referrals/edit_member.html", **context), 422)
     flash("Details saved." if changed else "Nothing changed.", "success" if changed else "info")
+    return redirect(url_for("referrals.member", member_id=found.id), code=303)
+
+
+@bp.post("/members/<uuid:member_id>/contact")
+@login_required_roles(Role.coordinator)
+def set_contact(member_id: uuid.UUID):
+    """Record whether, and how, the member agreed to be told how their referrals go."""
+    user = _actor()
+    found = access.get_member_for(user, member_id)
+    try:
+        changed = member_status.set_contact(user, found, request.form.get("contact_by"))
+    except InvalidInput as exc:
+        discard()
+        found = access.load_member_for(user, member_id, via="page")
+        context = _member_context(user, found, contact_errors=exc.fields)
+        _keep_audit_of_refusal_page()
+        return respond(render_template("referrals/member.html", **context), 400)
+    flash("Saved." if changed else "Nothing changed.", "success" if changed else "info")
     return redirect(url_for("referrals.member", member_id=found.id), code=303)
 
 

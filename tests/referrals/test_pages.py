@@ -804,6 +804,13 @@ PAGES = {
         {"consent_given": "1", "consent_method": "verbal", "consent_scope": "first_name"},
         by_role(303, 404, 403, 403, 403, 403, 302),
     ),
+    "member updates (contact consent)": (
+        "member",
+        "POST",
+        "/members/{member}/contact",
+        {"contact_by": "email"},
+        by_role(303, 404, 403, 403, 403, 403, 302),
+    ),
     "revoke consent": (
         "member",
         "POST",
@@ -931,6 +938,7 @@ ACTS_AS = {
     "edit member": "coordinator_a",
     "record consent": "coordinator_a",
     "revoke consent": "coordinator_a",
+    "member updates (contact consent)": "coordinator_a",
     "cancel": "coordinator_a",
     "message": "coordinator_a",
     "re-send the email link": "coordinator_a",
