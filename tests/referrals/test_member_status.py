@@ -14,6 +14,7 @@ from sqlalchemy import select
 from accounts.models import User
 from accounts.outbox import OutboxEmail
 from directory.models import Service, ServiceAtLocation
+from extensions import utcnow
 from referrals import member_messages, member_status, next_best, services
 from referrals.errors import InvalidInput
 from referrals.models import AuditLog, Member, MemberStatusLink, Referral
@@ -374,3 +375,31 @@ def test_an_sms_provider_is_plugged_in_by_configuration(
     assert result.exit_code == 0, result.output
     assert len(SENT_SMS) == 1 and SENT_SMS[0][0] == "(315) 555-0142"
     assert "/s/" in SENT_SMS[0][1]
+
+
+def test_an_escalation_by_the_sweep_is_told_once_and_shown(db, network, client, create_member):
+    from tests.referrals.test_next_best import Pantries
+
+    Pantries(db, network)
+    member = _agree(db, network, create_member(preferred_language="English"))
+    referral = services.send_referral(
+        _user(db, network.coordinator_a),
+        db.session.get(Member, member.id),
+        db.session.get(Service, network.service_a.id),
+        need="Groceries for a family of four",
+        auto_escalate=True,
+        now=utcnow() - timedelta(days=10),
+    )
+    db.session.commit()
+    best = next_best.suggestions(referral, limit=1)[0].service
+    assert next_best.sweep_escalations()[0][1] is not None
+    db.session.commit()
+    # The silent agency's cancellation is not told apart: the re-send says it all.
+    assert [m.kind for m in _member_mail(db)] == ["member:sent", "member:escalated"]
+    html = text_of(_page(client, _latest_token(db)))
+    assert (
+        f"Northside Food Pantry did not answer in time, so we sent your referral to {best.name}"
+        in html
+    )
+    assert "The referral to Emergency food boxes was stopped." not in html
+    assert best.name in html and "(315) 555-0100" in html
