@@ -49,6 +49,7 @@ EN = {
     # Emails and text messages.
     "subject": "Your referral: {service}",
     "greeting": "Hello,",
+    "new_link": "Here is a new link to your referral's page.",
     "email_link": "See where you were referred, with their phone number and address, on your "
     "private page:",
     "email_private": "This link is just for you and works until {until}. Please don't share it.",
@@ -112,6 +113,7 @@ ES = {
     "step_cancelled": "El referido a {service} se detuvo.",
     "subject": "Su referido: {service}",
     "greeting": "Hola:",
+    "new_link": "Aquí tiene un enlace nuevo a la página de su referido.",
     "email_link": "Vea a dónde le refirieron, con su teléfono y su dirección, en su página "
     "privada:",
     "email_private": "Este enlace es solo para usted y funciona hasta el {until}. Por favor, "

@@ -175,22 +175,33 @@ def issue_link(
 def tell_member(referral: Referral, action: str, actor, now: datetime) -> bool:
     """Queue the member's status message for a step just taken, if they agreed to be told;
     called by `services._transition` for every step. True when a message was queued."""
-    member = referral.member
-    recipient = recipient_of(member)
+    recipient = recipient_of(referral.member)
     if recipient is None:
         return False
     resent = action == Action.cancel and _was_resent(referral)
     kind = step_kind(referral, action, by_system=actor is None, resent=resent)
     if kind is None:
         return False
-    link, token = issue_link(member, chain_root(referral), recipient, now)
-    words = Words(language_of(member.preferred_language))
-    step = step_text(words, kind, referral)
+    words = Words(language_of(referral.member.preferred_language))
+    _queue(referral, recipient, words, step_text(words, kind, referral), kind, now)
+    return True
+
+
+def _queue(
+    referral: Referral,
+    recipient: notify.Recipient,
+    words: Words,
+    news: str,
+    kind: str,
+    now: datetime,
+) -> MemberStatusLink:
+    """One status message (`news`, then a new link to the chain's page) to the member."""
+    link, token = issue_link(referral.member, chain_root(referral), recipient, now)
     url = status_url(token)
     text = "\n\n".join(
         (
             words("greeting"),
-            step,
+            news,
             f"{words('email_link')}\n{url}",
             words("email_private", until=words.date(link.expires_at)),
             words("coordinator", coordinator=links.coordinator_contact(referral)),
@@ -200,7 +211,7 @@ def tell_member(referral: Referral, action: str, actor, now: datetime) -> bool:
     message = notify.Message(
         subject=words("subject", service=referral.service_name),
         text=text + "\n",
-        sms_text=words("sms", step=step, url=url),
+        sms_text=words("sms", step=news, url=url),
         kind=f"member:{kind}",
     )
     notify.notify(recipient, message, referral_id=referral.id, now=now)
@@ -211,7 +222,35 @@ def tell_member(referral: Referral, action: str, actor, now: datetime) -> bool:
         recipient.channel,
         link.id,
     )
-    return True
+    return link
+
+
+def send_new_link(actor: User, referral: Referral, now: datetime | None = None):
+    """The coordinator sends the member a new link to their page (the old one dies): for a member
+    whose link expired or went astray. Only to a member who agreed to be told."""
+    now = now or utcnow()
+    access.require_sending_side(actor, referral, "send the member a new status link")
+    recipient = recipient_of(referral.member)
+    if recipient is None:
+        raise InvalidInput(
+            {"member_link": "The member has not agreed to be told how their referrals go."},
+            "The member has not agreed to be told how their referrals go: record it on the "
+            "member page first.",
+        )
+    words = Words(language_of(referral.member.preferred_language))
+    current = _current(chain(chain_root(referral)))
+    news = " ".join(
+        (words("new_link"), words(f"now_{current.status}", agency=current.receiving_org.name))
+    )
+    link = _queue(current, recipient, words, news, "link", now)
+    audit.record(
+        actor,
+        AuditAction.send,
+        AuditObject.member,
+        referral.member_id,
+        {"status_link_id": str(link.id), "channel": recipient.channel.value},
+    )
+    return link
 
 
 # -- the coordinator records the consent ---------------------------------------------------

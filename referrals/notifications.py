@@ -485,7 +485,9 @@ def _claim_next(
 def deliver_pending(
     *, limit: int = 200, retry_now: bool = False, now: datetime | None = None
 ) -> DeliveryReport:
-    """Send queued emails that are due; failures wait with backoff and are retried.
+    """Send queued emails that are due; failures wait with backoff and are retried. Text
+    messages (accounts.notify) go the same way once SMS_BACKEND names a provider; until then
+    they wait, unsent.
 
     This is a job, not a service: it commits as it goes so a crash loses nothing. Safe on
     several hosts at once (PostgreSQL: `SELECT … FOR UPDATE SKIP LOCKED` spreads the rows, and
@@ -539,13 +541,19 @@ def deliver_pending(
     return report
 
 
-def pending_count() -> int:
-    """Emails not yet sent and not given up on."""
+def pending_count(*, unsendable: bool = False) -> int:
+    """Messages not yet sent and not given up on, that `deliver_pending` sends now; or, with
+    `unsendable`, those it can't (text messages while no SMS provider is configured)."""
+    channel = OutboxEmail.channel.in_(notify.channels_to_send())
     return (
         db.session.scalar(
             select(func.count())
             .select_from(OutboxEmail)
-            .where(OutboxEmail.sent_at.is_(None), OutboxEmail.failed_at.is_(None))
+            .where(
+                OutboxEmail.sent_at.is_(None),
+                OutboxEmail.failed_at.is_(None),
+                ~channel if unsendable else channel,
+            )
         )
         or 0
     )

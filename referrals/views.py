@@ -538,6 +538,7 @@ def _referral_context(user: User, referral: Referral, **extra) -> dict:
     delivery_by_link = referral.delivery == "email"
     side = access.side_of(user, referral)
     can_resend = side == Side.sending and next_best.can_resend(referral)
+    told_by = member_status.recipient_of(referral.member) if side == Side.sending else None
     return _shared_context(
         can_resend=can_resend,
         suggestions=next_best.suggestions(referral) if can_resend else [],
@@ -545,6 +546,7 @@ def _referral_context(user: User, referral: Referral, **extra) -> dict:
         referral=referral,
         side=side,
         link=links.current_link(referral) if delivery_by_link else None,
+        member_told_by=told_by,
         agency_phone=contact_phone(referral.service) if referral.service is not None else None,
         actions=[a.value for a in allowed],
         view=services.member_view(referral.member, user),
@@ -685,6 +687,22 @@ def revoke_link(referral_id: uuid.UUID):
     referral = access.get_referral_for(user, referral_id)
     links.revoke_link(user, referral)
     flash("The link no longer works. Re-send it when the agency should have one again.", "success")
+    return redirect(url_for("referrals.detail", referral_id=referral.id), code=303)
+
+
+@bp.post("/referrals/<uuid:referral_id>/member-link")
+@login_required_roles(Role.coordinator)
+def send_member_link(referral_id: uuid.UUID):
+    """Send the member a new link to their status page; the old one stops working."""
+    user = _actor()
+    referral = access.get_referral_for(user, referral_id)
+    try:
+        link = member_status.send_new_link(user, referral)
+    except InvalidInput as exc:
+        discard()
+        flash(exc.message, "error")
+        return redirect(url_for("referrals.detail", referral_id=referral_id), code=303)
+    flash(f"A new status link is on its way to the member ({link.sent_to}).", "success")
     return redirect(url_for("referrals.detail", referral_id=referral.id), code=303)
 
 

@@ -350,7 +350,8 @@ def test_a_text_message_waits_in_the_outbox_until_an_sms_provider_is_configured(
     # Maria reads Spanish (the factory's preferred language): so do her text messages.
     assert sms[0].body.startswith("Wraparound: Su coordinador(a) envió su referido")
     assert "/s/" in sms[0].body and len(sms[0].body) < 320
-    smtp_server.deliver()
+    output = smtp_server.deliver()
+    assert "1 text message(s) wait for an SMS provider (SMS_BACKEND)" in output
     db.session.expire_all()
     assert db.session.get(OutboxEmail, sms[0].id).sent_at is None  # no SMS_BACKEND: kept
     assert smtp_server.messages_to("555-0142") == []
@@ -403,3 +404,41 @@ def test_an_escalation_by_the_sweep_is_told_once_and_shown(db, network, client, 
     )
     assert "The referral to Emergency food boxes was stopped." not in html
     assert best.name in html and "(315) 555-0100" in html
+
+
+def test_the_coordinator_sends_the_member_a_new_link(db, network, client, told, signed_in):
+    member, referral = told(language="Spanish")
+    _in_state(db, network, referral, "accepted")
+    old = _latest_token(db)
+    coordinator = signed_in(network.coordinator_a)
+    page = text_of(coordinator.get(f"/referrals/{referral.id}"))
+    assert "The member hears of each step by email (maria.lopez@example.net)" in page
+    response = coordinator.post(f"/referrals/{referral.id}/member-link")
+    assert response.status_code == 303
+    db.session.expire_all()
+    mail = _member_mail(db)[-1]
+    assert mail.kind == "member:link"
+    assert "Aquí tiene un enlace nuevo" in mail.body and "Le van a llamar." in mail.body
+    assert _page(client, old).status_code == 410
+    assert _page(client, _token(mail)).status_code == 200
+    sent = db.session.scalars(
+        select(AuditLog).where(AuditLog.object_id == member.id, AuditLog.action == "send")
+    ).all()
+    assert [row.actor_id for row in sent] == [network.coordinator_a.id]
+    # Others can't (the agency, another organization's coordinator).
+    assert (
+        signed_in(network.staff_a).post(f"/referrals/{referral.id}/member-link").status_code == 403
+    )
+    other = signed_in(network.coordinator_b).post(f"/referrals/{referral.id}/member-link")
+    assert other.status_code == 404
+
+
+def test_no_new_link_for_a_member_who_did_not_agree(db, network, create_member, signed_in):
+    referral = refer(db, network, create_member())
+    coordinator = signed_in(network.coordinator_a)
+    assert "The member is not told of the steps" in text_of(
+        coordinator.get(f"/referrals/{referral.id}")
+    )
+    response = coordinator.post(f"/referrals/{referral.id}/member-link", follow_redirects=True)
+    assert "has not agreed to be told" in text_of(response)
+    assert _member_mail(db) == [] and db.session.scalars(select(MemberStatusLink)).all() == []

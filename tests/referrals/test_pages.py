@@ -856,6 +856,13 @@ PAGES = {
     ),
     "re-send the email link": ("emailed", "POST", EMAIL_LINK + "resend", {}, SENDER_ONLY),
     "withdraw the email link": ("emailed", "POST", EMAIL_LINK + "revoke", {}, SENDER_ONLY),
+    "send the member a new status link": (
+        "sent",
+        "POST",
+        "/referrals/{referral}/member-link",
+        {},
+        SENDER_ONLY,
+    ),
     "send to the next best service": (
         "declined",
         "POST",
@@ -944,6 +951,7 @@ ACTS_AS = {
     "re-send the email link": "coordinator_a",
     "withdraw the email link": "coordinator_a",
     "send to the next best service": "coordinator_a",
+    "send the member a new status link": "coordinator_a",
 }
 
 
