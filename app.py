@@ -78,6 +78,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         REFERRAL_HOLIDAYS=os.environ.get("REFERRAL_HOLIDAYS", ""),
         OUTCOME_REMINDER_DAYS=int(os.environ.get("OUTCOME_REMINDER_DAYS", "10")),
         REFERRAL_LINK_DAYS=int(os.environ.get("REFERRAL_LINK_DAYS", "14")),
+        MEMBER_STATUS_LINK_DAYS=int(os.environ.get("MEMBER_STATUS_LINK_DAYS", "30")),
+        # "package.module:callable" sending a text message, send(to, text); empty: SMS waits.
+        SMS_BACKEND=os.environ.get("SMS_BACKEND", ""),
         HSDS_PROFILE_URL=os.environ.get("HSDS_PROFILE_URL", ""),
         MAX_CONTENT_LENGTH=int(os.environ.get("MAX_CONTENT_LENGTH", str(2 * 1024 * 1024))),
         TRUSTED_PROXY_COUNT=int(os.environ.get("TRUSTED_PROXY_COUNT", "0")),
@@ -155,6 +158,7 @@ def _register_blueprints(app: Flask) -> None:
     from directory.hsds import api as hsds_api
     from referrals import api as referrals_api
     from referrals import link_views as referral_link_views
+    from referrals import status_views as member_status_views
     from referrals import views as referrals_views
     from web import api_docs
 
@@ -168,6 +172,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(referrals_views.bp)
     app.register_blueprint(referrals_api.bp)
     app.register_blueprint(referral_link_views.bp)
+    app.register_blueprint(member_status_views.bp)
     app.register_blueprint(admin_views.bp)
     app.register_blueprint(listing_views.bp)
     app.register_blueprint(api_docs.bp)

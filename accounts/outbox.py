@@ -21,6 +21,8 @@ class OutboxEmail(db.Model):
     __table_args__ = (Index("ix_outbox_email_pending", "sent_at", "failed_at", "next_attempt_at"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    # "email", or "sms" (accounts.notify): `to_address` is then a phone number.
+    channel: Mapped[str] = mapped_column(String(10), default="email", server_default="email")
     to_address: Mapped[str] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)

@@ -35,3 +35,19 @@ class LinkActor:
     @property
     def display_name(self) -> str:
         return f"the agency (by email link to {self.sent_to})"
+
+
+@dataclass(frozen=True)
+class MemberLinkActor:
+    """The person holding a member's status link (referrals/member_status.py): they only read.
+    Audit rows record no user and name the link (`status_link_id`) instead."""
+
+    status_link_id: uuid.UUID
+    member_id: uuid.UUID
+
+    id = None
+
+    @property
+    def email(self) -> str:
+        """How the audit log labels the actor: the link, not a person."""
+        return f"member status link {self.status_link_id}"

@@ -29,6 +29,9 @@ def deliver_command(limit: int, retry_now: bool) -> None:
         f"sent {report.sent}, failed {report.failed} (will retry), gave up {report.gave_up}; "
         f"{notifications.pending_count()} waiting"
     )
+    unsendable = notifications.pending_count(unsendable=True)
+    if unsendable:
+        click.echo(f"{unsendable} text message(s) wait for an SMS provider (SMS_BACKEND)")
     if report.stopped:
         click.echo(report.stopped)
     if report.errors:

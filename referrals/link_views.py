@@ -10,22 +10,18 @@ pages send no Referer and are never cached; lookups are rate-limited per address
 """
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
-from flask_limiter.util import get_remote_address
-from werkzeug import exceptions as http
 
-from extensions import db, limiter, utcnow
+from extensions import db, utcnow
 from referrals import access, actions, audit, links, next_best, services
 from referrals.actors import LinkActor
-from referrals.errors import Forbidden, NotFound, ReferralError
+from referrals.errors import Forbidden, ReferralError
 from referrals.models import AuditAction, AuditObject
 from referrals.states import CHOSEN_CANCEL_REASONS, Action, DeclineReason, Outcome, label
 from referrals.views import FIELD_LABELS
+from referrals.web import token_pages
 from web.unit_of_work import commit_step, discard
 
-bp = Blueprint("referral_links", __name__)
-
-LINK_LOOKUPS_PER_IP = "60 per minute"  # plenty for a person; far too few to guess tokens
-limiter.limit(LINK_LOOKUPS_PER_IP, key_func=get_remote_address)(bp)
+bp = token_pages(Blueprint("referral_links", __name__))
 
 DONE = {
     Action.accept: "You accepted the referral. The coordinator has been told.",
@@ -34,21 +30,6 @@ DONE = {
     Action.complete: "The outcome is recorded and the referral is closed. Thank you.",
     Action.cancel: "The referral is stopped. The coordinator has been told why.",
 }
-
-
-@bp.after_request
-def _private(response):
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Robots-Tag"] = "noindex"
-    return response
-
-
-@bp.errorhandler(NotFound)
-def _not_found(exc: NotFound):
-    """A token nobody was given: the generic 404, saying nothing of any referral (the unit of
-    work has rolled back already)."""
-    return render_template("error.html", error=http.NotFound()), 404
 
 
 @bp.errorhandler(links.LinkGone)

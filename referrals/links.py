@@ -42,13 +42,24 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def new_token() -> tuple[str, str]:
+    """A fresh unguessable token, and the hash to store for it: the token itself is only in the
+    message that carries it (agency links here, member status links in member_status.py)."""
+    token = secrets.token_urlsafe(32)
+    return token, token_hash(token)
+
+
+def public_url(path: str) -> str:
+    """The absolute address of a path, for a link in an email or text message."""
+    return current_app.config.get("PUBLIC_BASE_URL", "").rstrip("/") + path
+
+
 def link_days() -> int:
     return int(current_app.config.get("REFERRAL_LINK_DAYS", 14))
 
 
 def link_url(token: str) -> str:
-    base = current_app.config.get("PUBLIC_BASE_URL", "").rstrip("/")
-    return base + LINK_PATH.format(token=token)
+    return public_url(LINK_PATH.format(token=token))
 
 
 def current_link(referral: Referral) -> ReferralLink | None:
@@ -80,10 +91,10 @@ def send_link(
     """
     now = now or utcnow()
     _revoke_live_links(referral, now)
-    token = secrets.token_urlsafe(32)
+    token, hashed = new_token()
     link = ReferralLink(
         referral_id=referral.id,
-        token_hash=token_hash(token),
+        token_hash=hashed,
         sent_to=to,
         created_at=now,
         expires_at=now + timedelta(days=link_days()),
@@ -154,16 +165,20 @@ class OpenedLink:
     actor: LinkActor
 
 
-def find_link(token: str) -> ReferralLink:
-    """The link a token names, whatever its state; NotFound for a token nobody was given."""
+def find_by_token(model, token: str):
+    """The row of `model` (a table with `token_hash`) a token names, whatever its state;
+    NotFound for a token nobody was given."""
     if not token or len(token) > 200:
         raise NotFound("No such link.", code="link_not_found")
-    link = db.session.scalar(
-        select(ReferralLink).where(ReferralLink.token_hash == token_hash(token))
-    )
-    if link is None:
+    row = db.session.scalar(select(model).where(model.token_hash == token_hash(token)))
+    if row is None:
         raise NotFound("No such link.", code="link_not_found")
-    return link
+    return row
+
+
+def find_link(token: str) -> ReferralLink:
+    """The agency link a token names, whatever its state; NotFound for an unknown token."""
+    return find_by_token(ReferralLink, token)
 
 
 def open_link(token: str, now: datetime | None = None) -> OpenedLink:

@@ -85,7 +85,10 @@ class Member(db.Model):
     """A person on a coordination organization's caseload."""
 
     __tablename__ = "member"
-    __table_args__ = (Index("ix_member_caseload", "organization_id", "last_name", "first_name"),)
+    __table_args__ = (
+        Index("ix_member_caseload", "organization_id", "last_name", "first_name"),
+        CheckConstraint("contact_by IS NULL OR contact_by IN ('email', 'sms')", name="contact_by"),
+    )
 
     id: Mapped[uuid.UUID] = _uuid_pk()
     organization_id: Mapped[uuid.UUID] = mapped_column(
@@ -100,6 +103,10 @@ class Member(db.Model):
     address: Mapped[str | None] = mapped_column(String(500))
     postal_code: Mapped[str | None] = mapped_column(String(20))
     needs: Mapped[str | None] = mapped_column(Text)
+    # The member agreed to hear how their referrals go, by "email" or "sms" (None: not asked,
+    # or said no); when they agreed. Not a field agencies ever see (SHAREABLE_MEMBER_FIELDS).
+    contact_by: Mapped[str | None] = mapped_column(String(10))
+    contact_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("user_account.id", ondelete="SET NULL")
     )
@@ -409,6 +416,39 @@ class ReferralLink(db.Model):
 
     def __repr__(self) -> str:
         return f"<ReferralLink {self.id} referral={self.referral_id}>"
+
+
+class MemberStatusLink(db.Model):
+    """A private link that shows a member how their referral goes, with no account.
+
+    One link covers a referral's chain: the referral the coordinator sent (`referral_id`, the
+    chain's first) and those it became when forwarded or re-sent, so the member follows one need
+    to the place that takes it. Only the SHA-256 of the token is stored (referrals/links.py);
+    each status message carries a new token and the previous one dies (rotated, as an agency's
+    link is when re-sent). Revoked when the member withdraws their consent to be contacted.
+    """
+
+    __tablename__ = "member_status_link"
+    __table_args__ = (Index("ix_member_status_link_chain", "member_id", "referral_id"),)
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    member_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("member.id", ondelete="CASCADE"))
+    referral_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("referral.id", ondelete="CASCADE")
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    channel: Mapped[str] = mapped_column(String(10))
+    sent_to: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    member: Mapped[Member] = relationship()
+    referral: Mapped[Referral] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<MemberStatusLink {self.id} member={self.member_id} referral={self.referral_id}>"
 
 
 class NotificationKind(enum.StrEnum):

@@ -17,7 +17,8 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import func, or_, select, update
 
-from accounts.mail import MailError, MailServerUnreachable, send_mail
+from accounts import notify
+from accounts.mail import MailError, MailServerUnreachable
 from accounts.models import Role, User
 from accounts.services import active_users
 from extensions import db, utcnow
@@ -465,7 +466,10 @@ def _claim_next(
     if retry_now:  # failed rows too, but never one another run is sending right now
         due = or_(due, OutboxEmail.last_error.is_not(None))
     stmt = select(OutboxEmail).where(
-        OutboxEmail.sent_at.is_(None), OutboxEmail.failed_at.is_(None), due
+        OutboxEmail.sent_at.is_(None),
+        OutboxEmail.failed_at.is_(None),
+        OutboxEmail.channel.in_(notify.channels_to_send()),  # SMS waits for a provider
+        due,
     )
     if tried:
         stmt = stmt.where(OutboxEmail.id.not_in(tried))
@@ -502,7 +506,9 @@ def _claim_next(
 def deliver_pending(
     *, limit: int = 200, retry_now: bool = False, now: datetime | None = None
 ) -> DeliveryReport:
-    """Send queued emails that are due; failures wait with backoff and are retried.
+    """Send queued emails that are due; failures wait with backoff and are retried. Text
+    messages (accounts.notify) go the same way once SMS_BACKEND names a provider; until then
+    they wait, unsent.
 
     This is a job, not a service: it commits as it goes so a crash loses nothing. Safe on
     several hosts at once (PostgreSQL: `SELECT … FOR UPDATE SKIP LOCKED` spreads the rows, and
@@ -527,7 +533,7 @@ def deliver_pending(
         if email is None:
             continue
         try:
-            send_mail(email.to_address, email.subject, email.body, email.html_body)
+            notify.send(email)
         except MailError as exc:
             unreachable = unreachable + 1 if isinstance(exc, MailServerUnreachable) else 0
             email.last_error = str(exc)[:2000]
@@ -544,7 +550,7 @@ def deliver_pending(
             unreachable = 0
             email.sent_at = moment
             report.sent += 1
-            log.info("email %s sent to %s", email.id, email.to_address)
+            log.info("%s %s sent to %s", email.channel, email.id, email.to_address)
         commit_step()  # one email at a time: a crash later loses neither this send nor its row
         if stop_after and unreachable >= stop_after:
             report.stopped = (
@@ -556,13 +562,19 @@ def deliver_pending(
     return report
 
 
-def pending_count() -> int:
-    """Emails not yet sent and not given up on."""
+def pending_count(*, unsendable: bool = False) -> int:
+    """Messages not yet sent and not given up on, that `deliver_pending` sends now; or, with
+    `unsendable`, those it can't (text messages while no SMS provider is configured)."""
+    channel = OutboxEmail.channel.in_(notify.channels_to_send())
     return (
         db.session.scalar(
             select(func.count())
             .select_from(OutboxEmail)
-            .where(OutboxEmail.sent_at.is_(None), OutboxEmail.failed_at.is_(None))
+            .where(
+                OutboxEmail.sent_at.is_(None),
+                OutboxEmail.failed_at.is_(None),
+                ~channel if unsendable else channel,
+            )
         )
         or 0
     )

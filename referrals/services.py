@@ -20,7 +20,7 @@ from accounts.models import NetworkOrganization, OrgKind, Role, User
 from directory.cards import contact_phone
 from directory.models import Organization, ReferralCapacity, Service
 from extensions import db, utcnow
-from referrals import access, audit, deadlines, links, notifications
+from referrals import access, audit, deadlines, links, member_status, notifications
 from referrals.actors import LinkActor
 from referrals.errors import (
     ConcurrentUpdate,
@@ -807,6 +807,7 @@ def _transition(
     except StaleDataError as exc:
         raise _lost_race(referral_id, action) from exc
     log.info("referral %s %s by %s", referral.id, PAST_TENSE[action], _log_name(actor))
+    member_status.tell_member(referral, action, actor, now)
     return event
 
 

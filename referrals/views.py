@@ -37,6 +37,7 @@ from referrals import (
     deadlines,
     exports,
     links,
+    member_status,
     next_best,
     notifications,
     queries,
@@ -534,6 +535,7 @@ def _referral_context(user: User, referral: Referral, **extra) -> dict:
     delivery_by_link = referral.delivery == "email"
     side = access.side_of(user, referral)
     can_resend = side == Side.sending and next_best.can_resend(referral)
+    told_by = member_status.recipient_of(referral.member) if side == Side.sending else None
     return _shared_context(
         can_resend=can_resend,
         suggestions=next_best.suggestions(referral) if can_resend else [],
@@ -541,6 +543,7 @@ def _referral_context(user: User, referral: Referral, **extra) -> dict:
         referral=referral,
         side=side,
         link=links.current_link(referral) if delivery_by_link else None,
+        member_told_by=told_by,
         agency_phone=contact_phone(referral.service) if referral.service is not None else None,
         actions=[a.value for a in allowed],
         view=services.member_view(referral.member, user),
@@ -701,6 +704,22 @@ def _resend(user: User, referral: Referral) -> str:
 def _revoke(user: User, referral: Referral) -> str:
     links.revoke_link(user, referral)
     return "The link no longer works. Re-send it when the agency should have one again."
+
+
+@bp.post("/referrals/<uuid:referral_id>/member-link")
+@login_required_roles(Role.coordinator)
+def send_member_link(referral_id: uuid.UUID):
+    """Send the member a new link to their status page; the old one stops working."""
+    user = _actor()
+    referral = access.get_referral_for(user, referral_id)
+    try:
+        link = member_status.send_new_link(user, referral)
+    except InvalidInput as exc:
+        discard()
+        flash(exc.message, "error")
+        return redirect(url_for("referrals.detail", referral_id=referral_id), code=303)
+    flash(f"A new status link is on its way to the member ({link.sent_to}).", "success")
+    return redirect(url_for("referrals.detail", referral_id=referral.id), code=303)
 
 
 # -- the agency inbox ------------------------------------------------------------------------
@@ -920,6 +939,24 @@ def edit_member(member_id: uuid.UUID):
         _keep_audit_of_refusal_page()
         return respond(render_template("referrals/edit_member.html", **context), 422)
     flash("Details saved." if changed else "Nothing changed.", "success" if changed else "info")
+    return redirect(url_for("referrals.member", member_id=found.id), code=303)
+
+
+@bp.post("/members/<uuid:member_id>/contact")
+@login_required_roles(Role.coordinator)
+def set_contact(member_id: uuid.UUID):
+    """Record whether, and how, the member agreed to be told how their referrals go."""
+    user = _actor()
+    found = access.get_member_for(user, member_id)
+    try:
+        changed = member_status.set_contact(user, found, request.form.get("contact_by"))
+    except InvalidInput as exc:
+        discard()
+        found = access.load_member_for(user, member_id, via="page")
+        context = _member_context(user, found, contact_errors=exc.fields)
+        _keep_audit_of_refusal_page()
+        return respond(render_template("referrals/member.html", **context), 400)
+    flash("Saved." if changed else "Nothing changed.", "success" if changed else "info")
     return redirect(url_for("referrals.member", member_id=found.id), code=303)
 
 

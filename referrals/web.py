@@ -4,10 +4,36 @@ which htmx region a request asks for, responses that vary on it, query-string ar
 import uuid
 from datetime import date
 
-from flask import make_response, request, url_for
+from flask import Blueprint, make_response, render_template, request, url_for
+from flask_limiter.util import get_remote_address
+from werkzeug import exceptions as http
 
-from extensions import htmx
+from extensions import htmx, limiter
+from referrals.errors import NotFound
 from web import paging
+
+LINK_LOOKUPS_PER_IP = "60 per minute"  # plenty for a person; far too few to guess tokens
+
+
+def token_pages(bp: Blueprint) -> Blueprint:
+    """Make `bp` a set of pages opened by a secret token in the path (an agency's email link, a
+    member's status link): lookups rate-limited per address, no Referer sent, never cached or
+    indexed, and a token nobody was given is the generic 404 that tells nothing."""
+    limiter.limit(LINK_LOOKUPS_PER_IP, key_func=get_remote_address)(bp)
+
+    @bp.after_request
+    def _private(response):
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["X-Robots-Tag"] = "noindex"
+        return response
+
+    @bp.errorhandler(NotFound)
+    def _not_found(exc: NotFound):
+        # The unit of work has rolled back already.
+        return render_template("error.html", error=http.NotFound()), 404
+
+    return bp
 
 
 def partial_for(*targets: str) -> str | None:

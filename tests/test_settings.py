@@ -67,6 +67,7 @@ CONVERTED = {
     "IDEMPOTENCY_KEY_HOURS": ("6", lambda app: app.config["IDEMPOTENCY_KEY_HOURS"] == 6),
     "OUTCOME_REMINDER_DAYS": ("7", lambda app: app.config["OUTCOME_REMINDER_DAYS"] == 7),
     "REFERRAL_LINK_DAYS": ("9", lambda app: app.config["REFERRAL_LINK_DAYS"] == 9),
+    "MEMBER_STATUS_LINK_DAYS": ("45", lambda app: app.config["MEMBER_STATUS_LINK_DAYS"] == 45),
     "MAX_CONTENT_LENGTH": ("12345", lambda app: app.config["MAX_CONTENT_LENGTH"] == 12345),
     "IMPORT_MAX_UNZIPPED_BYTES": (
         "7654321",

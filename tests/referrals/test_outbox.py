@@ -270,6 +270,7 @@ def test_a_run_stops_after_consecutive_connection_failures(app, db, runner, serv
 
 def test_a_failure_that_is_not_a_connection_failure_does_not_count(app, db, monkeypatch, network):
     """Only failures in a row count: a delivered email (or a refused recipient) resets them."""
+    from accounts import notify
     from accounts.mail import MailError, MailServerUnreachable
 
     app.config.update(MAIL_MAX_CONNECT_FAILURES=2)
@@ -283,7 +284,7 @@ def test_a_failure_that_is_not_a_connection_failure_does_not_count(app, db, monk
         if outcome == "refused":
             raise MailError("550 no such user")
 
-    monkeypatch.setattr(notifications, "send_mail", fake_send)
+    monkeypatch.setattr(notify, "send_mail", fake_send)  # every outbox row is sent through notify
     report = notifications.deliver_pending()
     assert (report.sent, report.failed, report.stopped) == (2, 4, None)
 

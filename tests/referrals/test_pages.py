@@ -835,6 +835,13 @@ PAGES = {
         {"consent_given": "1", "consent_method": "verbal", "consent_scope": "first_name"},
         by_role(303, 404, 403, 403, 403, 403, 302),
     ),
+    "member updates (contact consent)": (
+        "member",
+        "POST",
+        "/members/{member}/contact",
+        {"contact_by": "email"},
+        by_role(303, 404, 403, 403, 403, 403, 302),
+    ),
     "revoke consent": (
         "member",
         "POST",
@@ -880,6 +887,13 @@ PAGES = {
     ),
     "re-send the email link": ("emailed", "POST", EMAIL_LINK + "resend", {}, SENDER_ONLY),
     "withdraw the email link": ("emailed", "POST", EMAIL_LINK + "revoke", {}, SENDER_ONLY),
+    "send the member a new status link": (
+        "sent",
+        "POST",
+        "/referrals/{referral}/member-link",
+        {},
+        SENDER_ONLY,
+    ),
     "send to the next best service": (
         "declined",
         "POST",
@@ -998,12 +1012,14 @@ ACTS_AS = {
     "edit member": "coordinator_a",
     "record consent": "coordinator_a",
     "revoke consent": "coordinator_a",
+    "member updates (contact consent)": "coordinator_a",
     "cancel": "coordinator_a",
     "message": "coordinator_a",
     "re-send the email link": "coordinator_a",
     "withdraw the email link": "coordinator_a",
     "send to the next best service": "coordinator_a",
     "save response windows": "agency_admin_a",
+    "send the member a new status link": "coordinator_a",
 }
 
 

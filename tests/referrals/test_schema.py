@@ -392,3 +392,59 @@ def test_assignment_and_internal_notes_migrate_both_ways(empty_database_url, tmp
         assert db.session.execute(text(count + "referral_event")).scalar() == 1
         assert db.session.execute(text("SELECT assigned_to_id FROM referral")).scalar() is None
         db.session.remove()
+
+
+def _raw_id(db, value: uuid.UUID):
+    return value.hex if db.engine.name == "sqlite" else value
+
+
+def test_the_member_status_columns_migrate_in_place(empty_database_url, tmp_path):
+    """0015 adds the contact consent to `member` in place (a rebuild would cascade to consents on
+    SQLite), with its check; outbox rows already queued are emails; it goes down and up again."""
+    from flask_migrate import downgrade, upgrade
+
+    from extensions import db
+
+    app = _make_app(empty_database_url, tmp_path / "index")
+    with app.app_context():
+        upgrade(revision="0014_escalation")
+        home = _old_organization(db, "Health Home", "coordination")
+        now = utcnow()
+        db.session.execute(
+            text(
+                "INSERT INTO outbox_email (id, to_address, subject, body, attempts, created_at, "
+                "next_attempt_at) VALUES (:id, 'a@example.org', 'Hi', 'Hello', 0, :now, :now)"
+            ),
+            {"id": _raw_id(db, uuid.uuid4()), "now": now},
+        )
+        member = {"id": _raw_id(db, uuid.uuid4()), "org": _raw_id(db, home), "now": now}
+        db.session.execute(
+            text(
+                "INSERT INTO member (id, organization_id, first_name, last_name, created_at, "
+                "updated_at) VALUES (:id, :org, 'Maria', 'Lopez', :now, :now)"
+            ),
+            member,
+        )
+        db.session.commit()
+        db.session.remove()
+
+        upgrade(revision="0017_member_status")
+
+        assert db.session.execute(text("SELECT channel FROM outbox_email")).scalar() == "email"
+        assert db.session.execute(text("SELECT contact_by FROM member")).scalar() is None
+        assert inspect(db.engine).has_table("member_status_link")
+        db.session.execute(text("UPDATE member SET contact_by = 'sms'"))
+        db.session.commit()
+        with pytest.raises(IntegrityError):
+            db.session.execute(text("UPDATE member SET contact_by = 'pigeon'"))
+            db.session.flush()
+        db.session.rollback()
+        db.session.remove()
+
+        downgrade(revision="0014_escalation")
+        upgrade(revision="0017_member_status")
+
+        assert db.session.execute(text("SELECT count(*) FROM member")).scalar() == 1
+        assert db.session.execute(text("SELECT count(*) FROM outbox_email")).scalar() == 1
+        db.session.remove()
+        db.engine.dispose()
