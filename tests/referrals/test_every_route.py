@@ -116,6 +116,7 @@ POST   accounts.resolve_review_flag         accounts/test_imports_page.py /resol
 GET    accounts_api.whoami                  accounts/test_api.py          /api/v1/auth/me
 DELETE accounts_api.revoke_token            accounts/test_api.py          /api/v1/auth/token
 GET    referrals.notifications_badge        referrals/test_pages.py       /notifications/badge
+GET    member_status.show                   referrals/test_member_status.py /s/
 GET    listings.dashboard                   admin/test_listing_suggestions.py /listings
 GET    listings.suggestion_queue            admin/test_listing_suggestions.py /listings/suggestions
 POST   listings.accept_suggestion           admin/test_listing_suggestions.py /accept
