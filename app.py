@@ -141,7 +141,7 @@ def _register_blueprints(app: Flask) -> None:
     import referrals.models  # noqa: F401
     import web.idempotency  # noqa: F401
     from accounts import api as accounts_api
-    from accounts import claim_views
+    from accounts import claim_views, listing_views
     from accounts import views as accounts_views
     from admin import views as admin_views
     from directory import api as directory_api
@@ -158,6 +158,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(accounts_views.bp)
     app.register_blueprint(accounts_api.bp)
     app.register_blueprint(claim_views.bp)
+    app.register_blueprint(listing_views.bp)
     app.register_blueprint(referrals_views.bp)
     app.register_blueprint(referrals_api.bp)
     app.register_blueprint(referral_link_views.bp)
