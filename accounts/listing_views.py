@@ -261,6 +261,28 @@ def edit_hours(service_id: uuid.UUID):
     )
 
 
+# -- service areas ----------------------------------------------------------------------------
+
+
+@bp.route("/services/<uuid:service_id>/areas", methods=["GET", "POST"])
+@login_required_roles()
+def edit_areas(service_id: uuid.UUID):
+    """Where the service serves: counties and ZIP codes by name, or an uploaded GeoJSON polygon."""
+    service = _service_to_edit(service_id)
+    return _form_page(
+        "service",
+        service,
+        lambda data: listing_checks.check_service_areas(data, request.files, service),
+        lambda: listing_checks.split_areas(service),
+        "listings/areas.html",
+        "listings/_areas_form.html",
+        url_for("listings.edit_organization", organization_id=service.organization_id),
+        service.organization,
+        service=service,
+        other_areas=listing_checks.split_areas(service)["others"],
+    )
+
+
 # -- a location -------------------------------------------------------------------------------
 
 

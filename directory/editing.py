@@ -34,10 +34,11 @@ from directory.models import (
     RequiredDocument,
     Schedule,
     Service,
+    ServiceArea,
     ServiceAtLocation,
     TaxonomyTerm,
 )
-from directory.services import place_location
+from directory.services import place_location, set_service_area_extent
 from extensions import db, utcnow
 from geo.places import timezone_for_zip
 
@@ -301,6 +302,44 @@ def _describe_hours(value: str | None) -> str:
     return "\n".join(lines) or "No hours"
 
 
+# -- service areas: counties and ZIP codes by name (no shape), or polygons ---------------------
+#
+# Canonical form: a JSON list of [name, extent_type, extent] sorted; a county is named like
+# "Onondaga County, NY" and a ZIP code "ZIP 13202", both without a shape (we hold no boundaries).
+
+
+def area_key(area: ServiceArea) -> list:
+    return [area.name or "", area.extent_type, area.extent]
+
+
+def areas_value(areas: Iterable[list]) -> str:
+    """The canonical text of a service's areas."""
+    return json.dumps(sorted(areas, key=lambda a: [str(part) for part in a]))
+
+
+def _read_areas(service: Service) -> str | None:
+    return areas_value(area_key(a) for a in service.service_areas)
+
+
+def _write_areas(service: Service, value: str | None) -> None:
+    kept = {json.dumps(area_key(a)): a for a in service.service_areas}
+    rows = []
+    for name, extent_type, extent in json.loads(value or "[]"):
+        found = kept.pop(json.dumps([name, extent_type, extent]), None)
+        if found is None:
+            found = ServiceArea(name=name or None)
+            set_service_area_extent(found, extent, extent_type)
+        rows.append(found)
+    service.service_areas = rows
+
+
+def _describe_areas(value: str | None) -> str:
+    areas = json.loads(value or "[]")
+    return "\n".join(
+        (name or "An area") + (" (a drawn area)" if extent else "") for name, _, extent in areas
+    )
+
+
 # -- a location's address and point -------------------------------------------------------------
 
 
@@ -375,6 +414,7 @@ FIELDS: dict[str, dict[str, EditableField]] = {
             _column("application_process", "How to apply"),
             EditableField("phones", "Phone numbers", _read_phones, _write_phones),
             EditableField("hours", "Hours", _read_hours, _write_hours, _describe_hours),
+            EditableField("areas", "Service area", _read_areas, _write_areas, _describe_areas),
         )
     },
     "location": {

@@ -6,6 +6,7 @@ name, so a page can say what is wrong next to the field. Nothing here writes.
 """
 
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
@@ -14,11 +15,12 @@ from decimal import Decimal, InvalidOperation
 from sqlalchemy import func, or_, select
 
 from directory import normalize
-from directory.editing import hours_value, phone_line
+from directory.editing import area_key, areas_value, hours_value, phone_line
 from directory.hours import DAY_CODES, DAY_NAMES, parse_time
-from directory.models import Location, ReferralCapacity, ServiceStatus, TaxonomyTerm
+from directory.models import Location, ReferralCapacity, Service, ServiceStatus, TaxonomyTerm
 from extensions import db
-from geo.places import UnknownPlace, place_from_zip
+from geo import shapes
+from geo.places import UnknownPlace, county, place_from_zip
 
 PERIODS_PER_DAY = (
     3  # inputs per day on the weekly grid (htmx could add more; three covers a split day)
@@ -26,6 +28,7 @@ PERIODS_PER_DAY = (
 SPARE_CLOSURES = 2  # empty holiday rows under the ones on record
 
 MAX_TEXT = 5000
+MAX_POLYGON_BYTES = 1_000_000
 MAX_NAME = 500
 
 
@@ -327,4 +330,61 @@ def check_location(data, location: Location | None) -> Checked:
                 checked.values["point"] = f"{place.latitude:.6f},{place.longitude:.6f}"
     checked.values["accessibility"] = "\n".join(_lines(data, "accessibility")) or None
     _plain(data, checked, "transportation", "transit directions")
+    return checked
+
+
+# -- service areas ---------------------------------------------------------------------------
+
+ZIP_AREA = re.compile(r"^ZIP (\d{5})$")
+
+
+def split_areas(service: Service) -> dict:
+    """A service's areas as the form shows them: counties, ZIP codes, and the other areas
+    (drawn or imported polygons, named regions) each with its id to keep or drop."""
+    counties, zips, others = [], [], []
+    for area in service.service_areas:
+        if area.extent is None and ZIP_AREA.match(area.name or ""):
+            zips.append(area.name.removeprefix("ZIP "))
+        elif area.extent is None and re.search(r", [A-Z]{2}$", area.name or ""):
+            counties.append(area.name)
+        else:
+            others.append(area)
+    return {"counties": "\n".join(counties), "zip_codes": " ".join(zips), "others": others}
+
+
+def check_service_areas(data, files, service: Service) -> Checked:
+    """Counties and ZIP codes by name, the other areas ticked to keep, and an uploaded GeoJSON
+    polygon, checked as written (one that does not close is refused)."""
+    checked = Checked()
+    areas = []
+    for line in _lines(data, "counties"):
+        try:
+            areas.append([county(line), None, None])
+        except UnknownPlace as exc:
+            checked.errors["counties"] = str(exc)
+    for code in re.split(r"[\s,;]+", _text(data, "zip_codes")):
+        if not code:
+            continue
+        try:
+            place_from_zip(normalize.us_zip(code)[:5])
+        except (normalize.InvalidValue, UnknownPlace) as exc:
+            checked.errors["zip_codes"] = f"{str(exc).rstrip('.')}."
+            continue
+        areas.append([f"ZIP {normalize.us_zip(code)[:5]}", None, None])
+    keep = set(data.getlist("keep_area"))
+    areas.extend(area_key(a) for a in split_areas(service)["others"] if str(a.id) in keep)
+    upload = files.get("polygon_file") if files else None
+    if upload is not None and upload.filename:
+        raw = upload.read(MAX_POLYGON_BYTES + 1)
+        if len(raw) > MAX_POLYGON_BYTES:
+            checked.errors["polygon_file"] = "The file is too large (at most 1 MB)."
+        else:
+            try:
+                shape = shapes.parse_uploaded_area(raw.decode("utf-8-sig"))
+            except (shapes.InvalidGeometry, UnicodeDecodeError) as exc:
+                checked.errors["polygon_file"] = f"{str(exc)[:1].upper()}{str(exc)[1:]}."
+            else:
+                name = _text(data, "polygon_name")[:MAX_NAME] or "Drawn area"
+                areas.append([name, "geojson", shapes.area_to_geojson(shape)])
+    checked.values["areas"] = areas_value({json.dumps(a): a for a in areas}.values())
     return checked

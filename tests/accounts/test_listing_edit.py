@@ -5,6 +5,7 @@ history rows of an edit and a restore, search following an edit at once, and the
 an edited service staying schema-valid. Both databases.
 """
 
+import io
 import json
 import re
 from dataclasses import dataclass
@@ -535,3 +536,71 @@ def test_a_change_can_carry_the_suggestion_it_came_from(db, listing, signed_in):
     )
     [change] = [c for c in _changes(db, listing.organization.id) if c.field == "phones"]
     assert change.suggestion_id == suggestion
+
+
+# -- service areas ---------------------------------------------------------------------------------
+
+
+def _polygon(closed: bool = True) -> bytes:
+    ring = [[-76.2, 43.0], [-76.1, 43.0], [-76.1, 43.1], [-76.2, 43.1]]
+    if closed:
+        ring.append(ring[0])
+    return json.dumps({"type": "Polygon", "coordinates": [ring]}).encode()
+
+
+def test_a_polygon_that_does_not_close_is_refused(db, listing, signed_in):
+    client = signed_in(listing.people["agency_admin"])
+    url = f"/services/{listing.service.id}/areas"
+    response = client.post(
+        url,
+        data={
+            "polygon_name": "Downtown",
+            "polygon_file": (io.BytesIO(_polygon(False)), "a.geojson"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 422
+    assert "does not close" in _error_for(_text(response), "polygon_file")
+    unknown = client.post(url, data={"counties": "Narnia County, NY", "zip_codes": "13202 00000"})
+    assert _error_for(_text(unknown), "counties") and _error_for(_text(unknown), "zip_codes")
+    assert _changes(db, listing.organization.id) == []
+
+
+def test_service_areas_by_county_zip_and_polygon(db, listing, signed_in, client):
+    editor = signed_in(listing.people["agency_admin"])
+    url = f"/services/{listing.service.id}/areas"
+    form = _text(editor.get(url))
+    assert 'name="keep_area"' in form  # the area made with the service, kept unless unticked
+    response = editor.post(
+        url,
+        data={
+            "counties": "onondaga, ny",
+            "zip_codes": "13202, 13501",
+            "polygon_name": "Downtown",
+            "polygon_file": (io.BytesIO(_polygon()), "downtown.geojson"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 303, _text(response)
+    service = db.session.get(Service, listing.service.id)
+    db.session.refresh(service)
+    names = sorted(a.name for a in service.service_areas)
+    assert names == ["Downtown", "Onondaga County, NY", "ZIP 13202", "ZIP 13501"]
+    [drawn] = [a for a in service.service_areas if a.name == "Downtown"]
+    assert drawn.geom is not None and drawn.extent_type == "geojson"
+    [change] = [c for c in _changes(db, listing.organization.id) if c.field == "areas"]
+    history = _text(editor.get(f"/listings/{listing.organization.id}/history"))
+    assert "Downtown (a drawn area)" in history and "Onondaga County, NY" in history
+    data = client.get(f"/hsds/services/{listing.service.id}").get_json()
+    assert_valid("compiled/service.json", data)
+    assert {a["name"] for a in data["service_areas"]} == set(names)
+    # A network admin puts the old area back.
+    signed_in(listing.people["admin"]).post(f"/listings/changes/{change.id}/restore")
+    db.session.expire_all()
+    service = db.session.get(Service, listing.service.id)
+    assert [a.name for a in service.service_areas] == [change_area_name(change.before)]
+
+
+def change_area_name(before: str) -> str:
+    [[name, _type, _extent]] = json.loads(before)
+    return name
