@@ -214,7 +214,13 @@ def _is_weekly(schedule: Schedule) -> bool:
     if (schedule.freq or "WEEKLY") != "WEEKLY" or (schedule.interval or 1) != 1:
         return False
     days = [d.strip() for d in (schedule.byday or "").split(",") if d.strip()]
-    return all(d in DAY_CODES for d in days) and not schedule.bymonthday
+    if not all(d in DAY_CODES for d in days) or schedule.bymonthday:
+        return False
+    try:  # an imported time the form can't show ("9ish") leaves the schedule as it was
+        _hhmm(schedule.opens_at), _hhmm(schedule.closes_at or "00:00")
+    except ValueError:
+        return False
+    return True
 
 
 def _editable_schedule(schedule: Schedule) -> bool:

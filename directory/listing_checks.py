@@ -153,17 +153,22 @@ def _categories(data, checked: Checked) -> None:
     if ids - known:
         checked.errors["category"] = "A chosen category is no longer in the taxonomy."
     for name in [n.strip() for n in _text(data, "add_categories").split(",") if n.strip()]:
-        term = db.session.scalar(
+        exact = db.session.scalar(
             select(TaxonomyTerm)
             .where(or_(func.lower(TaxonomyTerm.name) == name.lower(), TaxonomyTerm.code == name))
             .limit(1)
         )
-        if term is None:
+        matches = [exact] if exact is not None else find_terms(name, limit=6)
+        if len(matches) == 1:
+            known.add(matches[0].id)
+        elif matches and not known & {term.id for term in matches}:
+            # Several match and none is ticked (a ticked one is what the picker typed it for).
+            names = ", ".join(term.name for term in matches[:5])
+            checked.errors["add_categories"] = f"Several categories match {name!r}: {names}."
+        elif not matches:
             checked.errors["add_categories"] = (
                 f"No category is called {name!r}. Type part of a name to see the choices."
             )
-        else:
-            known.add(term.id)
     checked.values["categories"] = "\n".join(sorted(str(i) for i in known)) or None
 
 

@@ -5,6 +5,7 @@ history rows of an edit and a restore, search following an edit at once, and the
 an edited service staying schema-valid. Both databases.
 """
 
+import html as html_module
 import io
 import json
 import re
@@ -26,12 +27,9 @@ def _error_for(html: str, name: str) -> str | None:
     found = re.search(rf'<p class="field-error" id="{re.escape(name)}-error">([^<]*)</p>', html)
     if found is None:
         return None
-    assert (
-        re.search(rf'name="{re.escape(name)}"[^>]*aria-invalid="true"', html)
-        or re.search(rf'aria-invalid="true"[^>]*name="{re.escape(name)}"', html)
-        or f'id="{name}"' in html
-    )
-    return found[1]
+    tied = rf'aria-describedby="(?:[^"]* )?{re.escape(name)}-error"'
+    assert re.search(tied, html), f"the error of {name} is not tied to its input"
+    return html_module.unescape(found[1])
 
 
 def _service_form(service, **changes) -> dict:
@@ -567,3 +565,42 @@ def test_service_areas_by_county_zip_and_polygon(db, listing, signed_in, client)
 def change_area_name(before: str) -> str:
     [[name, _type, _extent]] = json.loads(before)
     return name
+
+
+def test_categories_typed_by_name_without_javascript(db, listing, signed_in):
+    diapers = make_taxonomy_term(db, name="Diaper Bank", code="DB-1")
+    make_taxonomy_term(db, name="Baby Formula Pantry")
+    make_taxonomy_term(db, name="Baby Clothes")
+    db.session.commit()
+    client = signed_in(listing.people["agency_admin"])
+    url = f"/services/{listing.service.id}/edit"
+    ambiguous = client.post(url, data=_service_form(listing.service, add_categories="baby"))
+    assert "Several categories match 'baby'" in _error_for(_text(ambiguous), "add_categories")
+    ok = client.post(url, data=_service_form(listing.service, add_categories="diaper bank"))
+    assert ok.status_code == 303
+    form = _text(client.get(url))
+    assert f'name="category" value="{diapers.id}" checked' in form
+
+
+def test_hours_the_form_cannot_show_are_kept(db, listing, signed_in):
+    from directory.models import Schedule
+
+    service = db.session.get(Service, listing.service.id)
+    service.schedules.append(
+        Schedule(freq="MONTHLY", byday="1SA", opens_at="10:00", closes_at="12:00")
+    )
+    service.schedules.append(Schedule(freq="WEEKLY", byday="SU", opens_at="9ish", closes_at="noon"))
+    db.session.commit()
+    client = signed_in(listing.people["agency_admin"])
+    url = f"/services/{listing.service.id}/hours"
+    assert client.get(url).status_code == 200
+    assert client.post(url, data={"WE_0_opens": "08:00", "WE_0_closes": "11:00"}).status_code == 303
+    db.session.expire_all()
+    kept = {
+        (s.freq, s.byday, s.opens_at) for s in db.session.get(Service, listing.service.id).schedules
+    }
+    assert kept == {
+        ("MONTHLY", "1SA", "10:00"),
+        ("WEEKLY", "SU", "9ish"),
+        ("WEEKLY", "WE", "08:00"),
+    }
