@@ -17,10 +17,11 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table("user_account") as batch:
-        batch.add_column(
-            sa.Column("listing_editor", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
+    # A plain ADD COLUMN on both databases: no rebuild of user_account, which much refers to.
+    op.add_column(
+        "user_account",
+        sa.Column("listing_editor", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
     op.create_table(
         "listing_change",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -66,5 +67,6 @@ def downgrade():
     op.drop_index("ix_listing_change_record", table_name="listing_change")
     op.drop_index("ix_listing_change_listing", table_name="listing_change")
     op.drop_table("listing_change")
-    with op.batch_alter_table("user_account") as batch:
-        batch.drop_column("listing_editor")
+    # In place (SQLite 3.35+): a batch rebuild of user_account would cascade-delete what refers
+    # to it (notifications, sessions).
+    op.drop_column("user_account", "listing_editor")
