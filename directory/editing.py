@@ -163,6 +163,8 @@ def _read_categories(service: Service) -> str | None:
 
 def _write_categories(service: Service, value: str | None) -> None:
     wanted = {uuid.UUID(line) for line in _lines(value)}
+    # A restore may name a term the taxonomy has since lost: it can't be attached again.
+    wanted &= set(db.session.scalars(select(TaxonomyTerm.id).where(TaxonomyTerm.id.in_(wanted))))
     service.attributes = [a for a in service.attributes if a.taxonomy_term_id in wanted]
     have = {a.taxonomy_term_id for a in service.attributes}
     for term_id in sorted(wanted - have, key=str):

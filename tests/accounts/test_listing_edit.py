@@ -324,8 +324,17 @@ def test_an_edited_service_is_still_schema_valid_hsds(db, listing, signed_in, cl
     address = data["service_at_locations"][0]["location"]["addresses"][0]
     assert address["postal_code"] == "13501"
     assert "listing_change" not in json.dumps(data) and "ed@pantry" not in json.dumps(data)
+    editor.post(
+        f"/listings/{listing.organization.id}/edit",
+        data=_org_form(
+            website="northside.example.org/about us", email="Intake <INTAKE@Northside.example.org>"
+        ),
+    )
     organization = client.get(f"/hsds/organizations/{listing.organization.id}").get_json()
     assert_valid("compiled/organization.json", organization)
+    assert organization["email"] == "INTAKE@northside.example.org"
+    assert organization["website"].startswith("https://northside.example.org/about")
+    assert [p["number"] for p in organization["phones"]] == ["(315) 555-0199"]
 
 
 # -- hours -----------------------------------------------------------------------------------------
