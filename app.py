@@ -149,9 +149,9 @@ def _register_blueprints(app: Flask) -> None:
     import referrals.models  # noqa: F401
     import web.idempotency  # noqa: F401
     from accounts import api as accounts_api
-    from accounts import claim_views, suggestion_views
+    from accounts import claim_views, listing_views, suggestion_views
     from accounts import views as accounts_views
-    from admin import listing_views
+    from admin import listing_views as listing_upkeep_views
     from admin import views as admin_views
     from directory import api as directory_api
     from directory import views as directory_views
@@ -169,12 +169,13 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(accounts_api.bp)
     app.register_blueprint(claim_views.bp)
     app.register_blueprint(suggestion_views.bp)
+    app.register_blueprint(listing_views.bp)
     app.register_blueprint(referrals_views.bp)
     app.register_blueprint(referrals_api.bp)
     app.register_blueprint(referral_link_views.bp)
     app.register_blueprint(member_status_views.bp)
     app.register_blueprint(admin_views.bp)
-    app.register_blueprint(listing_views.bp)
+    app.register_blueprint(listing_upkeep_views.bp)
     app.register_blueprint(api_docs.bp)
     for bp in (directory_api.bp, hsds_api.bp, referrals_api.bp, accounts_api.bp):
         csrf.exempt(bp)

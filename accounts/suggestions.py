@@ -16,9 +16,9 @@ import uuid
 from flask import current_app, url_for
 from itsdangerous import BadData, URLSafeSerializer
 from sqlalchemy import case, exists, select
-from werkzeug.exceptions import HTTPException
 
-from accounts.listing_rights import may_maintain_listing
+from accounts.listing_links import prefilled_edit_url
+from accounts.listing_rights import may_edit_listing, may_maintain_listing
 from accounts.models import (
     SUGGESTION_KIND_LABELS,
     ListingSuggestion,
@@ -31,7 +31,7 @@ from accounts.models import (
 from accounts.outbox import queue_email
 from accounts.services import AccountError
 from directory import normalize
-from directory.models import Service
+from directory.models import Service, ServiceStatus
 from extensions import db, utcnow
 
 log = logging.getLogger(__name__)
@@ -227,24 +227,33 @@ def _decide(suggestion: ListingSuggestion, user: User, status: SuggestionStatus)
 # -- deciding -----------------------------------------------------------------------------------
 
 
-def edit_url(suggestion: ListingSuggestion) -> str:
-    """Where to make the change: the listing's edit form, filled in from the suggestion
-    (/services/<id>/edit?suggestion=<id>), or, while this app has no edit form, the public
-    page of the service (its managers change it at the source, then re-import)."""
-    path = f"/services/{suggestion.service_id}/edit"
-    adapter = current_app.url_map.bind("localhost")
-    try:
-        adapter.match(path, method="GET")
-    except HTTPException:
+def edit_url(suggestion: ListingSuggestion, user: User) -> str:
+    """Where `user` makes the change: the edit form the suggestion is about, filled in where its
+    correction fits a field (a phone number; "closed permanently"), and linked to it so the
+    saved changes record where they came from. Someone who may triage but not edit the listing
+    (agency staff without the editor right) goes to the public page, for an editor to act."""
+    service = db.session.get(Service, suggestion.service_id)
+    if service is None or not may_edit_listing(user, service.organization_id):
         return url_for("directory.service", service_id=suggestion.service_id)
-    return f"{path}?suggestion={suggestion.id}"
+    form, record_id, values, extra = "service", service.id, {}, {}
+    if suggestion.kind == SuggestionKind.phone and suggestion.correction:
+        values = {"phones": suggestion.correction}
+    elif suggestion.kind == SuggestionKind.closed:
+        values = {"status": ServiceStatus.defunct.value}
+    elif suggestion.kind == SuggestionKind.hours:
+        form = "hours"
+    elif suggestion.kind == SuggestionKind.address and service.service_at_locations:
+        form = "location"
+        record_id = service.service_at_locations[0].location_id
+        extra = {"service_id": service.id}
+    return prefilled_edit_url(form, record_id, values, suggestion.id, **extra)
 
 
 def accept(suggestion: ListingSuggestion, user: User) -> str:
     """Accept a suggestion; returns the edit form's URL to make the change (recorded on it).
     The person who suggested it is thanked."""
     _check_pending(suggestion)
-    suggestion.edit_url = edit_url(suggestion)[:500]
+    suggestion.edit_url = edit_url(suggestion, user)[:500]
     _decide(suggestion, user, SuggestionStatus.accepted)
     _tell(
         suggestion,

@@ -46,6 +46,7 @@ from accounts.limits import (
     sign_in_per_email,
     sign_in_per_ip,
 )
+from accounts.listing_rights import set_listing_editor
 from accounts.models import NetworkOrganization, OrgKind, Role, User
 from accounts.services import (
     RESPONSE_WINDOWS,
@@ -347,16 +348,26 @@ def _row_response(user: User, error: str | None = None):
     return redirect(url_for("accounts.staff", org=user.organization_id), code=303)
 
 
-def _change_active(user_id: uuid.UUID, active: bool):
+def _row_action(user_id: uuid.UUID, act, done) -> object:
+    """Run `act(actor, user)` on a managed person's row; `done(user)` is the flash after a
+    full-page post (with htmx the row itself shows the result)."""
     user = _managed_user(user_id)
     try:
-        set_user_active(current_user._get_current_object(), user, active)
+        act(current_user._get_current_object(), user)
     except AccountError as exc:
         return _row_response(user, exc.message)
     if not (htmx and not htmx.history_restore_request):
-        verb = "reactivated" if active else "deactivated"
-        flash(f"{user.display_name}'s account is {verb}.", "success")
+        flash(done(user), "success")
     return _row_response(user)
+
+
+def _change_active(user_id: uuid.UUID, active: bool):
+    verb = "reactivated" if active else "deactivated"
+    return _row_action(
+        user_id,
+        lambda actor, user: set_user_active(actor, user, active),
+        lambda user: f"{user.display_name}'s account is {verb}.",
+    )
 
 
 @bp.post("/account/staff/<uuid:user_id>/deactivate")
@@ -377,28 +388,33 @@ def activate_staff(user_id: uuid.UUID):
 @login_required_roles(Role.agency_admin, Role.admin)
 def sign_out_staff_everywhere(user_id: uuid.UUID):
     """End every session and API token of someone (a shared or stolen device); they stay active."""
-    user = _managed_user(user_id)
-    try:
-        sign_out_everywhere(current_user._get_current_object(), user)
-    except AccountError as exc:
-        return _row_response(user, exc.message)
-    if not (htmx and not htmx.history_restore_request):
-        flash(f"{user.display_name} is signed out everywhere.", "success")
-    return _row_response(user)
+    return _row_action(
+        user_id, sign_out_everywhere, lambda user: f"{user.display_name} is signed out everywhere."
+    )
+
+
+@bp.post("/account/staff/<uuid:user_id>/editor")
+@login_required_roles(Role.agency_admin, Role.admin)
+def set_staff_editor(user_id: uuid.UUID):
+    """Let a staff member edit the agency's directory listing, or stop them ("allowed" = 1/0)."""
+    allowed = request.form.get("allowed") == "1"
+    verb = "may now edit" if allowed else "can no longer edit"
+    return _row_action(
+        user_id,
+        lambda actor, user: set_listing_editor(actor, user, allowed),
+        lambda user: f"{user.display_name} {verb} the directory listing.",
+    )
 
 
 @bp.post("/account/staff/<uuid:user_id>/invite")
 @login_required_roles(Role.agency_admin, Role.admin)
 def reinvite_staff(user_id: uuid.UUID):
     """Send a new 'choose your password' link (the last one expired or got lost)."""
-    user = _managed_user(user_id)
-    try:
-        send_invitation(user, current_user._get_current_object())
-    except AccountError as exc:
-        return _row_response(user, exc.message)
-    if not (htmx and not htmx.history_restore_request):
-        flash(f"We're emailing {user.email} a new link.", "success")
-    return _row_response(user)
+    return _row_action(
+        user_id,
+        lambda actor, user: send_invitation(user, actor),
+        lambda user: f"We're emailing {user.email} a new link.",
+    )
 
 
 # -- response windows ------------------------------------------------------------------------

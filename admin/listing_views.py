@@ -20,11 +20,11 @@ from referrals import audit
 from referrals.models import AuditAction, AuditObject
 from referrals.web import int_arg, page_url
 
-bp = Blueprint("listings", __name__)
+bp = Blueprint("listing_upkeep", __name__)
 
 MAINTAINERS = (Role.agency_staff, Role.agency_admin, Role.admin)
 
-register_nav_link("Listings", "listings.dashboard", roles=MAINTAINERS, order=30)
+register_nav_link("Listings", "listing_upkeep.dashboard", roles=MAINTAINERS, order=30)
 
 
 @bp.app_template_global("listing_trust")
@@ -36,7 +36,9 @@ def listing_trust(service: Service) -> dict:
     )
     return {
         "suggest_url": url_for("suggestions.suggest_fix", service_id=service.id),
-        "verify_url": url_for("listings.verify", service_id=service.id) if may_verify else None,
+        "verify_url": url_for("listing_upkeep.verify", service_id=service.id)
+        if may_verify
+        else None,
     }
 
 
@@ -58,7 +60,7 @@ def dashboard():
             "admin/stale_listings.html",
             stale=listings.stale_listings_page(int_arg("page", 1)),
             stale_days=verification.stale_days(),
-            page_url=lambda **kw: page_url("listings.dashboard", **kw),
+            page_url=lambda **kw: page_url("listing_upkeep.dashboard", **kw),
         )
     return render_template(
         "admin/listings.html",
@@ -80,7 +82,7 @@ def verify(service_id: uuid.UUID):
         _user(), AuditAction.update, AuditObject.service, service.id, {"verified": "assured_date"}
     )
     flash(f"Thank you: {service.name} is marked as verified today.", "success")
-    target = safe_next_path(request.form.get("next")) or url_for("listings.dashboard")
+    target = safe_next_path(request.form.get("next")) or url_for("listing_upkeep.dashboard")
     return redirect(target, code=303)
 
 
@@ -162,4 +164,4 @@ def dismiss_suggestion(suggestion_id: uuid.UUID):
         return _refused(suggestion, exc, reason)
     _audit_decision(suggestion, AuditAction.decline, reason=suggestion.dismiss_reason)
     flash("Dismissed.", "success")
-    return redirect(url_for("listings.suggestion_queue"), code=303)
+    return redirect(url_for("listing_upkeep.suggestion_queue"), code=303)

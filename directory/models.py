@@ -589,6 +589,48 @@ class ChangeRecord(db.Model):
         return f"<ChangeRecord {self.id} {self.resource_type}:{self.resource_id}>"
 
 
+class ListingChange(db.Model):
+    """One field of a listing changed by a person: who, when, before and after.
+
+    Not HSDS `metadata` (`ChangeRecord`, which imports carry and exports publish): this is our own
+    edit history, never served through /hsds/. `organization_id` is the listing (an organization
+    and everything under it); `record_type`/`record_id` the row that changed; values are the
+    canonical text of `directory.editing` fields, so any of them can be written back (restore).
+    """
+
+    __tablename__ = "listing_change"
+    __table_args__ = (
+        CheckConstraint("action IN ('edit', 'restore')", name="action"),
+        Index("ix_listing_change_listing", "organization_id", "changed_at"),
+        Index("ix_listing_change_record", "record_type", "record_id", "field"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("organization.id", ondelete="CASCADE")
+    )
+    record_type: Mapped[str] = mapped_column(String(50))  # "organization", "service", "location"
+    record_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    record_label: Mapped[str] = mapped_column(String(500), default="")  # its name at the time
+    field: Mapped[str] = mapped_column(String(100))
+    before: Mapped[str | None] = mapped_column(Text)
+    after: Mapped[str | None] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(String(20), default="edit")
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Who: a user id (the directory knows no users, so no foreign key) and their email then.
+    changed_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    changed_by: Mapped[str] = mapped_column(String(320), default="")
+    # The public suggestion this change carried out (issue 12 item 4), and the change a restore
+    # went back to.
+    suggestion_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    restored_from_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("listing_change.id", ondelete="SET NULL")
+    )
+
+    def __repr__(self) -> str:
+        return f"<ListingChange {self.id} {self.record_type}.{self.field} by {self.changed_by}>"
+
+
 class ImportRun(db.Model):
     """One run of an HSDS import: who started it, from what, and what it did.
 

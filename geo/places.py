@@ -84,6 +84,33 @@ def _zip_table() -> tuple[dict, dict]:
     return by_zip, {key: tuple(points) for key, points in by_city.items()}
 
 
+@cache
+def _counties() -> dict[tuple[str, str], str]:
+    """{(folded county name without "county", state): "Onondaga County"} from the ZIP rows."""
+    found = {}
+    for row in zipcodes.filter_by():
+        name = (row.get("county") or "").strip()
+        if name:
+            key = _fold(name).removesuffix(" county").removesuffix(" parish").strip()
+            found[(key, row["state"])] = name
+    return found
+
+
+def county(text: str) -> str:
+    """A US county as "Onondaga County, NY" from "onondaga, ny" or "Onondaga County, New York"."""
+    name, _, state = text.rpartition(",")
+    code = _state_code(state) if name.strip() else None
+    if code is None:
+        raise UnknownPlace(
+            f"Write the county and its state, e.g. Onondaga County, NY (not {text.strip()!r})."
+        )
+    key = _fold(name).removesuffix(" county").removesuffix(" parish").strip()
+    found = _counties().get((key, code))
+    if found is None:
+        raise UnknownPlace(f"We know no county {name.strip()!r} in {code}.")
+    return f"{found}, {code}"
+
+
 def _state_code(text: str) -> str | None:
     folded = _fold(text)
     if len(folded) == 2 and folded.upper() in US_STATES.values():

@@ -117,6 +117,41 @@ def parse_area(extent: str | dict, extent_type: str | None = None) -> MultiPolyg
     raise InvalidGeometry(f"service area extents of type {extent_type!r} are not supported")
 
 
+def _rings(data: Any):
+    """Every linear ring of the polygons in a GeoJSON object, as written (not yet repaired)."""
+    kind = data.get("type") if isinstance(data, dict) else None
+    if kind == "FeatureCollection":
+        for feature in data.get("features") or []:
+            yield from _rings(feature)
+    elif kind == "Feature":
+        yield from _rings(data.get("geometry"))
+    elif kind == "GeometryCollection":
+        for geometry in data.get("geometries") or []:
+            yield from _rings(geometry)
+    elif kind == "Polygon":
+        yield from data.get("coordinates") or []
+    elif kind == "MultiPolygon":
+        for polygon in data.get("coordinates") or []:
+            yield from polygon
+
+
+def parse_uploaded_area(text: str) -> MultiPolygon:
+    """A service area a person uploads as GeoJSON, checked as written: shapely would quietly
+    close a ring whose last point is not its first, so that is refused here instead."""
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidGeometry(f"the file is not GeoJSON: {getattr(exc, 'msg', exc)}") from None
+    for ring in _rings(data):
+        if not isinstance(ring, list) or len(ring) < 4:
+            raise InvalidGeometry("a polygon ring needs at least four points, the last the first")
+        if ring[0] != ring[-1]:
+            raise InvalidGeometry(
+                "the polygon does not close: its last point must be the same as its first"
+            )
+    return parse_area(data)
+
+
 def area_to_geojson(area: MultiPolygon) -> str:
     from shapely.geometry import mapping
 

@@ -7,5 +7,4 @@ from tests.referrals.conftest import (  # noqa: F401  (fixtures)
     network,
     on_two_hosts,
     referral,
-    signed_in,
 )

@@ -118,3 +118,13 @@ def test_the_search_seam_still_names_place():
     from geo.places import Place as GeoPlace
 
     assert Place is GeoPlace
+
+
+def test_counties_by_name():
+    from geo.places import county
+
+    assert county("onondaga, ny") == "Onondaga County, NY"
+    assert county("Onondaga County, New York") == "Onondaga County, NY"
+    for text in ("Onondaga", "Narnia County, NY", "Onondaga County, Atlantis"):
+        with pytest.raises(UnknownPlace):
+            county(text)

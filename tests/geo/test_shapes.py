@@ -65,3 +65,18 @@ def test_feature_collection_and_wkt_are_accepted():
 def test_bad_areas_are_refused_with_a_reason(extent, message):
     with pytest.raises(InvalidGeometry, match=message):
         parse_area(extent)
+
+
+def test_an_uploaded_area_must_close_its_rings():
+    from geo.shapes import parse_uploaded_area
+
+    ring = [[-76.2, 43.0], [-76.1, 43.0], [-76.1, 43.1], [-76.2, 43.1]]
+    feature = {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]}}
+    with pytest.raises(InvalidGeometry, match="does not close"):
+        parse_uploaded_area(json.dumps(feature))
+    with pytest.raises(InvalidGeometry, match="at least four points"):
+        parse_uploaded_area(json.dumps({"type": "Polygon", "coordinates": [ring[:2]]}))
+    with pytest.raises(InvalidGeometry, match="not GeoJSON"):
+        parse_uploaded_area("POLYGON((0 0, 1 0, 1 1, 0 0))")
+    closed = {"type": "MultiPolygon", "coordinates": [[[*ring, ring[0]]]]}
+    assert isinstance(parse_uploaded_area(json.dumps(closed)), MultiPolygon)

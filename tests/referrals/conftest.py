@@ -254,25 +254,6 @@ def matrix_records(db, network, create_member):
 
 
 @pytest.fixture
-def signed_in(app, login):
-    """`signed_in(user, htmx=False)`: a test client signed in as `user` (None: anonymous)."""
-    clients = {}
-
-    def make(user, htmx: bool = False):
-        key = (user.id if user is not None else None, htmx)
-        if key not in clients:
-            client = app.test_client()
-            if user is not None:
-                login(client, user)
-            if htmx:
-                client.environ_base["HTTP_HX_REQUEST"] = "true"
-            clients[key] = client
-        return clients[key]
-
-    return make
-
-
-@pytest.fixture
 def member(create_member):
     """A member of coordination org A's caseload, with consent."""
     return create_member()

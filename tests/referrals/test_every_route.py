@@ -117,11 +117,11 @@ GET    accounts_api.whoami                  accounts/test_api.py          /api/v
 DELETE accounts_api.revoke_token            accounts/test_api.py          /api/v1/auth/token
 GET    referrals.notifications_badge        referrals/test_pages.py       /notifications/badge
 GET    member_status.show                   referrals/test_member_status.py /s/
-GET    listings.dashboard                   admin/test_listing_suggestions.py /listings
-GET    listings.suggestion_queue            admin/test_listing_suggestions.py /listings/suggestions
-POST   listings.accept_suggestion           admin/test_listing_suggestions.py /accept
-POST   listings.dismiss_suggestion          admin/test_listing_suggestions.py /dismiss
-POST   listings.verify                      admin/test_listing_suggestions.py /verify
+GET    listing_upkeep.dashboard                   admin/test_listing_suggestions.py /listings
+GET    listing_upkeep.suggestion_queue            admin/test_listing_suggestions.py /listings/suggestions
+POST   listing_upkeep.accept_suggestion           admin/test_listing_suggestions.py /accept
+POST   listing_upkeep.dismiss_suggestion          admin/test_listing_suggestions.py /dismiss
+POST   listing_upkeep.verify                      admin/test_listing_suggestions.py /verify
 GET    suggestions.suggest_fix              admin/test_listing_suggestions.py /suggest
 POST   suggestions.suggest_fix              admin/test_listing_suggestions.py /suggest
 GET    suggestions.suggestion_sent          admin/test_listing_suggestions.py /suggest/sent

@@ -935,6 +935,28 @@ PAGES = {
         "/inbox.csv?tab=mine",
         None,
         by_role(403, 403, 200, 200, 200, 403, 302),
+    # Listing edits: agency A's admins and network admins; staff only with the editor right
+    # (tests/accounts/test_listing_edit.py tries that and more roles).
+    "edit service listing": (
+        None,
+        "GET",
+        "/services/{service}/edit",
+        None,
+        by_role(403, 403, 403, 403, 200, 200, 302),
+    ),
+    "listing hours form": (
+        None,
+        "GET",
+        "/services/{service}/hours",
+        None,
+        by_role(403, 403, 403, 403, 200, 200, 302),
+    ),
+    "save listing hours": (
+        None,
+        "POST",
+        "/services/{service}/hours",
+        {"MO_0_opens": "10:00", "MO_0_closes": "14:00"},
+        by_role(403, 403, 403, 403, 303, 303, 302),
     ),
     "capacity": (
         "sent",
@@ -1020,6 +1042,7 @@ ACTS_AS = {
     "send to the next best service": "coordinator_a",
     "save response windows": "agency_admin_a",
     "send the member a new status link": "coordinator_a",
+    "save listing hours": "agency_admin_a",
 }
 
 

@@ -286,6 +286,25 @@ def _old_organization(db, name: str, kind: str) -> uuid.UUID:
     return organization_id
 
 
+def _old_user(db, organization_id, email: str, role: str) -> None:
+    """A user row written with SQL, for a schema older than the models."""
+    sqlite = db.engine.name == "sqlite"
+    db.session.execute(
+        text(
+            "INSERT INTO user_account (id, email, full_name, role, organization_id, active, "
+            "created_at) VALUES (:id, :email, '', :role, :org, :yes, :now)"
+        ),
+        {
+            "id": uuid.uuid4().hex if sqlite else uuid.uuid4(),
+            "email": email,
+            "role": role,
+            "org": organization_id.hex if sqlite else organization_id,
+            "yes": True,
+            "now": utcnow(),
+        },
+    )
+
+
 def test_the_response_windows_migrate_in_place(empty_database_url, tmp_path):
     """0012 adds the emergency and urgent windows with their defaults and checks, without
     rebuilding `network_organization` (whose users and referrals a rebuild would reach)."""
@@ -297,18 +316,7 @@ def test_the_response_windows_migrate_in_place(empty_database_url, tmp_path):
     with app.app_context():
         upgrade(revision="0011_referral_links")
         agency = _old_organization(db, "Pantry", "agency")
-        db.session.execute(
-            text(
-                "INSERT INTO user_account (id, email, full_name, role, organization_id, active, "
-                "created_at) VALUES (:id, 'a@example.org', '', 'agency_admin', :org, :yes, :now)"
-            ),
-            {
-                "id": uuid.uuid4().hex if db.engine.name == "sqlite" else uuid.uuid4(),
-                "org": agency.hex if db.engine.name == "sqlite" else agency,
-                "yes": True,
-                "now": utcnow(),
-            },
-        )
+        _old_user(db, agency, "a@example.org", "agency_admin")
         db.session.commit()
         db.session.remove()
 
@@ -399,7 +407,7 @@ def _raw_id(db, value: uuid.UUID):
 
 
 def test_the_member_status_columns_migrate_in_place(empty_database_url, tmp_path):
-    """0015 adds the contact consent to `member` in place (a rebuild would cascade to consents on
+    """0017 adds the contact consent to `member` in place (a rebuild would cascade to consents on
     SQLite), with its check; outbox rows already queued are emails; it goes down and up again."""
     from flask_migrate import downgrade, upgrade
 
@@ -446,5 +454,33 @@ def test_the_member_status_columns_migrate_in_place(empty_database_url, tmp_path
 
         assert db.session.execute(text("SELECT count(*) FROM member")).scalar() == 1
         assert db.session.execute(text("SELECT count(*) FROM outbox_email")).scalar() == 1
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_the_listing_editor_right_and_change_log_migrate(empty_database_url, tmp_path):
+    """0018 adds the staff editor right (off for everyone already there) and listing_change,
+    and goes back down without losing the accounts."""
+    from flask_migrate import downgrade, upgrade
+
+    from extensions import db
+
+    app = _make_app(empty_database_url, tmp_path / "index")
+    with app.app_context():
+        upgrade(revision="0014_escalation")
+        agency = _old_organization(db, "Pantry", "agency")
+        _old_user(db, agency, "s@example.org", "agency_staff")
+        db.session.commit()
+        db.session.remove()
+
+        upgrade(revision="0018_listing_edits")
+        editor = db.session.execute(text("SELECT listing_editor FROM user_account")).scalar()
+        assert editor in (False, 0)
+        assert "listing_change" in inspect(db.engine).get_table_names()
+        db.session.remove()
+
+        downgrade(revision="0014_escalation")
+        assert db.session.execute(text("SELECT count(*) FROM user_account")).scalar() == 1
+        assert "listing_change" not in inspect(db.engine).get_table_names()
         db.session.remove()
         db.engine.dispose()

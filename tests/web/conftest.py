@@ -6,5 +6,4 @@ from tests.referrals.conftest import (  # noqa: F401  (fixtures)
     member,
     network,
     referral,
-    signed_in,
 )
