@@ -101,30 +101,30 @@ PUBLIC_BLUEPRINTS = {"hsds_api": "the public HSDS 3.0 directory API (read-only)"
 # Signed-in routes whose denials another test checks: method, endpoint, the test file (under
 # tests/) and a path it requests. Prefer a matrix row; this is for routes with their own roles.
 _CHECKED_ELSEWHERE = """
-GET    accounts.account                     accounts/test_nav.py          "/account"
-POST   accounts.account_password            accounts/test_login.py        /account/password
-POST   accounts.sign_out_everywhere_own     accounts/test_sessions.py     /account/sessions/revoke
-GET    accounts.staff                       accounts/test_staff.py        /account/staff
-POST   accounts.staff                       accounts/test_staff.py        /account/staff
-POST   accounts.activate_staff              accounts/test_staff.py        /activate
-POST   accounts.deactivate_staff            accounts/test_staff.py        /deactivate
-POST   accounts.reinvite_staff              accounts/test_staff.py        /invite
-POST   accounts.sign_out_staff_everywhere   accounts/test_sessions.py     /sessions/revoke
-GET    accounts.imports                     accounts/test_imports_page.py /admin/imports
-GET    accounts.import_report               accounts/test_imports_page.py report.csv
-POST   accounts.resolve_review_flag         accounts/test_imports_page.py /resolve
-GET    accounts_api.whoami                  accounts/test_api.py          /api/v1/auth/me
-DELETE accounts_api.revoke_token            accounts/test_api.py          /api/v1/auth/token
-GET    referrals.notifications_badge        referrals/test_pages.py       /notifications/badge
-GET    member_status.show                   referrals/test_member_status.py /s/
-GET    listing_upkeep.dashboard                   admin/test_listing_suggestions.py /listings
-GET    listing_upkeep.suggestion_queue            admin/test_listing_suggestions.py /listings/suggestions
-POST   listing_upkeep.accept_suggestion           admin/test_listing_suggestions.py /accept
-POST   listing_upkeep.dismiss_suggestion          admin/test_listing_suggestions.py /dismiss
-POST   listing_upkeep.verify                      admin/test_listing_suggestions.py /verify
-GET    suggestions.suggest_fix              admin/test_listing_suggestions.py /suggest
-POST   suggestions.suggest_fix              admin/test_listing_suggestions.py /suggest
-GET    suggestions.suggestion_sent          admin/test_listing_suggestions.py /suggest/sent
+GET    accounts.account                      accounts/test_nav.py "/account"
+POST   accounts.account_password             accounts/test_login.py /account/password
+POST   accounts.sign_out_everywhere_own      accounts/test_sessions.py /account/sessions/revoke
+GET    accounts.staff                        accounts/test_staff.py /account/staff
+POST   accounts.staff                        accounts/test_staff.py /account/staff
+POST   accounts.activate_staff               accounts/test_staff.py /activate
+POST   accounts.deactivate_staff             accounts/test_staff.py /deactivate
+POST   accounts.reinvite_staff               accounts/test_staff.py /invite
+POST   accounts.sign_out_staff_everywhere    accounts/test_sessions.py /sessions/revoke
+GET    accounts.imports                      accounts/test_imports_page.py /admin/imports
+GET    accounts.import_report                accounts/test_imports_page.py report.csv
+POST   accounts.resolve_review_flag          accounts/test_imports_page.py /resolve
+GET    accounts_api.whoami                   accounts/test_api.py /api/v1/auth/me
+DELETE accounts_api.revoke_token             accounts/test_api.py /api/v1/auth/token
+GET    referrals.notifications_badge         referrals/test_pages.py /notifications/badge
+GET    member_status.show                    referrals/test_member_status.py /s/
+GET    listing_upkeep.dashboard              admin/test_listing_suggestions.py /listings
+GET    listing_upkeep.suggestion_queue       admin/test_listing_suggestions.py /listings/suggestions
+POST   listing_upkeep.accept_suggestion      admin/test_listing_suggestions.py /accept
+POST   listing_upkeep.dismiss_suggestion     admin/test_listing_suggestions.py /dismiss
+POST   listing_upkeep.verify                 admin/test_listing_suggestions.py /verify
+GET    suggestions.suggest_fix               admin/test_listing_suggestions.py /suggest
+POST   suggestions.suggest_fix               admin/test_listing_suggestions.py /suggest
+GET    suggestions.suggestion_sent           admin/test_listing_suggestions.py /suggest/sent
 """
 CHECKED_ELSEWHERE = {
     (endpoint, method): (test_file, path)

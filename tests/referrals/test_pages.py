@@ -935,6 +935,7 @@ PAGES = {
         "/inbox.csv?tab=mine",
         None,
         by_role(403, 403, 200, 200, 200, 403, 302),
+    ),
     # Listing edits: agency A's admins and network admins; staff only with the editor right
     # (tests/accounts/test_listing_edit.py tries that and more roles).
     "edit service listing": (
