@@ -18,6 +18,7 @@ import re
 import shutil
 import signal
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
@@ -48,7 +49,7 @@ from whoosh.writing import LockError
 from directory import hours
 from directory.languages import LANGUAGES
 from directory.models import Service
-from directory.search import synonyms
+from directory.search import feed, synonyms
 from directory.search.engine import EngineQuery, EngineResult, IndexUnavailable, Near
 from directory.search.listings import (
     db_fingerprint,
@@ -734,6 +735,7 @@ class WhooshEngine:
     """A Whoosh index on disk (BM25F, stemming, columns for facets and hours)."""
 
     FINGERPRINT_FILE = "wraparound.json"
+    FEED_FILE = "feed.json"  # the change-feed position (`feed.Position`), written after commits
 
     def __init__(
         self, directory: str | Path, procs: int = 1, memory_mb: int = INDEX_MEMORY_MB
@@ -1050,6 +1052,7 @@ class WhooshEngine:
             ix = index.create_in(str(building), _schema())
             with Session(db.engine) as session, small_page_cache(session.connection()):
                 fingerprint = db_fingerprint(session.connection())
+                position = feed.start_position(session.connection())  # before reading rows
                 ids = list(
                     session.scalars(
                         select(Service.id).where(Service.is_listed).order_by(Service.id)
@@ -1079,7 +1082,9 @@ class WhooshEngine:
                 writer.commit()
             _Vocabulary.write(building / _Vocabulary.FILE, counts)
             (building / self.FINGERPRINT_FILE).write_text(json.dumps(fingerprint))
-            self._swap(building)
+            (building / self.FEED_FILE).write_text(json.dumps(position.to_json()))
+            with self.applying(wait=None):  # no applier writes to the old index meanwhile
+                self._swap(building)
         finally:
             shutil.rmtree(building, ignore_errors=True)
             changed = self._take_pending()
@@ -1179,3 +1184,50 @@ class WhooshEngine:
             (self.directory / self.FINGERPRINT_FILE).unlink()
         except FileNotFoundError:
             pass
+
+    # -- following the change feed --
+
+    def feed_position(self) -> dict | None:
+        """The position in feed.json inside the index folder (it goes with the index)."""
+        if not index.exists_in(str(self.directory)):
+            return None
+        try:
+            return json.loads((self.directory / self.FEED_FILE).read_text())
+        except (OSError, json.JSONDecodeError):
+            return None
+
+    @_storage_errors
+    def save_feed_position(self, position: Mapping[str, Any]) -> None:
+        """Replace feed.json atomically (after the index commit that applied the changes)."""
+        path = self.directory / self.FEED_FILE
+        scratch = path.with_name(f"{path.name}.{uuid.uuid4().hex}")
+        scratch.write_text(json.dumps(dict(position)))
+        os.replace(scratch, path)
+
+    @contextmanager
+    def applying(self, wait: float | None = 0.0):
+        """An flock on a file beside the index (it outlives rebuilds' swaps), held while the
+        feed is applied; `wait` None waits as long as it takes. The kernel lets go of it when
+        the holder dies, `kill -9` included."""
+        path = self.directory.with_name(f"{self.directory.name}.apply.lock")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            if wait is None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                held = True
+            else:
+                deadline = time.monotonic() + wait
+                while True:
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        held = True
+                        break
+                    except BlockingIOError:
+                        if time.monotonic() >= deadline:
+                            held = False
+                            break
+                        time.sleep(0.02)
+            yield held
+        finally:
+            os.close(fd)
