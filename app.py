@@ -82,9 +82,6 @@ def create_app(test_config: dict | None = None) -> Flask:
         DEFAULT_TIMEZONE=os.environ.get("DEFAULT_TIMEZONE", "America/New_York"),
         # Postings a rebuild sorts in memory (MB, by Whoosh's estimate); 0: the engine's default.
         SEARCH_INDEX_MEMORY_MB=int(os.environ.get("SEARCH_INDEX_MEMORY_MB", "0")),
-        # 0: don't build or catch up the index while the app starts (gunicorn.conf.py): the
-        # workers do it in the background, and /healthz/ready answers 503 until it is done.
-        SEARCH_CHECK_AT_STARTUP=os.environ.get("SEARCH_CHECK_AT_STARTUP", "1") == "1",
         # How often (seconds) each process asks whether other processes changed the directory.
         SEARCH_FEED_CHECK_SECONDS=float(os.environ.get("SEARCH_FEED_CHECK_SECONDS", "0.3")),
         # An index that has not applied the change feed for this long stops holding back its

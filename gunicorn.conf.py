@@ -15,17 +15,17 @@ import os
 _cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 workers = int(os.environ.get("WEB_CONCURRENCY") or _cores or 1)
 os.environ["WEB_CONCURRENCY"] = str(workers)  # the app sizes its rate-limit storage by it
-# The master starts serving at once; the workers build or catch up the search index in the
-# background and /healthz/ready says 503 until they have (a balancer waits for it).
-os.environ.setdefault("SEARCH_CHECK_AT_STARTUP", "0")
 bind = os.environ.get("BIND") or f"127.0.0.1:{os.environ.get('PORT', '5000')}"
-wsgi_app = "app:create_app()"
+# The master starts serving at once: the workers build or catch up the search index in the
+# background, and /healthz/ready answers 503 until they have (a balancer waits for it).
+wsgi_app = "app:create_app({'SEARCH_CHECK_AT_STARTUP': False})"
 preload_app = True
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = 30
 accesslog = "-"
 errorlog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
+control_socket_disable = True  # no gunicornc; several servers on one machine would share it
 
 
 def _app(server):

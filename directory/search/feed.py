@@ -191,16 +191,18 @@ def advance(position: Position, found: Iterable[int], xmin: int | None, xmax: in
 
 
 def changes_after(
-    connection, position: Position
+    connection, position: Position, limit: int | None = None
 ) -> tuple[dict[int, uuid.UUID], int | None, int | None]:
-    """({number: service id} of the changes past `seen` and of the gaps now committed, the id
-    below which every transaction that could add a change has ended, xmax after reading)."""
+    """({number: service id} of the first `limit` changes past `seen` or filling its gaps, in
+    order; the id below which every transaction that could add a change has ended; the xmax
+    of a snapshot after reading them)."""
     xmin = _xmin(connection)
     table = SearchChange.__table__
     wanted = table.c.seq > position.seen
     if position.gaps:
         wanted = wanted | table.c.seq.in_(sorted(position.gaps))
-    rows = connection.execute(select(table.c.seq, table.c.service_id).where(wanted))
+    query = select(table.c.seq, table.c.service_id).where(wanted).order_by(table.c.seq)
+    rows = connection.execute(query.limit(limit))
     found = {seq: service_id for seq, service_id in rows}
     xmax, ended_below = _after(connection, xmin)
     return found, ended_below, xmax

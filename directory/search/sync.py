@@ -237,6 +237,8 @@ RETRY_SECONDS = 5.0  # after a failed apply, the index is left alone this long
 HEARTBEAT_SECONDS = 30.0  # how often an index tells the database how far it has applied
 EXPIRY_HOURS = 24  # a silent index stops holding back trimming (SEARCH_FEED_EXPIRY_HOURS)
 APPLY_WAIT_SECONDS = 2.0  # after its own commit, a process waits this long for another applier
+APPLY_CHUNK = 1000  # changes applied (and the position saved) at a time
+IN_REQUEST_LIMIT = 500  # more changes behind than this are applied in the background
 
 
 @dataclass(frozen=True)
@@ -296,28 +298,48 @@ class Follower:
         heartbeat_due = now >= self._next_heartbeat
         if latest <= position.seen and not position.gaps and not heartbeat_due:
             return
-        with self.engine.applying(APPLY_WAIT_SECONDS if force else 0.0) as mine:
+        if latest - position.seen > IN_REQUEST_LIMIT and threading.current_thread() not in (
+            self._background,
+        ):
+            self.catch_up_in_background()  # a big change (an import): never inside a request
+            return
+        applied = None
+        while True:  # a chunk at a time, so a rebuild's swap can come in between
+            step = self._apply_chunk(APPLY_WAIT_SECONDS if force else 0.0)
+            if step is None:
+                return
+            applied, more = step
+            if not more:
+                break
+        if heartbeat_due:
+            self._next_heartbeat = now + HEARTBEAT_SECONDS
+            with db.engine.begin() as connection:
+                feed.heartbeat(connection, self.name, applied, self.expiry)
+
+    def _apply_chunk(self, wait: float) -> tuple[int, bool] | None:
+        """Apply the next APPLY_CHUNK changes past the index's position and store the new
+        position; (its `applied`, whether more are waiting), or None when it can't go on."""
+        with self.engine.applying(wait) as mine:
             if not mine:
-                return  # another process is applying to this index now
+                return None  # another process is applying to this index now
             position = self.position()
             if position is None:
-                return
+                return None
             with db.engine.connect() as connection:
                 if feed.trimmed(connection) > position.applied:
                     self.needs_rebuild = "the change feed was trimmed past this index's position"
                     log.warning("search index must be rebuilt: %s", self.needs_rebuild)
-                    return
-                found, xmin, xmax = feed.changes_after(connection, position)
+                    return None
+                found, xmin, xmax = feed.changes_after(connection, position, APPLY_CHUNK)
+            # The first changes in order: every row up to the last one read is among them, so
+            # the numbers missing below it are real gaps.
             ids = set(found.values())
             if ids and not self._apply(ids):
-                return
+                return None
             advanced = feed.advance(position, found, xmin, xmax)
             if advanced != position:
                 self.engine.save_feed_position(advanced.to_json())
-        if heartbeat_due:
-            self._next_heartbeat = now + HEARTBEAT_SECONDS
-            with db.engine.begin() as connection:
-                feed.heartbeat(connection, self.name, advanced.applied, self.expiry)
+            return advanced.applied, len(found) == APPLY_CHUNK
 
     def _apply(self, ids: set[uuid.UUID]) -> bool:
         try:
@@ -335,7 +357,7 @@ class Follower:
         work: a missing index is built, and one behind caught up, in the background."""
         self.catch_up_in_background()
         if self.rebuilding:
-            return Readiness(False, "the search index is being rebuilt")
+            return Readiness(False, "the search index is being built")
         if self.needs_rebuild:
             return Readiness(False, self.needs_rebuild)
         position = self.position()
