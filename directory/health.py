@@ -37,5 +37,6 @@ def ready():
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         return _answer(503, status="not ready", reason=f"the database is not reachable ({reason})")
     if not state.ready:
-        return _answer(503, status="not ready", reason=state.reason, behind=state.behind)
+        behind = {"behind": state.behind} if state.behind else {}
+        return _answer(503, status="not ready", reason=state.reason, **behind)
     return _answer(200, status="ready")

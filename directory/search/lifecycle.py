@@ -15,7 +15,7 @@ from flask import Flask
 from sqlalchemy import inspect
 from sqlalchemy.exc import SQLAlchemyError
 
-from directory.search import sync
+from directory.search import feed, sync
 from directory.search.engine import SearchEngine, current_engine
 from directory.search.listings import db_fingerprint
 from directory.search.whoosh_engine import INDEX_MEMORY_MB, WhooshEngine
@@ -66,22 +66,31 @@ def _check_index(app: Flask) -> None:
     search_engine = current_engine(app)
     try:
         with app.app_context(), db.engine.connect() as connection:
-            if not inspect(connection).has_table("service"):
-                return
+            if not inspect(connection).has_table(feed.SearchChange.__tablename__):
+                return  # not migrated yet (`flask db upgrade` builds the app first)
             fingerprint = db_fingerprint(connection)
     except SQLAlchemyError as exc:
         log.warning("search index not checked: the database is not ready (%s)", exc)
         return
     follower = sync.follower(app)
-    if follower.position() is not None:
+    limit = app.config.get("SEARCH_SYNC_REBUILD_LIMIT", SYNC_REBUILD_LIMIT)
+    position = follower.position()
+    if position is not None:
         with app.app_context():
-            follower.follow(force=True)
+            with db.engine.connect() as connection:
+                backlog = feed.latest(connection) - position.seen
+            if backlog > limit:  # the old index answers meanwhile; /healthz/ready says 503
+                log.warning(
+                    "search index is %d changes behind: catching up in the background", backlog
+                )
+                follower.catch_up_in_background()
+                return
+            follower.follow(force=True, everything=True)
             with db.engine.connect() as connection:
                 fingerprint = db_fingerprint(connection)
     if search_engine.is_fresh(fingerprint) and follower.position() and not follower.needs_rebuild:
         return
     follower.needs_rebuild = ""
-    limit = app.config.get("SEARCH_SYNC_REBUILD_LIMIT", SYNC_REBUILD_LIMIT)
     if fingerprint["services"] <= limit:
         with app.app_context():
             count = search_engine.rebuild()

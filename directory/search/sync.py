@@ -271,9 +271,10 @@ class Follower:
     def position(self) -> feed.Position | None:
         return feed.Position.from_json(self.engine.feed_position())
 
-    def follow(self, force: bool = False) -> None:
+    def follow(self, force: bool = False, everything: bool = False) -> None:
         """Apply the changes committed since the index's position, if it's time to look (now,
-        with `force`). Never raises for the index: a failure is logged, the index marked stale."""
+        with `force`); more than IN_REQUEST_LIMIT in the background unless `everything`.
+        Never raises for the index: a failure is logged, the index marked stale."""
         now = time.monotonic()
         if not force and now < self._next_check:
             return
@@ -281,7 +282,7 @@ class Follower:
             return
         try:
             self._next_check = max(self._next_check, now + self.interval)
-            self._follow(force, now)
+            self._follow(force, now, everything)
         except IndexUnavailable:
             log.exception("search index position unreadable")
         except SQLAlchemyError as exc:
@@ -289,7 +290,7 @@ class Follower:
         finally:
             self._lock.release()
 
-    def _follow(self, force: bool, now: float) -> None:
+    def _follow(self, force: bool, now: float, everything: bool) -> None:
         position = self.position()
         if position is None or self.needs_rebuild:
             return
@@ -298,9 +299,8 @@ class Follower:
         heartbeat_due = now >= self._next_heartbeat
         if latest <= position.seen and not position.gaps and not heartbeat_due:
             return
-        if latest - position.seen > IN_REQUEST_LIMIT and threading.current_thread() not in (
-            self._background,
-        ):
+        in_background = threading.current_thread() is self._background
+        if latest - position.seen > IN_REQUEST_LIMIT and not (everything or in_background):
             self.catch_up_in_background()  # a big change (an import): never inside a request
             return
         applied = None

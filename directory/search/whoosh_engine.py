@@ -89,6 +89,7 @@ BM25_K1, BM25_B = 1.2, 0.75
 POSTINGS_CACHE_SIZE = 20_000  # terms whose postings are kept in memory, per segment
 _CACHE_LOCK = threading.Lock()  # the caches below are shared by a server's threads
 CONCEPT_CACHE_SIZE = 64  # concepts whose scores are kept, per index generation
+COVERING_CACHE_SIZE = 256  # places whose covering services' docnums are kept, per generation
 SYNONYM_WEIGHT = 0.8  # a formal term found for a lay phrase weighs a little less than the words
 CORRECTION_WEIGHT = 0.7
 
@@ -451,6 +452,7 @@ class _View:
         self._weights: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
         self._name_ranks: np.ndarray | None = None
         self.concepts: OrderedDict = OrderedDict()  # concept → its scores, most recent last
+        self._covering: OrderedDict = OrderedDict()  # covering ids → their docnums
 
     # -- terms --
 
@@ -530,8 +532,8 @@ class _View:
         inside = metres <= near.radius_m
         self._keep_nearest(distance, nearest, in_box[inside], metres[inside])
         serves = np.zeros(self.size, dtype=bool)
-        covered = [d for d in map(self.docnum.get, near.covering) if d is not None]
-        if covered:
+        covered = self._covered(near.covering)
+        if len(covered):
             serves[covered] = True
             far = np.flatnonzero(serves & np.isnan(distance))
             # Their offices, wherever they are: locations are stored in document order.
@@ -546,6 +548,22 @@ class _View:
         candidates = ~np.isnan(distance) & self.alive
         candidates[np.flatnonzero(serves)] = True
         return candidates & self.alive, distance / 1000, nearest, serves
+
+    def _covered(self, covering: frozenset[bytes]) -> np.ndarray:
+        """The docnums of the services whose areas cover a place, mapped once per place and
+        generation (the search above keeps one frozenset per place, so this is a dict hit)."""
+        with _CACHE_LOCK:
+            found = self._covering.get(covering)
+            if found is not None:
+                self._covering.move_to_end(covering)
+                return found
+        docnums = [d for d in map(self.docnum.get, covering) if d is not None]
+        found = np.array(docnums, dtype=np.int64)
+        with _CACHE_LOCK:
+            self._covering[covering] = found
+            while len(self._covering) > COVERING_CACHE_SIZE:
+                self._covering.popitem(last=False)
+        return found
 
     def _keep_nearest(self, distance, nearest, indices: np.ndarray, metres: np.ndarray) -> None:
         """Record, per document, the closest of these locations if closer than what it has."""
