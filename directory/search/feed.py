@@ -5,7 +5,8 @@ the same transaction (`sync` writes them just before the commit), so the databas
 changed and no commit can be missed: an index on any host applies the rows past its position
 (`Position`), stored with the index after the index commit (a crash mid-apply re-applies).
 
-Sequence numbers are allocated when a row is inserted but seen when its transaction commits.
+Sequence numbers are allocated when a row is inserted (in time order: the sequence caches no
+numbers per session) but seen when its transaction commits.
 On SQLite one writer runs at a time, so a number missing below the highest seen is never filled
 later. On PostgreSQL a transaction that took number 10 may commit after the one that took 11:
 a follower that has seen 11 but not 10 keeps 10 as a *gap*, with the `xmax` of the snapshot it

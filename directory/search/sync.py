@@ -352,6 +352,20 @@ class Follower:
             return False
         return True
 
+    def before_search(self) -> None:
+        """Apply the feed if it moved on, at most every `interval` seconds. With no index yet
+        (none built at start-up), one is built in the background; the search answers from what
+        there is meanwhile, never with an error."""
+        if time.monotonic() < self._next_check:
+            return  # looked a moment ago
+        if self.needs_rebuild:
+            self.catch_up_in_background()
+        elif self.position() is not None:
+            self.follow()
+        elif not self.app.config.get("SEARCH_CHECK_AT_STARTUP", True):
+            self.catch_up_in_background()
+        self._next_check = max(self._next_check, time.monotonic() + self.interval)
+
     def readiness(self) -> Readiness:
         """Whether this process's index holds every committed change. Never waits for the
         work: a missing index is built, and one behind caught up, in the background."""
@@ -418,15 +432,6 @@ def follower(app: Flask) -> Follower:
 
 
 def keep_up() -> None:
-    """Before answering a search: apply the feed if it moved on (at most every few tenths of a
-    second per process; a no-op with SEARCH_SYNC off). With no index yet, one is built in the
-    background; the search answers from what there is meanwhile (never an error)."""
-    if not current_app.config.get("SEARCH_SYNC", True):
-        return
-    current = follower(current_app)
-    if current.needs_rebuild:
-        current.catch_up_in_background()
-    elif current.position() is not None:
-        current.follow()
-    elif not current_app.config.get("SEARCH_CHECK_AT_STARTUP", True):
-        current.catch_up_in_background()  # not built at start-up: built now, once
+    """Before answering a search: apply the feed if it moved on (a no-op with SEARCH_SYNC off)."""
+    if current_app.config.get("SEARCH_SYNC", True):
+        follower(current_app).before_search()
