@@ -236,6 +236,12 @@ def _upsert(connection, name: str, applied: int, *, keep_higher: bool) -> None:
     connection.execute(statement)
 
 
+def hold(connection, name: str) -> None:
+    """Join the consumers at the start of the feed before building an index from scratch, so
+    nothing it will need is trimmed while it builds (its heartbeats then move it on)."""
+    _upsert(connection, name, trimmed(connection), keep_higher=False)
+
+
 def heartbeat(connection, name: str, applied: int, expiry: timedelta) -> int:
     """Record how far this index has applied the feed, forget consumers silent for longer than
     `expiry`, and delete the changes every remaining one has applied; returns how many."""

@@ -1055,13 +1055,17 @@ class WhooshEngine:
     ) -> int:
         """Index every service into a fresh directory, then swap it in; returns the count.
 
-        Changes committed meanwhile are noted in a pending file and applied after the swap.
+        Changes committed meanwhile are noted in a pending file and applied after the swap;
+        the change feed brings the new index up to date from the position it started at (the
+        index joins the feed's consumers first, so nothing it needs is trimmed meanwhile).
         With `procs` > 1 (default SEARCH_INDEX_PROCS), a big directory's text is analysed in
         that many worker processes (forked: only from a single-threaded process, like the
         `flask directory reindex` command; the app's own rebuilds use one).
         """
         self.directory.parent.mkdir(parents=True, exist_ok=True)
         building = self.directory.with_name(f"{self.directory.name}.building-{uuid.uuid4().hex}")
+        with db.engine.begin() as connection:  # nothing this index needs is trimmed meanwhile
+            feed.hold(connection, feed.consumer_name(str(self.directory)))
         rebuilding = self._rebuild_lock(fcntl.LOCK_SH)  # several rebuilds may run; no clean-up
         pending = self._pending_path()
         try:

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 
 from directory import search
 from directory.models import Service
@@ -203,6 +203,15 @@ def test_the_feed_is_trimmed_once_every_live_index_has_applied_it(db, app):
         assert follower.readiness() == sync.Readiness(False, follower.needs_rebuild)
     _wait_until_ready(app.test_client())
     assert _found("renamed") == ["Renamed Pantry"]
+
+
+def test_an_index_being_built_joins_the_consumers_first(db, app):
+    _listing(db, "Treasure Valley Diaper Bank")
+    db.session.commit()
+    db.session.execute(delete(SearchConsumer))
+    db.session.commit()
+    current_engine(app).rebuild()  # trimming by other hosts now waits for this index too
+    assert feed.consumer_name(app.config["SEARCH_INDEX_DIR"]) in _consumers(db)
 
 
 @contextmanager
