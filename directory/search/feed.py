@@ -148,8 +148,7 @@ _AFTER = text(
               FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
              WHERE l.locktype = 'relation' AND l.relation = 'search_change'::regclass
                AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-               AND l.mode = 'RowExclusiveLock' AND a.backend_xid IS NOT NULL
-               AND a.pid <> pg_backend_pid())
+               AND l.mode = 'RowExclusiveLock' AND a.pid <> pg_backend_pid())
     """
 )
 
@@ -167,6 +166,8 @@ def _after(connection, xmin: int | None) -> tuple[int | None, int | None]:
     xmax, writers = connection.execute(_AFTER).one()
     if not writers:
         return xmax, xmax
+    if None in writers:  # a holder whose id we may not see (another role): trust xmin alone
+        return xmax, xmin
     epoch, low = xmax >> 32, xmax & 0xFFFFFFFF  # backend_xid is 32 bits: widen it like xmax
     full = [(epoch << 32 | x) if x <= low else ((epoch - 1) << 32 | x) for x in writers]
     return xmax, max(xmin, min(full))
