@@ -90,6 +90,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         DEFAULT_TIMEZONE=os.environ.get("DEFAULT_TIMEZONE", "America/New_York"),
         # Postings a rebuild sorts in memory (MB, by Whoosh's estimate); 0: the engine's default.
         SEARCH_INDEX_MEMORY_MB=int(os.environ.get("SEARCH_INDEX_MEMORY_MB", "0")),
+        # How often (seconds) each process asks whether other processes changed the directory.
+        SEARCH_FEED_CHECK_SECONDS=float(os.environ.get("SEARCH_FEED_CHECK_SECONDS", "0.3")),
+        # An index that has not applied the change feed for this long stops holding back its
+        # trimming (and is rebuilt when it comes back).
+        SEARCH_FEED_EXPIRY_HOURS=float(os.environ.get("SEARCH_FEED_EXPIRY_HOURS", "24")),
         IMPORT_REPORT_DIR=os.environ.get("IMPORT_REPORT_DIR", ""),  # else instance/import-reports
         IMPORT_MAX_UNZIPPED_BYTES=int(
             os.environ.get("IMPORT_MAX_UNZIPPED_BYTES", str(2 * 1024 * 1024 * 1024))
@@ -154,6 +159,7 @@ def _register_blueprints(app: Flask) -> None:
     from admin import listing_views as listing_upkeep_views
     from admin import views as admin_views
     from directory import api as directory_api
+    from directory import health
     from directory import views as directory_views
     from directory.hsds import api as hsds_api
     from referrals import api as referrals_api
@@ -162,6 +168,7 @@ def _register_blueprints(app: Flask) -> None:
     from referrals import views as referrals_views
     from web import api_docs
 
+    app.register_blueprint(health.bp)
     app.register_blueprint(directory_views.bp)
     app.register_blueprint(directory_api.bp)
     app.register_blueprint(hsds_api.bp)

@@ -15,11 +15,12 @@ group = UnitOfWorkGroup("directory", help="Import, export, seed and index the re
 
 
 def rebuild_search_index() -> None:
-    """Rebuild the search index after a command's bulk writes.
+    """Rebuild this host's search index after a command's bulk writes.
 
-    The session hooks that keep the index in step after a commit see ORM objects only; the
-    import and the demo seed write with Core statements (one executemany per table), which
-    those hooks never see. The data is committed either way: a failed rebuild only says so.
+    The import and the demo seed write with Core statements (one executemany per table) and
+    name those rows to the search change feed (`search.sync.note_rows`), so every host's index
+    follows them; this one is also rebuilt, in one pass. The data is committed either way: a
+    failed rebuild only says so.
     """
     from directory import search
 

@@ -43,6 +43,7 @@ from directory.models import (
     ServiceAtLocation,
     ServiceStatus,
 )
+from directory.search import sync as search_sync
 from directory.taxonomy import load_open_eligibility, open_eligibility_term_id
 from extensions import db
 
@@ -918,6 +919,7 @@ def _insert(model: type, rows: list[dict]) -> int:
     if rows:
         # render_nulls: rows whose None columns differ still go in one multi-row statement.
         db.session.execute(insert(model).execution_options(render_nulls=True), rows)
+        search_sync.note_rows(db.session, model, [row["id"] for row in rows])  # a bulk write
     return len(rows)
 
 

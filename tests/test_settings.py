@@ -75,6 +75,11 @@ CONVERTED = {
     ),
     "IMPORT_MAX_JSON_BYTES": ("765432", lambda app: app.config["IMPORT_MAX_JSON_BYTES"] == 765432),
     "SEARCH_INDEX_MEMORY_MB": ("33", lambda app: app.config["SEARCH_INDEX_MEMORY_MB"] == 33),
+    "SEARCH_FEED_CHECK_SECONDS": (
+        "0.7",
+        lambda app: app.config["SEARCH_FEED_CHECK_SECONDS"] == 0.7,
+    ),
+    "SEARCH_FEED_EXPIRY_HOURS": ("6", lambda app: app.config["SEARCH_FEED_EXPIRY_HOURS"] == 6),
     "TRUSTED_PROXY_COUNT": (
         "2",
         lambda app: (

@@ -11,8 +11,10 @@ Callers write `search.search(query)`; the package's layers, top to bottom:
    (the only module that imports whoosh) from `listings`, the engine-neutral reads of what a
    service shows.
 
-`sync` keeps the index in step with every committed change; `lifecycle` attaches the engine to
-the app and rebuilds a missing or stale index at start-up.
+`sync` writes every committed change to the change feed (`feed`, a table in the database) and
+keeps each process's index in step with it, whichever process or host committed; `lifecycle`
+attaches the engine to the app, catches the index up at start-up, or rebuilds a missing or stale
+one.
 """
 
 from directory.search.lifecycle import init_app, reindex

@@ -8,6 +8,7 @@ replace it without touching the layers above.
 
 import uuid
 from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -129,6 +130,21 @@ class SearchEngine(Protocol):
 
     def mark_stale(self) -> None:
         """Remember that the index missed a change, so the next start-up rebuilds it."""
+
+    # -- following the change feed (`feed`, `sync.Follower`) --
+
+    def feed_position(self) -> Mapping[str, Any] | None:
+        """The change-feed position stored with the index (None: none, e.g. no index yet).
+        A rebuild stores the position it started from (`feed.start_position`)."""
+
+    def save_feed_position(self, position: Mapping[str, Any]) -> None:
+        """Store the position with the index, once the changes up to it are committed to it
+        (a crash in between re-applies them)."""
+
+    def applying(self, wait: float = 0.0) -> AbstractContextManager[bool]:
+        """Hold the right to apply the feed to this index (one applier per index, across
+        processes; a rebuild's swap takes it too); yields False if another holds it longer
+        than `wait` seconds. Searches never wait for it."""
 
 
 def current_engine(app: Flask | None = None) -> SearchEngine:

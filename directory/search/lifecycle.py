@@ -1,7 +1,10 @@
-"""Start-up: which engine the app gets, and a missing or stale index rebuilt.
+"""Start-up: which engine the app gets, and an index caught up, or rebuilt when it can't be.
 
 The only module that names an engine: SEARCH_ENGINE (default "whoosh") picks one of ENGINES.
-An index is stale when its fingerprint differs from the database's (`listings.db_fingerprint`).
+At start-up an index first applies the change feed past its position (`sync.Follower`); it is
+rebuilt when it has no position, when the feed was trimmed past it, or when it is still stale
+after that: its fingerprint differs from the database's (`listings.db_fingerprint`), e.g. after a
+bulk change no hook saw, or a failed apply that marked it stale.
 """
 
 import logging
@@ -12,7 +15,7 @@ from flask import Flask
 from sqlalchemy import inspect
 from sqlalchemy.exc import SQLAlchemyError
 
-from directory.search import sync
+from directory.search import feed, sync
 from directory.search.engine import SearchEngine, current_engine
 from directory.search.listings import db_fingerprint
 from directory.search.whoosh_engine import INDEX_MEMORY_MB, WhooshEngine
@@ -54,6 +57,7 @@ def init_app(app: Flask) -> None:
     """
     sync.install_session_hooks()
     app.extensions["directory_search"] = build_engine(app)
+    app.extensions["directory_search_follower"] = sync.Follower(app, current_engine(app))
     if app.config.get("SEARCH_CHECK_AT_STARTUP", True):
         _check_index(app)
 
@@ -62,15 +66,31 @@ def _check_index(app: Flask) -> None:
     search_engine = current_engine(app)
     try:
         with app.app_context(), db.engine.connect() as connection:
-            if not inspect(connection).has_table("service"):
-                return
+            if not inspect(connection).has_table(feed.SearchChange.__tablename__):
+                return  # not migrated yet (`flask db upgrade` builds the app first)
             fingerprint = db_fingerprint(connection)
     except SQLAlchemyError as exc:
         log.warning("search index not checked: the database is not ready (%s)", exc)
         return
-    if search_engine.is_fresh(fingerprint):
-        return
+    follower = sync.follower(app)
     limit = app.config.get("SEARCH_SYNC_REBUILD_LIMIT", SYNC_REBUILD_LIMIT)
+    position = follower.position()
+    if position is not None:
+        with app.app_context():
+            with db.engine.connect() as connection:
+                backlog = feed.latest(connection) - position.seen
+            if backlog > limit:  # the old index answers meanwhile; /healthz/ready says 503
+                log.warning(
+                    "search index is %d changes behind: catching up in the background", backlog
+                )
+                follower.catch_up_in_background()
+                return
+            follower.follow(force=True, everything=True)
+            with db.engine.connect() as connection:
+                fingerprint = db_fingerprint(connection)
+    if search_engine.is_fresh(fingerprint) and follower.position() and not follower.needs_rebuild:
+        return
+    follower.needs_rebuild = ""
     if fingerprint["services"] <= limit:
         with app.app_context():
             count = search_engine.rebuild()
@@ -84,6 +104,10 @@ def _check_index(app: Flask) -> None:
                 log.info("search index rebuilt in the background: %d services", count)
             except Exception:
                 log.exception("background search index rebuild failed")
+            finally:
+                follower.rebuilding = False
+
+    follower.rebuilding = True  # not ready until it is done (`/healthz/ready`)
 
     log.warning(
         "search index is stale: rebuilding %d services in the background", fingerprint["services"]

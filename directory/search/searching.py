@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from directory import cards, languages
 from directory.models import TaxonomyTerm
-from directory.search import ranking, spelling, synonyms
+from directory.search import ranking, spelling, sync, synonyms
 from directory.search.engine import (
     TOP_TEXT_MATCHES,
     EngineQuery,
@@ -195,6 +195,7 @@ def search(query: SearchQuery) -> SearchResults:
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
     request = _engine_query(query, now)
+    sync.keep_up()  # changes committed by other processes and hosts first
     search_engine = current_engine()
     if query.place is not None:
         place = query.place
@@ -254,6 +255,7 @@ def service_ids_matching(text_: str, limit: int = 10000) -> list[uuid.UUID]:
         default_tz=current_app.config.get("DEFAULT_TIMEZONE", "America/New_York"),
         top=limit,
     )
+    sync.keep_up()
     result = _match(current_engine(), text_, request).result
     relevance = result.scores / result.best_score if result.best_score else None
     scores = ranking.scores(relevance, None, None, result.open_now)

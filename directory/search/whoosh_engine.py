@@ -18,6 +18,7 @@ import re
 import shutil
 import signal
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
@@ -48,7 +49,7 @@ from whoosh.writing import LockError
 from directory import hours
 from directory.languages import LANGUAGES
 from directory.models import Service
-from directory.search import synonyms
+from directory.search import feed, synonyms
 from directory.search.engine import EngineQuery, EngineResult, IndexUnavailable, Near
 from directory.search.listings import (
     db_fingerprint,
@@ -88,6 +89,7 @@ BM25_K1, BM25_B = 1.2, 0.75
 POSTINGS_CACHE_SIZE = 20_000  # terms whose postings are kept in memory, per segment
 _CACHE_LOCK = threading.Lock()  # the caches below are shared by a server's threads
 CONCEPT_CACHE_SIZE = 64  # concepts whose scores are kept, per index generation
+COVERING_CACHE_SIZE = 256  # places whose covering services' docnums are kept, per generation
 SYNONYM_WEIGHT = 0.8  # a formal term found for a lay phrase weighs a little less than the words
 CORRECTION_WEIGHT = 0.7
 
@@ -450,6 +452,7 @@ class _View:
         self._weights: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
         self._name_ranks: np.ndarray | None = None
         self.concepts: OrderedDict = OrderedDict()  # concept → its scores, most recent last
+        self._covering: OrderedDict = OrderedDict()  # covering ids → their docnums
 
     # -- terms --
 
@@ -529,8 +532,8 @@ class _View:
         inside = metres <= near.radius_m
         self._keep_nearest(distance, nearest, in_box[inside], metres[inside])
         serves = np.zeros(self.size, dtype=bool)
-        covered = [d for d in map(self.docnum.get, near.covering) if d is not None]
-        if covered:
+        covered = self._covered(near.covering)
+        if len(covered):
             serves[covered] = True
             far = np.flatnonzero(serves & np.isnan(distance))
             # Their offices, wherever they are: locations are stored in document order.
@@ -545,6 +548,22 @@ class _View:
         candidates = ~np.isnan(distance) & self.alive
         candidates[np.flatnonzero(serves)] = True
         return candidates & self.alive, distance / 1000, nearest, serves
+
+    def _covered(self, covering: frozenset[bytes]) -> np.ndarray:
+        """The docnums of the services whose areas cover a place, mapped once per place and
+        generation (the search above keeps one frozenset per place, so this is a dict hit)."""
+        with _CACHE_LOCK:
+            found = self._covering.get(covering)
+            if found is not None:
+                self._covering.move_to_end(covering)
+                return found
+        docnums = [d for d in map(self.docnum.get, covering) if d is not None]
+        found = np.array(docnums, dtype=np.int64)
+        with _CACHE_LOCK:
+            self._covering[covering] = found
+            while len(self._covering) > COVERING_CACHE_SIZE:
+                self._covering.popitem(last=False)
+        return found
 
     def _keep_nearest(self, distance, nearest, indices: np.ndarray, metres: np.ndarray) -> None:
         """Record, per document, the closest of these locations if closer than what it has."""
@@ -734,6 +753,7 @@ class WhooshEngine:
     """A Whoosh index on disk (BM25F, stemming, columns for facets and hours)."""
 
     FINGERPRINT_FILE = "wraparound.json"
+    FEED_FILE = "feed.json"  # the change-feed position (`feed.Position`), written after commits
 
     def __init__(
         self, directory: str | Path, procs: int = 1, memory_mb: int = INDEX_MEMORY_MB
@@ -1035,13 +1055,17 @@ class WhooshEngine:
     ) -> int:
         """Index every service into a fresh directory, then swap it in; returns the count.
 
-        Changes committed meanwhile are noted in a pending file and applied after the swap.
+        Changes committed meanwhile are noted in a pending file and applied after the swap;
+        the change feed brings the new index up to date from the position it started at (the
+        index joins the feed's consumers first, so nothing it needs is trimmed meanwhile).
         With `procs` > 1 (default SEARCH_INDEX_PROCS), a big directory's text is analysed in
         that many worker processes (forked: only from a single-threaded process, like the
         `flask directory reindex` command; the app's own rebuilds use one).
         """
         self.directory.parent.mkdir(parents=True, exist_ok=True)
         building = self.directory.with_name(f"{self.directory.name}.building-{uuid.uuid4().hex}")
+        with db.engine.begin() as connection:  # nothing this index needs is trimmed meanwhile
+            feed.hold(connection, feed.consumer_name(str(self.directory)))
         rebuilding = self._rebuild_lock(fcntl.LOCK_SH)  # several rebuilds may run; no clean-up
         pending = self._pending_path()
         try:
@@ -1050,6 +1074,7 @@ class WhooshEngine:
             ix = index.create_in(str(building), _schema())
             with Session(db.engine) as session, small_page_cache(session.connection()):
                 fingerprint = db_fingerprint(session.connection())
+                position = feed.start_position(session.connection())  # before reading rows
                 ids = list(
                     session.scalars(
                         select(Service.id).where(Service.is_listed).order_by(Service.id)
@@ -1079,7 +1104,9 @@ class WhooshEngine:
                 writer.commit()
             _Vocabulary.write(building / _Vocabulary.FILE, counts)
             (building / self.FINGERPRINT_FILE).write_text(json.dumps(fingerprint))
-            self._swap(building)
+            (building / self.FEED_FILE).write_text(json.dumps(position.to_json()))
+            with self.applying(wait=None):  # no applier writes to the old index meanwhile
+                self._swap(building)
         finally:
             shutil.rmtree(building, ignore_errors=True)
             changed = self._take_pending()
@@ -1179,3 +1206,50 @@ class WhooshEngine:
             (self.directory / self.FINGERPRINT_FILE).unlink()
         except FileNotFoundError:
             pass
+
+    # -- following the change feed --
+
+    def feed_position(self) -> dict | None:
+        """The position in feed.json inside the index folder (it goes with the index)."""
+        if not index.exists_in(str(self.directory)):
+            return None
+        try:
+            return json.loads((self.directory / self.FEED_FILE).read_text())
+        except (OSError, json.JSONDecodeError):
+            return None
+
+    @_storage_errors
+    def save_feed_position(self, position: Mapping[str, Any]) -> None:
+        """Replace feed.json atomically (after the index commit that applied the changes)."""
+        path = self.directory / self.FEED_FILE
+        scratch = path.with_name(f"{path.name}.{uuid.uuid4().hex}")
+        scratch.write_text(json.dumps(dict(position)))
+        os.replace(scratch, path)
+
+    @contextmanager
+    def applying(self, wait: float | None = 0.0):
+        """An flock on a file beside the index (it outlives rebuilds' swaps), held while the
+        feed is applied; `wait` None waits as long as it takes. The kernel lets go of it when
+        the holder dies, `kill -9` included."""
+        path = self.directory.with_name(f"{self.directory.name}.apply.lock")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            if wait is None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                held = True
+            else:
+                deadline = time.monotonic() + wait
+                while True:
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        held = True
+                        break
+                    except BlockingIOError:
+                        if time.monotonic() >= deadline:
+                            held = False
+                            break
+                        time.sleep(0.02)
+            yield held
+        finally:
+            os.close(fd)

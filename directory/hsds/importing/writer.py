@@ -32,6 +32,7 @@ from directory.hsds.importing.records import (
 )
 from directory.hsds.importing.values import clean_text
 from directory.hsds.serialize import chunked
+from directory.search import sync as search_sync
 from extensions import db, utcnow
 from geo.spatialite import small_page_cache
 
@@ -168,7 +169,7 @@ class Writer:
                 inserts.append(row)
                 counts.created += 1
                 if len(inserts) == INSERT_BATCH and parent is None:
-                    db.session.execute(statement, inserts)
+                    _execute(model, statement, inserts)
                     inserts = []
                 continue
             row = unpacked(item.row)
@@ -186,15 +187,15 @@ class Writer:
             group.append(params)
             counts.updated += 1
             if len(group) == UPDATE_BATCH and parent is None:  # as they come: a big table's
-                db.session.execute(update(model), group)  # text is not held whole (a parent
+                _execute(model, update(model), group)  # text is not held whole (a parent
                 group.clear()  # may be a row inserted below)
         if parent is not None:
             inserts = _parents_first(inserts, parent)
         for batch in chunked(inserts, INSERT_BATCH):
-            db.session.execute(statement, batch)
+            _execute(model, statement, batch)
         for group in updates.values():
             for batch in chunked(group, UPDATE_BATCH):
-                db.session.execute(update(model), batch)
+                _execute(model, update(model), batch)
 
     def _new_row(self, table: str, item: Checked) -> dict | None:
         """Every column of a record to insert, defaults filled; None (rejected) if incomplete.
@@ -272,6 +273,7 @@ class Writer:
                     query = select(model.id).where(getattr(model, link).in_(batch))
                 doomed |= set(db.session.scalars(query)) - keep
             for batch in chunked(doomed):
+                search_sync.note_rows(db.session, model, batch)  # before: links are read
                 db.session.execute(
                     delete(model).where(model.id.in_(batch)),
                     execution_options={"synchronize_session": False},
@@ -296,11 +298,13 @@ class Writer:
         )
         gone = [(row.id, row.name) for row in db.session.execute(query) if row.id not in listed]
         for batch in chunked(gone, 1000):
+            ids = [service_id for service_id, _ in batch]
             db.session.execute(
                 update(table)
-                .where(table.c.id.in_([service_id for service_id, _ in batch]))
+                .where(table.c.id.in_(ids))
                 .values(status=models.ServiceStatus.inactive.value, last_modified=utcnow())
             )
+            search_sync.note_rows(db.session, models.Service, ids)
         for service_id, name in gone:
             origin = Origin("", "", str(service_id))
             reason = f"{clean_text(name)!r} is no longer in the export: now inactive"
@@ -344,6 +348,12 @@ class Writer:
             )
         for batch in chunked(rows, 1000):
             db.session.execute(insert(flag.__table__), batch)
+
+
+def _execute(model: type, statement, rows: list[dict]) -> None:
+    """One bulk INSERT or UPDATE; its rows' services go into the search change feed."""
+    db.session.execute(statement, rows)
+    search_sync.note_rows(db.session, model, [row["id"] for row in rows])
 
 
 def _release(records: list[Record]) -> None:
