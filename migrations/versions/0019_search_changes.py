@@ -1,7 +1,7 @@
 """search changes: the feed of changed services every search index follows, and its followers
 
-Revision ID: 0015_search_changes
-Revises: 0014_escalation
+Revision ID: 0019_search_changes
+Revises: 0018_listing_edits
 Create Date: 2026-12-05 00:20:00.000000
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = "0015_search_changes"
-down_revision = "0014_escalation"
+revision = "0019_search_changes"
+down_revision = "0018_listing_edits"
 branch_labels = None
 depends_on = None
 
