@@ -68,6 +68,8 @@ CONVERTED = {
     "OUTCOME_REMINDER_DAYS": ("7", lambda app: app.config["OUTCOME_REMINDER_DAYS"] == 7),
     "REFERRAL_LINK_DAYS": ("9", lambda app: app.config["REFERRAL_LINK_DAYS"] == 9),
     "MEMBER_STATUS_LINK_DAYS": ("45", lambda app: app.config["MEMBER_STATUS_LINK_DAYS"] == 45),
+    "SUGGEST_MIN_SECONDS": ("7", lambda app: app.config["SUGGEST_MIN_SECONDS"] == 7),
+    "LISTING_STALE_DAYS": ("90", lambda app: app.config["LISTING_STALE_DAYS"] == 90),
     "MAX_CONTENT_LENGTH": ("12345", lambda app: app.config["MAX_CONTENT_LENGTH"] == 12345),
     "IMPORT_MAX_UNZIPPED_BYTES": (
         "7654321",

@@ -32,6 +32,7 @@ def test_an_agency_admin_fixes_a_phone_and_the_hours(live_server, browser, listi
     try:
         _sign_in(page, base, listing.people["agency_admin"], service_page)
         page.get_by_role("link", name="Edit this listing").click()
+        page.wait_for_url(f"**/services/{listing.service.id}/edit")
         assert page.evaluate(FITS_THE_SCREEN)
         phones = page.get_by_label("Phone numbers")
         phones.fill("555-01")
@@ -63,6 +64,7 @@ def test_an_agency_admin_fixes_a_phone_and_the_hours(live_server, browser, listi
         assert "(315) 555-0142" in body
         assert re.search(r"Monday\s+10 am – 2 pm", body)
         page.get_by_role("link", name="History").click()
+        page.wait_for_url("**/history")
         assert page.evaluate(FITS_THE_SCREEN)
         history = page.inner_text("body")
         assert "Phone numbers" in history and "Monday: 10 am – 2 pm" in history

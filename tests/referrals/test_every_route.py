@@ -78,6 +78,8 @@ LINK_PAGES = {
 # Open to anyone on purpose: the public directory and its APIs, signing in, password reset,
 # claiming a listing (an admin decides), static files. (endpoint, method) -> why.
 PUBLIC = {
+    ("health.alive", "GET"): "a load balancer's check: says only that the process is up",
+    ("health.ready", "GET"): "a load balancer's check: database reachable, search caught up",
     ("directory.search", "GET"): "the public directory",
     ("directory.service", "GET"): "the public directory",
     ("directory.my_list", "GET"): "a visitor's own list, kept in their session",
@@ -117,6 +119,19 @@ GET    accounts_api.whoami                   accounts/test_api.py /api/v1/auth/m
 DELETE accounts_api.revoke_token             accounts/test_api.py /api/v1/auth/token
 GET    referrals.notifications_badge         referrals/test_pages.py /notifications/badge
 GET    member_status.show                    referrals/test_member_status.py /s/
+GET    listings.edit_organization            accounts/test_listing_edit.py /edit
+POST   listings.edit_organization            accounts/test_listing_edit.py /edit
+POST   listings.edit_service                 accounts/test_listing_edit.py /edit
+GET    listings.category_choices             accounts/test_listing_edit.py /listings/categories
+GET    listings.edit_areas                   accounts/test_listing_edit.py /areas
+POST   listings.edit_areas                   accounts/test_listing_edit.py /areas
+GET    listings.edit_location                accounts/test_listing_edit.py /locations/
+POST   listings.edit_location                accounts/test_listing_edit.py /locations/
+GET    listings.add_location                 accounts/test_listing_edit.py /locations/new
+POST   listings.add_location                 accounts/test_listing_edit.py /locations/new
+GET    listings.history                      accounts/test_listing_edit.py /history
+POST   listings.restore                      accounts/test_listing_edit.py /restore
+POST   accounts.set_staff_editor             accounts/test_listing_edit.py /editor
 GET    listing_upkeep.dashboard              admin/test_listing_suggestions.py /listings
 GET    listing_upkeep.suggestion_queue       admin/test_listing_suggestions.py /listings/suggestions
 POST   listing_upkeep.accept_suggestion      admin/test_listing_suggestions.py /accept

@@ -400,6 +400,7 @@ def test_assignment_and_internal_notes_migrate_both_ways(empty_database_url, tmp
         assert db.session.execute(text(count + "referral_event")).scalar() == 1
         assert db.session.execute(text("SELECT assigned_to_id FROM referral")).scalar() is None
         db.session.remove()
+        db.engine.dispose()
 
 
 def _raw_id(db, value: uuid.UUID):
