@@ -56,7 +56,6 @@ from web.errors import json_error
 bp = Blueprint("hsds_api", __name__, url_prefix="/hsds")
 
 DEFAULT_PER_PAGE = 20
-MAX_PER_PAGE = 100
 MAX_SEARCH_RESULTS = 2000  # full-text matches considered before the other filters
 MAX_PROXIMITY_M = 2_000_000
 NDJSON_BATCH = 200
@@ -151,7 +150,7 @@ class Paging:
             raise BadParameter("format", f"format must be json or ndjson, not {fmt!r}.")
         try:
             page = paging.page_number(request.args)
-            per_page = paging.page_size(request.args, DEFAULT_PER_PAGE, MAX_PER_PAGE)
+            per_page = paging.page_size(request.args, DEFAULT_PER_PAGE)
         except paging.BadPaging as exc:
             raise BadParameter(exc.parameter, exc.message) from None
         return cls(page=page, per_page=per_page, ndjson=fmt == "ndjson")
@@ -310,7 +309,7 @@ def _openapi_template() -> dict[str, Any]:
             "Read-only HSDS 3.0 API of a Wraparound community resource directory. "
             "Extensions to HSDS objects: `referral_capacity` on services (accepting, waitlist, "
             "not_accepting) and `tz_name` (IANA time zone) on schedules. Lists accept "
-            f"per_page up to {MAX_PER_PAGE}; format=ndjson streams every row without paging."
+            f"per_page up to {paging.MAX_PER_PAGE}; format=ndjson streams every row without paging."
         ),
     }
     paths = document["paths"]
@@ -354,7 +353,7 @@ def _document_errors_and_bounds(document: dict[str, Any]) -> None:
         if "{id}" in path:
             responses["404"] = {"description": "No record with this id.", "content": content}
     parameters = document["components"].get("parameters", {})
-    bounds = {"page": (1, paging.MAX_PAGE), "per_page": (1, MAX_PER_PAGE)}
+    bounds = {"page": (1, paging.MAX_PAGE), "per_page": (1, paging.MAX_PER_PAGE)}
     for name, (low, high) in bounds.items():
         if name in parameters:
             schema = parameters[name].setdefault("schema", {"type": "integer"})
