@@ -33,6 +33,7 @@ from accounts.services import (
 from directory import normalize
 from directory.models import Organization, Service
 from extensions import db, utcnow
+from web.paging import Page
 
 log = logging.getLogger(__name__)
 
@@ -64,26 +65,11 @@ class ClaimInvalid(AccountError):
 
 
 @dataclass(frozen=True)
-class ClaimPage:
-    items: list[ListingClaim]
-    total: int
-    page: int
-    per_page: int
+class ClaimPage(Page):
+    """A page of the claims queue, with what its rows and heading need besides the claims."""
+
     joined_ids: frozenset  # directory organization ids that have joined since
-
     pending_total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-    @property
-    def first_index(self) -> int:
-        return (self.page - 1) * self.per_page + 1
-
-    @property
-    def last_index(self) -> int:
-        return self.first_index + len(self.items) - 1
 
 
 # -- who runs a listing -------------------------------------------------------------------------

@@ -181,6 +181,18 @@ def _statement(dialect: str):
         """Rows of `table` joined to the service's locations (a join, so its index is used)."""
         return select().select_from(sal).join(table, on).where(sal.service_id == Service.id)
 
+    def of_locations(table, columns):
+        """The arrays of a table's rows kept on the service's locations and on the service at
+        each location (the phones, or the opening hours)."""
+        on_location = {"owner": table.location_id, "row": table.id, **columns}
+        on_service_at_location = {"owner": table.service_at_location_id, **columns}
+        return (
+            array(on_location, at_locations(table, table.location_id == sal.location_id)),
+            array(
+                on_service_at_location, at_locations(table, table.service_at_location_id == sal.id)
+            ),
+        )
+
     return (
         select(
             Service.id,
@@ -234,22 +246,8 @@ def _statement(dialect: str):
                 },
                 at_locations(Address, Address.location_id == sal.location_id),
             ),
-            array(
-                {"owner": Phone.location_id, "row": Phone.id, **_phone_columns()},
-                at_locations(Phone, Phone.location_id == sal.location_id),
-            ),
-            array(
-                {"owner": Phone.service_at_location_id, **_phone_columns()},
-                at_locations(Phone, Phone.service_at_location_id == sal.id),
-            ),
-            array(
-                {"owner": Schedule.location_id, "row": Schedule.id, **_schedule_columns()},
-                at_locations(Schedule, Schedule.location_id == sal.location_id),
-            ),
-            array(
-                {"owner": Schedule.service_at_location_id, **_schedule_columns()},
-                at_locations(Schedule, Schedule.service_at_location_id == sal.id),
-            ),
+            *of_locations(Phone, _phone_columns()),
+            *of_locations(Schedule, _schedule_columns()),
         )
         .join(Organization, Organization.id == Service.organization_id)
         .where(Service.id.in_(bindparam("ids", expanding=True)))

@@ -49,7 +49,6 @@ from web.idempotency import idempotent
 bp = Blueprint("referrals_api", __name__, url_prefix="/api/v1")
 
 DEFAULT_PER_PAGE = 25
-MAX_PER_PAGE = 100
 
 
 @bp.errorhandler(ReferralError)
@@ -127,7 +126,7 @@ def _paging() -> tuple[int, int]:
     values = {}
     for name, read in (
         ("page", lambda: paging.page_number(request.args)),
-        ("per_page", lambda: paging.page_size(request.args, DEFAULT_PER_PAGE, MAX_PER_PAGE)),
+        ("per_page", lambda: paging.page_size(request.args, DEFAULT_PER_PAGE)),
     ):
         try:
             values[name] = read()

@@ -451,19 +451,23 @@ class MemberStatusLink(db.Model):
         return f"<MemberStatusLink {self.id} member={self.member_id} referral={self.referral_id}>"
 
 
-class NotificationKind(enum.StrEnum):
-    sent = "sent"
-    accepted = "accepted"
-    declined = "declined"
-    cancelled = "cancelled"
-    forwarded = "forwarded"
-    completed = "completed"
-    overdue = "overdue"
-    outcome_overdue = "outcome_overdue"
-    message = "message"
-    link_requested = "link_requested"  # an agency without an account asks for a new link
-    escalated = "escalated"  # no answer in time: the sweep re-sent it to the next best service
-    assigned = "assigned"  # a colleague at the agency gave you the referral to handle
+# A notice for each status a referral reaches, and for: overdue answers and outcomes, a message,
+# link_requested (an agency without an account asks for a new link) and escalated (no answer in
+# time: the sweep re-sent it to the next best service), assigned (a colleague at the agency
+# gave you the referral to handle). Each value is its name.
+NotificationKind = enum.StrEnum(
+    "NotificationKind",
+    [
+        *map(str, Status),
+        "overdue",
+        "outcome_overdue",
+        "message",
+        "link_requested",
+        "escalated",
+        "assigned",
+    ],
+    module=__name__,
+)
 
 
 class Notification(db.Model):
@@ -494,21 +498,24 @@ class Notification(db.Model):
         return f"<Notification {self.id} {self.kind} user={self.user_id}>"
 
 
-class AuditAction(enum.StrEnum):
-    view = "view"
-    create = "create"
-    update = "update"
-    delete = "delete"
-    export = "export"
-    send = "send"
-    accept = "accept"
-    decline = "decline"
-    cancel = "cancel"
-    forward = "forward"
-    complete = "complete"
-    message = "message"
-    revoke = "revoke"
-    denied = "denied"  # a read of another organization's record, refused (answered 404)
+# What an audit row records: a read or change of a record, one of the referral actions, a
+# message, a revoked consent or link, or denied (a read of another organization's record,
+# refused and answered 404). Each value is its name.
+AuditAction = enum.StrEnum(
+    "AuditAction",
+    [
+        "view",
+        "create",
+        "update",
+        "delete",
+        "export",
+        *map(str, Action),
+        "message",
+        "revoke",
+        "denied",
+    ],
+    module=__name__,
+)
 
 
 class AuditObject(enum.StrEnum):

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 MAX_PAGE = 10_000
+MAX_PER_PAGE = 100  # the longest page a list or API serves
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ def page_number(args: Mapping, name: str = "page", high: int = MAX_PAGE) -> int:
     return number
 
 
-def page_size(args: Mapping, default: int, high: int, name: str = "per_page") -> int:
+def page_size(args: Mapping, default: int, high: int = MAX_PER_PAGE, name: str = "per_page") -> int:
     """The page size asked for (`default` when absent); BadPaging unless from 1 to `high`."""
     number = _whole_number(args, name)
     if number is None:

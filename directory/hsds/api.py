@@ -56,7 +56,6 @@ from web.errors import json_error
 bp = Blueprint("hsds_api", __name__, url_prefix="/hsds")
 
 DEFAULT_PER_PAGE = 20
-MAX_PER_PAGE = 100
 MAX_SEARCH_RESULTS = 2000  # full-text matches considered before the other filters
 MAX_PROXIMITY_M = 2_000_000
 NDJSON_BATCH = 200
@@ -151,7 +150,7 @@ class Paging:
             raise BadParameter("format", f"format must be json or ndjson, not {fmt!r}.")
         try:
             page = paging.page_number(request.args)
-            per_page = paging.page_size(request.args, DEFAULT_PER_PAGE, MAX_PER_PAGE)
+            per_page = paging.page_size(request.args, DEFAULT_PER_PAGE)
         except paging.BadPaging as exc:
             raise BadParameter(exc.parameter, exc.message) from None
         return cls(page=page, per_page=per_page, ndjson=fmt == "ndjson")
@@ -169,6 +168,16 @@ def _any_contains(text: str, *columns: Any) -> ColumnElement[bool]:
 
 
 # ------------------------------------------------------------------ paging
+
+
+def _searched(model: type, *columns: str) -> Select:
+    """A select of the model's ids; with the `search` parameter, of the rows that contain its
+    text in one of the named columns."""
+    id_query = select(model.id)
+    text = _text("search")
+    if text:
+        id_query = id_query.where(_any_contains(text, *(getattr(model, c) for c in columns)))
+    return id_query
 
 
 def _search_rank(text: str | None) -> list[uuid.UUID] | None:
@@ -300,7 +309,7 @@ def _openapi_template() -> dict[str, Any]:
             "Read-only HSDS 3.0 API of a Wraparound community resource directory. "
             "Extensions to HSDS objects: `referral_capacity` on services (accepting, waitlist, "
             "not_accepting) and `tz_name` (IANA time zone) on schedules. Lists accept "
-            f"per_page up to {MAX_PER_PAGE}; format=ndjson streams every row without paging."
+            f"per_page up to {paging.MAX_PER_PAGE}; format=ndjson streams every row without paging."
         ),
     }
     paths = document["paths"]
@@ -344,7 +353,7 @@ def _document_errors_and_bounds(document: dict[str, Any]) -> None:
         if "{id}" in path:
             responses["404"] = {"description": "No record with this id.", "content": content}
     parameters = document["components"].get("parameters", {})
-    bounds = {"page": (1, paging.MAX_PAGE), "per_page": (1, MAX_PER_PAGE)}
+    bounds = {"page": (1, paging.MAX_PAGE), "per_page": (1, paging.MAX_PER_PAGE)}
     for name, (low, high) in bounds.items():
         if name in parameters:
             schema = parameters[name].setdefault("schema", {"type": "integer"})
@@ -419,6 +428,30 @@ def _rank_by(ranked_ids: list[uuid.UUID] | None) -> Callable[[Sequence], Any] | 
     return lambda row: (position.get(row[1], len(position)), str(row[0]))
 
 
+def _service_list(
+    model: type,
+    id_query: Select,
+    order_by: Sequence,
+    ranked: list[uuid.UUID] | None,
+    paging: Paging,
+    form: tuple[Sequence, Callable[[list], list[dict]]],
+):
+    """A list of services or services at locations (rows selected as id and service id): with
+    a full-text search in its relevance order, else in `order_by`. `form`: the load options
+    and the page serializer."""
+    rank = _rank_by(ranked)
+    options, serialize = form
+    return _list_response(
+        model=model,
+        id_query=id_query,
+        order_by=(Service.id,) if rank else order_by,
+        options=options,
+        serialize=serialize,
+        paging=paging,
+        rank=rank,
+    )
+
+
 @bp.get("/services")
 def services():
     """Services, filtered and paged; list items, minimal (id, last_modified) or full."""
@@ -435,15 +468,8 @@ def services():
     else:
         options, serialize = hsds_json.SERVICE_LIST_OPTIONS, _each(hsds_json.service_list_item)
 
-    rank = _rank_by(ranked)
-    return _list_response(
-        model=Service,
-        id_query=id_query,
-        order_by=(Service.id,) if rank else (Service.name, Service.id),
-        options=options,
-        serialize=serialize,
-        paging=paging,
-        rank=rank,
+    return _service_list(
+        Service, id_query, (Service.name, Service.id), ranked, paging, (options, serialize)
     )
 
 
@@ -461,15 +487,8 @@ def service(id: str):
 def organizations():
     """Organizations, paged; full=true nests everything, full_service=true their full services."""
     paging = Paging.from_request()
-    text = _text("search")
+    id_query = _searched(Organization, "name", "alternate_name", "description")
     full, full_service = _bool("full"), _bool("full_service")
-    id_query = select(Organization.id)
-    if text:
-        id_query = id_query.where(
-            _any_contains(
-                text, Organization.name, Organization.alternate_name, Organization.description
-            )
-        )
     services_form = "full" if full_service else ("list" if full else None)
     options = hsds_json.organization_options(full=full, services=services_form)
     if full:
@@ -521,10 +540,7 @@ def organization(id: str):
 def taxonomies():
     """Taxonomies, paged; search matches names and descriptions."""
     paging = Paging.from_request()
-    text = _text("search")
-    id_query = select(Taxonomy.id)
-    if text:
-        id_query = id_query.where(_any_contains(text, Taxonomy.name, Taxonomy.description))
+    id_query = _searched(Taxonomy, "name", "description")
     return _list_response(
         model=Taxonomy,
         id_query=id_query,
@@ -545,13 +561,8 @@ def taxonomy(id: str):
 def taxonomy_terms():
     """Taxonomy terms, paged; filter by taxonomy, parent, top level only, or words."""
     paging = Paging.from_request()
-    text = _text("search")
     taxonomy_id, parent_id = _uuid("taxonomy_id"), _uuid("parent_id")
-    id_query = select(TaxonomyTerm.id)
-    if text:
-        id_query = id_query.where(
-            _any_contains(text, TaxonomyTerm.name, TaxonomyTerm.code, TaxonomyTerm.description)
-        )
+    id_query = _searched(TaxonomyTerm, "name", "code", "description")
     if taxonomy_id is not None:
         id_query = id_query.where(TaxonomyTerm.taxonomy_id == taxonomy_id)
     if parent_id is not None:
@@ -686,25 +697,14 @@ def service_at_locations():
         .join(Location, Location.id == ServiceAtLocation.location_id)
         .where(*conditions)
     )
-    rank = _rank_by(ranked)
-    if rank is not None:
-        order_by = [Service.id]
     if full:
-        options = hsds_json.SERVICE_AT_LOCATION_FULL_OPTIONS
-        serialize = hsds_json.services_at_location_full
+        form = (hsds_json.SERVICE_AT_LOCATION_FULL_OPTIONS, hsds_json.services_at_location_full)
     else:
-        options = hsds_json.SERVICE_AT_LOCATION_LIST_OPTIONS
-        serialize = _each(hsds_json.service_at_location_list_item)
-
-    return _list_response(
-        model=ServiceAtLocation,
-        id_query=id_query,
-        order_by=order_by,
-        options=options,
-        serialize=serialize,
-        paging=paging,
-        rank=rank,
-    )
+        form = (
+            hsds_json.SERVICE_AT_LOCATION_LIST_OPTIONS,
+            _each(hsds_json.service_at_location_list_item),
+        )
+    return _service_list(ServiceAtLocation, id_query, order_by, ranked, paging, form)
 
 
 @bp.get("/service_at_locations/<id>")

@@ -26,21 +26,23 @@ def test_one_table_for_the_import_the_index_and_the_filters():
         assert languages.name(code) == name
 
 
+# Each language, by its code and name, with the ways 211 data writes it.
+SPELLINGS = {
+    ("pa", "Punjabi"): ("Punjabi",),
+    ("yue", "Cantonese"): ("Cantonese", "zh-yue"),
+    ("cmn", "Mandarin"): ("Chinese (Mandarin)",),
+    ("zh", "Chinese"): ("Chinese",),
+    ("es", "Spanish"): ("Español",),
+    ("ht", "Haitian Creole"): ("Creole",),
+    ("ase", "American Sign Language"): ("Sign language", "ASL"),
+    ("fa", "Persian"): ("Farsi",),
+    ("prs", "Dari"): ("Dari",),
+}
+
+
 @pytest.mark.parametrize(
     ("written", "code", "name"),
-    [
-        ("Punjabi", "pa", "Punjabi"),
-        ("Cantonese", "yue", "Cantonese"),
-        ("Chinese (Mandarin)", "cmn", "Mandarin"),
-        ("zh-yue", "yue", "Cantonese"),
-        ("Chinese", "zh", "Chinese"),
-        ("Español", "es", "Spanish"),
-        ("Creole", "ht", "Haitian Creole"),
-        ("Sign language", "ase", "American Sign Language"),
-        ("ASL", "ase", "American Sign Language"),
-        ("Farsi", "fa", "Persian"),
-        ("Dari", "prs", "Dari"),
-    ],
+    [(written, *language) for language, spellings in SPELLINGS.items() for written in spellings],
 )
 def test_common_211_spellings(written, code, name):
     assert languages.canonical(written) == (code, name)

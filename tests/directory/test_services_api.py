@@ -84,26 +84,38 @@ def test_pages(client, corpus):
     assert not {r["id"] for r in first["results"]} & {r["id"] for r in third["results"]}
 
 
+# The refused query strings, by the error code they answer with, and a part of each message.
+BAD_PARAMETERS = {
+    "unknown_place": {
+        "near=00000": "not a US ZIP code",
+        "near=Atlantis,+ZZ": "not a US state",
+        "lat=abc&lon=-110": "latitude 'abc' is not a number",
+    },
+    "invalid_parameter": {
+        "near=85701&radius_km=0": "radius_km must be more than 0",
+        "near=85701&radius_km=-3": "radius_km must be more than 0",
+        "near=85701&radius_km=ten": "radius_km must be a number",
+        "near=85701&radius_km=nan": "finite",
+        "near=85701&radius_km=9000": "at most 500",
+        "per_page=101": "per_page must be between 1 and 100",
+        "per_page=0": "per_page must be between 1 and 100",
+        "page=0": "page must be 1 or more",
+        "page=two": "page must be a whole number",
+        "page=1.5": "page must be a whole number",
+        "lat=32.2": "lat and lon must be given together",
+        "open_now=maybe": "open_now must be true or false",
+        "q=" + "x" * 201: "q is too long",
+    },
+    "unknown_category": {"category=Knitting": "no category 'Knitting'"},
+}
+
+
 @pytest.mark.parametrize(
     ("query", "code", "message"),
     [
-        ("near=00000", "unknown_place", "not a US ZIP code"),
-        ("near=Atlantis,+ZZ", "unknown_place", "not a US state"),
-        ("near=85701&radius_km=0", "invalid_parameter", "radius_km must be more than 0"),
-        ("near=85701&radius_km=-3", "invalid_parameter", "radius_km must be more than 0"),
-        ("near=85701&radius_km=ten", "invalid_parameter", "radius_km must be a number"),
-        ("near=85701&radius_km=nan", "invalid_parameter", "finite"),
-        ("near=85701&radius_km=9000", "invalid_parameter", "at most 500"),
-        ("per_page=101", "invalid_parameter", "per_page must be between 1 and 100"),
-        ("per_page=0", "invalid_parameter", "per_page must be between 1 and 100"),
-        ("page=0", "invalid_parameter", "page must be 1 or more"),
-        ("page=two", "invalid_parameter", "page must be a whole number"),
-        ("page=1.5", "invalid_parameter", "page must be a whole number"),
-        ("lat=32.2", "invalid_parameter", "lat and lon must be given together"),
-        ("lat=abc&lon=-110", "unknown_place", "latitude 'abc' is not a number"),
-        ("open_now=maybe", "invalid_parameter", "open_now must be true or false"),
-        ("category=Knitting", "unknown_category", "no category 'Knitting'"),
-        ("q=" + "x" * 201, "invalid_parameter", "q is too long"),
+        (query, code, message)
+        for code, rows in BAD_PARAMETERS.items()
+        for query, message in rows.items()
     ],
 )
 def test_bad_parameters_are_400_with_a_message(client, corpus, query, code, message):

@@ -217,15 +217,17 @@ def test_a_network_admin_sets_any_agencys_windows(db, network, signed_in):
     )
 
 
+# Each field's refused values and the range its error names.
+REFUSED = {
+    "emergency_window_hours": (("0", "100"), "from 1 to 72 hours"),
+    "urgent_window_business_days": (("soon",), "from 1 to 10 business days"),
+    "response_window_business_days": (("", "2.5"), "from 1 to 30 business days"),
+}
+
+
 @pytest.mark.parametrize(
     ("field", "value", "message"),
-    [
-        ("emergency_window_hours", "0", "from 1 to 72 hours"),
-        ("emergency_window_hours", "100", "from 1 to 72 hours"),
-        ("urgent_window_business_days", "soon", "from 1 to 10 business days"),
-        ("response_window_business_days", "", "from 1 to 30 business days"),
-        ("response_window_business_days", "2.5", "from 1 to 30 business days"),
-    ],
+    [(field, value, message) for field, (values, message) in REFUSED.items() for value in values],
 )
 def test_bad_values_are_refused_with_a_message_and_kept(
     db, network, signed_in, field, value, message

@@ -12,8 +12,8 @@ import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from functools import lru_cache
-from typing import Any
+from functools import lru_cache, wraps
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil import parser as date_parser
@@ -574,11 +574,23 @@ _STATUS = {status.value: status for status in ServiceStatus} | {
 }
 
 
-def parse_status(value: Any) -> str | None:
+T = TypeVar("T")
+
+
+def _blank_is_none(parse: Callable[[str], T]) -> Callable[[Any], T | None]:
+    """A field parser from a parser of its cleaned text: a blank field is None, never an error."""
+
+    @wraps(parse)
+    def parse_field(value: Any) -> T | None:
+        text = clean_text(value)
+        return None if text is None else parse(text)
+
+    return parse_field
+
+
+@_blank_is_none
+def parse_status(text: str) -> str:
     """A service status from the words exports use ("open", "deleted", "temp closed")."""
-    text = clean_text(value)
-    if text is None:
-        return None
     key = " ".join(text.lower().split())
     if key not in _STATUS:
         raise BadValue(f"{text!r} is not one of {', '.join(ServiceStatus)}")
@@ -588,10 +600,8 @@ def parse_status(value: Any) -> str | None:
 def one_of(*allowed: str) -> Callable[[Any], str | None]:
     """A parser for a field with a fixed list of values, in any case, with - or _ for spaces."""
 
-    def parse(value: Any) -> str | None:
-        text = clean_text(value)
-        if text is None:
-            return None
+    @_blank_is_none
+    def parse(text: str) -> str:
         key = text.lower().replace("-", "_").replace(" ", "_")
         for option in allowed:
             if key == option.replace(" ", "_"):
@@ -601,11 +611,9 @@ def one_of(*allowed: str) -> Callable[[Any], str | None]:
     return parse
 
 
-def parse_freq(value: Any) -> str | None:
+@_blank_is_none
+def parse_freq(text: str) -> str:
     """A schedule freq: WEEKLY or MONTHLY (DAILY is read as WEEKLY on every day)."""
-    text = clean_text(value)
-    if text is None:
-        return None
     key = text.upper()
     if key == "DAILY":
         return "WEEKLY"  # with no byday, a weekly schedule is every day
@@ -614,11 +622,9 @@ def parse_freq(value: Any) -> str | None:
     return key
 
 
-def parse_wkst(value: Any) -> str | None:
+@_blank_is_none
+def parse_wkst(text: str) -> str:
     """A schedule wkst: one day code ("MO")."""
-    text = clean_text(value)
-    if text is None:
-        return None
     code = normalize_byday(text)
     if "," in code or len(code) != 2:
         raise BadValue(f"wkst {text!r} is not one day")
@@ -630,11 +636,9 @@ def parse_schedule_time(value: Any) -> str | None:
     return None if clean_text(value) is None else normalize_time(value, keep_iso=True)
 
 
-def parse_tz_name(value: Any) -> str | None:
+@_blank_is_none
+def parse_tz_name(text: str) -> str:
     """An IANA time zone name ("America/New_York")."""
-    text = clean_text(value)
-    if text is None:
-        return None
     try:
         ZoneInfo(text)
     except (ZoneInfoNotFoundError, ValueError):
@@ -662,11 +666,9 @@ def parse_plausible_year(value: Any) -> int | None:
     return year
 
 
-def parse_currency(value: Any) -> str | None:
+@_blank_is_none
+def parse_currency(text: str) -> str:
     """An ISO 4217 currency code from "USD", "usd" or "$"."""
-    text = clean_text(value)
-    if text is None:
-        return None
     symbols = {"$": "USD", "us$": "USD", "usd": "USD", "£": "GBP", "€": "EUR"}
     code = symbols.get(text.lower(), text.upper())
     if len(code) != 3 or not code.isalpha():

@@ -32,40 +32,37 @@ def directory(db):
     legal_taxonomy = make_taxonomy(db, name="Legal Help")
     lawyer = make_taxonomy_term(db, taxonomy=legal_taxonomy, name="Free Lawyer", code="L")
 
+    def service(organization, name, term, description, **where):
+        """A service of the organization in one term; `where`: its location or place."""
+        return make_service(
+            db, organization=organization, name=name, term=term, description=description, **where
+        )
+
     north = make_organization(db, name="Northside Center")
-    pantry_service = make_service(
-        db,
-        organization=north,
-        name="Food Pantry",
-        term=pantry,
-        description="Groceries to take home every week.",
-    )
-    rent = make_service(
-        db,
-        organization=north,
-        name="Rent Help",
-        term=housing,
-        description="Money toward rent and utility bills.",
+    pantry_service = service(north, "Food Pantry", pantry, "Groceries to take home every week.")
+    rent = service(
+        north,
+        "Rent Help",
+        housing,
+        "Money toward rent and utility bills.",
         location=pantry_service.service_at_locations[0].location,
     )
     legal_org = make_organization(db, name="Mohawk Legal Aid")
-    clinic = make_service(
-        db,
-        organization=legal_org,
-        name="Legal Clinic",
-        term=lawyer,
-        description="Free lawyers for eviction and benefits cases.",
+    clinic = service(
+        legal_org,
+        "Legal Clinic",
+        lawyer,
+        "Free lawyers for eviction and benefits cases.",
         latitude=UTICA[0],
         longitude=UTICA[1],
         postal_code="13501",
     )
     outreach_org = make_organization(db, name="Capital Outreach")
-    outreach = make_service(
-        db,
-        organization=outreach_org,
-        name="Mobile Outreach",
-        term=food,
-        description="A van that brings hot meals and blankets.",
+    outreach = service(
+        outreach_org,
+        "Mobile Outreach",
+        food,
+        "A van that brings hot meals and blankets.",
         location=make_location(
             db,
             organization=outreach_org,

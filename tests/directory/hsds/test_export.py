@@ -200,6 +200,17 @@ def _assert_same_files(first: Path, second: Path) -> None:
             assert before == after, f"{name} differs in length"
 
 
+def _reimport_and_export_again(db, tmp_path: Path, form: str) -> None:
+    """Empty the directory, import the first export's `form` folder cleanly (nothing rejected,
+    no warnings) and export it again to tmp_path / "second"."""
+    _empty_the_directory(db)
+    report = import_path(tmp_path / "first" / form)
+    db.session.commit()
+    assert [str(issue) for issue in report.rejected] == []
+    assert [str(issue) for issue in report.warnings] == []
+    export_package(tmp_path / "second")
+
+
 def _every_table_and_more(db) -> None:
     make_every_hsds_table(db)
     make_service(db, name="Second pantry")
@@ -219,12 +230,7 @@ def test_json_export_import_export_gives_the_same_records(db, tmp_path):
     organizations = json.loads((folder / "organizations.json").read_text())
     assert_valid("compiled/organization_package.json", organizations)
 
-    _empty_the_directory(db)
-    report = import_path(tmp_path / "first" / "json")
-    db.session.commit()
-    assert [str(issue) for issue in report.rejected] == []
-    assert [str(issue) for issue in report.warnings] == []
-    export_package(tmp_path / "second")
+    _reimport_and_export_again(db, tmp_path, "json")
 
     _assert_same_files(tmp_path / "first", tmp_path / "second")
 
@@ -250,12 +256,7 @@ def test_csv_export_import_export_gives_the_same_records_but_history_times(db, t
     _every_table_and_more(db)
     export_package(tmp_path / "first")
 
-    _empty_the_directory(db)
-    report = import_path(tmp_path / "first" / "csv")
-    db.session.commit()
-    assert [str(issue) for issue in report.rejected] == []
-    assert [str(issue) for issue in report.warnings] == []
-    export_package(tmp_path / "second")
+    _reimport_and_export_again(db, tmp_path, "csv")
 
     _assert_same_files(tmp_path / "first" / "csv", tmp_path / "second" / "csv")
     for name in ("taxonomies.json", "taxonomy_terms.json"):
