@@ -12,6 +12,7 @@ import time
 import pytest
 
 from referrals.models import Referral
+from tests.directory.factories import make_taxonomy_term
 from tests.e2e.axe import assert_accessible
 from tests.e2e.test_referral_loop import PHONE, _no_sideways_scroll, _sign_in
 from tests.referrals.pages import refer_with_status_link
@@ -31,8 +32,9 @@ def _check(page) -> None:
 
 @pytest.fixture
 def upkeep(db, network, create_member) -> dict:
-    """Agency A's food boxes at a Syracuse site, and a referral to them for Maria, who agreed
-    to hear how it goes by email."""
+    """Agency A's food boxes at a Syracuse site, a "Food pantry" category, and a referral to
+    them for Maria, who agreed to hear how it goes by email."""
+    make_taxonomy_term(db, name="Food pantry", code="BD-1800.2000")
     referral = refer_with_status_link(db, network, create_member, preferred_language="English")
     service = network.service_a
     return {"service": service.id, "organization": service.organization_id, "referral": referral}
@@ -130,6 +132,10 @@ def test_an_agency_keeps_its_listing_true_and_works_its_referrals(
         eve.get_by_role("link", name="Edit this listing").click()
         eve.wait_for_url(f"**/services/{upkeep['service']}/edit")
         _check(eve)
+        eve.get_by_label("Add categories").press_sequentially("pantry", delay=30)
+        eve.get_by_label("Food pantry").wait_for()  # the picker's matches, searched as she types
+        _check(eve)
+        eve.get_by_label("Food pantry").check()
         eve.get_by_label("Phone numbers").fill(NEW_PHONE)
         _save(eve, "Save the service")
         _check(eve)
@@ -168,6 +174,7 @@ def test_an_agency_keeps_its_listing_true_and_works_its_referrals(
         maria.goto(service_page)
         body = maria.inner_text("main")
         assert NEW_PHONE in body and re.search(r"Monday\s+10 am – 2 pm", body)
+        assert "Food pantry" in body
         _check(maria)
 
         # A member of the public suggests two fixes (no JavaScript, no account); the first
