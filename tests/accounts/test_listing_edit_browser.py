@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from tests.e2e.axe import assert_accessible
 from tests.fixtures_accounts import TEST_PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -34,17 +35,20 @@ def test_an_agency_admin_fixes_a_phone_and_the_hours(live_server, browser, listi
         page.get_by_role("link", name="Edit this listing").click()
         page.wait_for_url(f"**/services/{listing.service.id}/edit")
         assert page.evaluate(FITS_THE_SCREEN)
+        assert_accessible(page)
         phones = page.get_by_label("Phone numbers")
         phones.fill("555-01")
         page.get_by_role("button", name="Save the service").click()
         assert "Line 1" in page.locator("#phones-error").inner_text()
         assert page.get_by_label("Phone numbers").get_attribute("aria-invalid") == "true"
+        assert_accessible(page)  # with the error shown
         page.get_by_label("Phone numbers").fill("(315) 555-0142")
         page.get_by_role("button", name="Save the service").click()
         page.get_by_text(re.compile(r"Saved \d+ change")).wait_for()
 
         page.goto(f"{base}/services/{listing.service.id}/hours")
         assert page.evaluate(FITS_THE_SCREEN)
+        assert_accessible(page)
         monday = page.locator("#day-MO")
         monday.get_by_label("Opens", exact=True).fill("17:00")
         monday.get_by_label("Closes", exact=True).fill("09:00")
@@ -52,20 +56,24 @@ def test_an_agency_admin_fixes_a_phone_and_the_hours(live_server, browser, listi
         assert (
             "Closing time is before opening time" in page.locator("#MO_0_closes-error").inner_text()
         )
+        assert_accessible(page)
         monday = page.locator("#day-MO")
         monday.get_by_label("Opens", exact=True).fill("10:00")
         monday.get_by_label("Closes", exact=True).fill("14:00")
         page.get_by_role("button", name="Save the hours").click()
         page.get_by_text(re.compile(r"Saved \d+ change")).wait_for()
         assert page.evaluate(FITS_THE_SCREEN)
+        assert_accessible(page)
 
         page.goto(f"{base}{service_page}")
         body = page.inner_text("body")
         assert "(315) 555-0142" in body
         assert re.search(r"Monday\s+10 am – 2 pm", body)
+        assert_accessible(page)
         page.get_by_role("link", name="History").click()
         page.wait_for_url("**/history")
         assert page.evaluate(FITS_THE_SCREEN)
+        assert_accessible(page)
         history = page.inner_text("body")
         assert "Phone numbers" in history and "Monday: 10 am – 2 pm" in history
     finally:

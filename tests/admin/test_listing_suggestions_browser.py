@@ -8,6 +8,7 @@ import pytest
 
 from directory.models import Service
 from directory.verification import network_today
+from tests.e2e.axe import assert_accessible
 from tests.fixtures_accounts import TEST_PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -52,21 +53,25 @@ def test_a_fix_suggested_without_javascript_is_accepted_by_the_agency(
         caution = page.locator(".verified-caution")
         assert "not verified for over a year" in caution.inner_text()
         assert caution.evaluate(CONTRAST) >= 4.5
+        assert_accessible(page)
         page.get_by_role("link", name="Something wrong? Suggest a fix").click()
         page.wait_for_url(f"{live_server.url}/services/{network.service_a.id}/suggest")
         page.wait_for_load_state("load")
         assert page.evaluate(FITS_THE_SCREEN)
         assert not page.get_by_label("Leave this empty").is_visible()  # the honeypot
+        assert_accessible(page)
         page.get_by_label("Phone number").check()
         page.get_by_label("What should it say?").fill("Call (315) 555-0199 now.")
         page.get_by_label("Your email (optional)").fill("pat@example.org")
         time.sleep(1.2)  # a person takes longer than SUGGEST_MIN_SECONDS to type it
         page.get_by_role("button", name="Send the fix").click()
         assert page.get_by_role("heading", level=1).inner_text() == "Thank you for the fix"
+        assert_accessible(page)
 
         _sign_in(page, f"{live_server.url}/listings/suggestions", network.staff_a)
         assert page.evaluate(FITS_THE_SCREEN)
         assert "Call (315) 555-0199 now." in page.inner_text("main")
+        assert_accessible(page)
         page.get_by_role("button", name="Accept and edit Emergency food boxes").click()
         page.wait_for_url(f"{live_server.url}/services/{network.service_a.id}")
         assert "Accepted." in page.inner_text("body")
@@ -74,9 +79,11 @@ def test_a_fix_suggested_without_javascript_is_accepted_by_the_agency(
         assert "verified today" in page.locator(".listing-trust").inner_text()
         assert page.locator(".verified-caution").count() == 0
         assert page.evaluate(FITS_THE_SCREEN)
+        assert_accessible(page)
         page.get_by_role("link", name="Listings").click()
         page.wait_for_url(f"{live_server.url}/listings")
         assert "1 listing needs verifying." in page.inner_text("main")
         assert page.evaluate(FITS_THE_SCREEN)
+        assert_accessible(page)
     finally:
         context.close()

@@ -79,12 +79,10 @@ def test_a_declined_email_referral_goes_to_the_next_best_service_and_closes(
 ):
     base = live_server.url
     app.config["PUBLIC_BASE_URL"] = base  # the emailed link points at this server
-    # bypass_csp: axe-core is injected as an inline script, which the pages' CSP forbids.
-    coordinator = browser.new_context(viewport=PHONE, bypass_csp=True)
-    clinic = browser.new_context(
-        viewport=PHONE, bypass_csp=True
-    )  # no account: only the emailed link
-    agency = browser.new_context(viewport=PHONE, bypass_csp=True)
+    # The pages run under their own CSP: axe-core is evaluated by the debugger, not the page.
+    coordinator = browser.new_context(viewport=PHONE)
+    clinic = browser.new_context(viewport=PHONE)  # no account: only the emailed link
+    agency = browser.new_context(viewport=PHONE)
     try:
         ana = coordinator.new_page()
         ana.set_default_timeout(10_000)

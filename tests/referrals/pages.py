@@ -3,9 +3,10 @@
 import re
 
 from accounts.models import User
-from directory.models import Service
-from referrals import services
+from directory.models import Service, ServiceAtLocation
+from referrals import member_status, services
 from referrals.models import Member, Referral
+from tests.directory.factories import make_location
 
 
 def text_of(response) -> str:
@@ -45,3 +46,16 @@ def accept(db, network, referral):
     """Accept `referral` as agency A's staff, through the service layer (committed)."""
     services.accept(db.session.get(Referral, referral.id), db.session.get(User, network.staff_a.id))
     db.session.commit()
+
+
+def refer_with_status_link(db, network, create_member, **member_fields) -> Referral:
+    """Agency A's first service at a site in ZIP 13203, and a referral to it (committed) for a
+    member who agreed to hear how it goes by email."""
+    service = db.session.get(Service, network.service_a.id)
+    site = make_location(db, organization=service.organization, postal_code="13203")
+    service.service_at_locations.append(ServiceAtLocation(location=site))
+    member = create_member(**member_fields)
+    coordinator = db.session.get(User, network.coordinator_a.id)
+    member_status.set_contact(coordinator, db.session.get(Member, member.id), "email")
+    db.session.commit()
+    return refer(db, network, member)

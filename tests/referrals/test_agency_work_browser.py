@@ -4,6 +4,7 @@ you type (htmx), and the same without JavaScript."""
 import pytest
 
 from referrals.models import Referral
+from tests.e2e.axe import assert_accessible
 from tests.fixtures_accounts import TEST_PASSWORD
 from tests.referrals.pages import refer
 
@@ -38,6 +39,7 @@ def test_staff_assign_and_forward_by_searching_as_they_type(
     assert answer.value.request.headers.get("hx-request") == "true"
     page.get_by_role("link", name="Assigned to me 1").wait_for()
     assert page.evaluate(FITS_THE_SCREEN)
+    assert_accessible(page)
 
     row = page.locator(f"#referral-{referral.id}")
     row.get_by_text("Forward…").click()
@@ -47,6 +49,7 @@ def test_staff_assign_and_forward_by_searching_as_they_type(
     choice = row.get_by_label("Emergency shelter beds")
     choice.wait_for()
     assert page.evaluate(FITS_THE_SCREEN)
+    assert_accessible(page)  # the forward picker with its results
     choice.check()
     row.get_by_role("button", name="Forward").click()
     page.locator(f"#referral-{referral.id}").get_by_text("Forwarded", exact=True).wait_for()
@@ -65,10 +68,12 @@ def test_the_forward_picker_without_javascript(live_server, browser, db, network
         page.wait_for_load_state()
         assert "forward_q=shelter" in page.url
         assert page.evaluate(FITS_THE_SCREEN)
+        assert_accessible(page)
         page.get_by_label("Emergency shelter beds").check()
         page.get_by_role("button", name="Forward", exact=True).click()
         page.wait_for_load_state()
         assert "Forwarded to Emergency shelter beds." in page.inner_text("body")
+        assert_accessible(page)
         assert _forwarded_to(db, referral.id).service_id == network.service_b.id
     finally:
         context.close()

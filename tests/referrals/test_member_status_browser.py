@@ -3,11 +3,10 @@
 import pytest
 
 from accounts.models import User
-from directory.models import Service, ServiceAtLocation
-from referrals import member_status, services
-from referrals.models import Member, Referral
-from tests.directory.factories import make_location
-from tests.referrals.pages import refer
+from referrals import services
+from referrals.models import Referral
+from tests.e2e.axe import assert_accessible
+from tests.referrals.pages import refer_with_status_link
 
 pytestmark = pytest.mark.browser
 
@@ -17,14 +16,8 @@ FITS_THE_SCREEN = "document.documentElement.scrollWidth <= window.innerWidth"
 def test_a_spanish_speaking_member_reads_their_status_on_a_phone(
     db, network, create_member, smtp_server, live_server, browser
 ):
-    service = db.session.get(Service, network.service_a.id)
-    location = make_location(db, organization=service.organization, postal_code="13203")
-    service.service_at_locations.append(ServiceAtLocation(location=location))
-    member = create_member(preferred_language="Spanish")
-    coordinator = db.session.get(User, network.coordinator_a.id)
-    member_status.set_contact(coordinator, db.session.get(Member, member.id), "email")
-    db.session.commit()
-    referral = refer(db, network, member)
+    referral = refer_with_status_link(db, network, create_member, preferred_language="Spanish")
+    member = referral.member
     services.accept(db.session.get(Referral, referral.id), db.session.get(User, network.staff_a.id))
     db.session.commit()
     smtp_server.deliver()
@@ -42,5 +35,6 @@ def test_a_spanish_speaking_member_reads_their_status_on_a_phone(
         assert call.get_attribute("href") == "tel:(315)555-0100"
         assert page.locator("main").get_by_text("Syracuse, NY 13203").count() == 1
         assert page.evaluate(FITS_THE_SCREEN)
+        assert_accessible(page)
     finally:
         context.close()
