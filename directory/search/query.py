@@ -21,6 +21,7 @@ from web import paging
 
 if TYPE_CHECKING:
     from directory.cards import ServiceCard
+    from directory.search.crisis import Crisis
 
 MAX_PER_PAGE = 100
 DEFAULT_RADIUS_KM = 40.0
@@ -71,6 +72,7 @@ class SearchResults:
     hits: list[SearchHit]
     facets: dict[str, list[Facet]] = field(default_factory=dict)
     suggestion: str | None = None  # "did you mean", when the words look misspelled
+    crisis: "Crisis | None" = None  # the words signal danger: show the crisis lines first
 
     @property
     def pages(self) -> int:
