@@ -1,12 +1,9 @@
 """Crisis words first: danger in the words shows 988 and 911 above everything, and the
 directory's crisis services first (the demo directory, on both databases)."""
 
-from datetime import date
-
 import pytest
 
 from directory import search
-from directory.demo import seed_demo_directory
 from directory.search import crisis
 from geo import places
 
@@ -76,13 +73,6 @@ def test_the_lines_are_911_and_988_then_the_line_for_the_danger():
 def test_a_bad_line_in_the_word_list_is_named():
     with pytest.raises(crisis.CrisisFileError, match="line 2"):
         crisis.CrisisWords.from_text("suicide => suicide\nworry => sad\n")
-
-
-@pytest.fixture
-def demo(db):
-    seed_demo_directory(today=date(2026, 3, 16))
-    db.session.commit()
-    search.reindex()
 
 
 CRISIS_SERVICES = {
