@@ -53,6 +53,7 @@ def hit_json(hit: SearchHit, place: Place | None) -> dict[str, Any]:
         "organization": {"id": str(service.organization.id), "name": service.organization.name},
         "description": service.description,
         "snippet": hit.snippet,
+        "matched": list(hit.matched),  # found through these terms, not the words typed
         "categories": [
             {
                 "id": str(a.taxonomy_term.id),

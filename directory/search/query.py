@@ -56,6 +56,7 @@ class SearchHit:
     open_now: bool | None = None  # None: no hours on record
     snippet: str | None = None  # highlighted HTML (escaped text with <mark>), safe to render
     service: "ServiceCard | None" = None  # what its result card shows (read in one query)
+    matched: tuple[str, ...] = ()  # terms it matched through, not the words typed ("childcare")
 
 
 @dataclass

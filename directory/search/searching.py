@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from directory import cards, languages
 from directory.models import TaxonomyTerm
-from directory.search import crisis, ranking, spelling, sync, synonyms
+from directory.search import crisis, explain, ranking, spelling, sync, synonyms
 from directory.search.engine import (
     TOP_TEXT_MATCHES,
     EngineQuery,
@@ -221,26 +221,46 @@ def search(query: SearchQuery) -> SearchResults:
     if danger is not None:
         ranked, total = _crisis_first(search_engine, request, danger, ranked, total)
     ranked = ranked[start : start + query.per_page]
-    services = cards.load_cards([uuid.UUID(bytes=r.ids[i]) for r, i, _ in ranked])
+    services = cards.load_cards([uuid.UUID(bytes=r.key) for r in ranked])
     hits = []
-    for source, i, score in ranked:
-        service = services.get(uuid.UUID(bytes=source.ids[i]))
+    for entry in ranked:
+        service = services.get(uuid.UUID(bytes=entry.key))
         if service is None:  # deleted since the index was read
             continue
-        hits.append(_hit(search_engine, request, source, i, score, service, has_text))
+        hit = _hit(search_engine, request, entry, service, has_text)
+        words = explain.card_words(service)
+        hit.matched = explain.matched(request.concepts, words)
+        if entry.untyped:  # put first for the danger in the words: say why
+            hit.matched = explain.matched(entry.untyped, words, typed=False) + hit.matched
+        hits.append(hit)
     return SearchResults(query, total, hits, result.facets, found.suggestion, danger)
 
 
-def _ranked(result: EngineResult, has_text: bool, limit: int) -> list[tuple]:
-    """(result, position, combined score) of the best `limit` matches, best first."""
+@dataclass(frozen=True)
+class _Ranked:
+    """A match in a page: its place in an engine result, its combined score, and the concepts
+    that found it when they were not typed (crisis services)."""
+
+    result: EngineResult
+    position: int
+    score: float
+    untyped: tuple[synonyms.Concept, ...] = ()
+
+    @property
+    def key(self) -> bytes:
+        return self.result.ids[self.position]
+
+
+def _ranked(result: EngineResult, has_text: bool, limit: int) -> list[_Ranked]:
+    """The best `limit` matches, best first."""
     distance, serves = result.distance_km, result.serves_area
     relevance = result.scores / result.best_score if has_text and result.best_score else None
     combined = ranking.scores(relevance, distance, serves, result.open_now)
     positions = _order(result, combined, distance, serves, has_text, limit)
-    return [(result, i, float(combined[i])) for i in positions]
+    return [_Ranked(result, i, float(combined[i])) for i in positions]
 
 
-def _crisis_first(search_engine, request, danger, ranked, total) -> tuple[list[tuple], int]:
+def _crisis_first(search_engine, request, danger, ranked, total) -> tuple[list[_Ranked], int]:
     """The crisis services near the place (any filters but the place dropped) ahead of the
     matches, each once; the total counts the ones the words did not find."""
     asked = EngineQuery(
@@ -250,20 +270,24 @@ def _crisis_first(search_engine, request, danger, ranked, total) -> tuple[list[t
         default_tz=request.default_tz,
         near=request.near,
     )
-    first = _ranked(search_engine.search(asked), True, CRISIS_FIRST)
-    keys = {r.ids[i] for r, i, _ in first}
-    rest = [entry for entry in ranked if entry[0].ids[entry[1]] not in keys]
+    first = [
+        replace(entry, untyped=asked.concepts)
+        for entry in _ranked(search_engine.search(asked), True, CRISIS_FIRST)
+    ]
+    keys = {entry.key for entry in first}
+    rest = [entry for entry in ranked if entry.key not in keys]
     return first + rest, total + len(first) - (len(ranked) - len(rest))
 
 
-def _hit(search_engine, request, result, i, score, service, has_text) -> SearchHit:
+def _hit(search_engine, request, entry: _Ranked, service, has_text) -> SearchHit:
+    result, i = entry.result, entry.position
     distance, serves = result.distance_km, result.serves_area
     state = int(result.open_now[i])
     located = distance is not None and not np.isnan(distance[i])
     location = result.location_ids[i] if result.location_ids else None
     return SearchHit(
         service_id=service.id,
-        score=score,
+        score=entry.score,
         distance_km=float(distance[i]) if located else None,
         nearest_location_id=uuid.UUID(hex=location) if location else None,
         serves_area=bool(serves[i]) if serves is not None else False,
