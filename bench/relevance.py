@@ -59,11 +59,17 @@ def run_request(request: dict, place=None) -> Outcome:
         for hit in found.hits
         if hit.service is not None
     ]
+    return outcome(request, ranked, getattr(found, "crisis", None) is not None)
+
+
+def outcome(request: dict, ranked: list[tuple[str, list[str]]], crisis: bool = False) -> Outcome:
+    """Where the first expected category came among the first TOP (name, codes) results."""
+    ranked = ranked[:TOP]
     rank = next(
         (i for i, (_, codes) in enumerate(ranked, 1) if expected(request["expect"], codes)), None
     )
     first = f"{ranked[0][0]} [{', '.join(ranked[0][1])}]" if ranked else "(nothing)"
-    return Outcome(request, rank, first, getattr(found, "crisis", None) is not None)
+    return Outcome(request, rank, first, crisis)
 
 
 def run_all(requests: list[dict]) -> list[Outcome]:
@@ -150,7 +156,7 @@ def main(argv=None) -> int:
                 if args.wordllama:
                     from bench import relevance_embeddings
 
-                    relevance_embeddings.compare(requests, report)
+                    relevance_embeddings.compare(requests, args.show)
                 from extensions import db
 
                 db.engine.dispose()
