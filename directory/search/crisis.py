@@ -9,6 +9,7 @@ results and the directory's crisis services first. Engine-neutral: plain words i
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from directory.search import synonyms
@@ -115,6 +116,7 @@ def parse(text: str) -> dict[str, list[tuple[str, ...]]]:
     return table
 
 
+@lru_cache(maxsize=65536)  # searches repeat words; a search stays well under a millisecond
 def _near(typed: str, word: str) -> bool:
     """The typed word is the listed word, or a typo of a long one (first two letters right)."""
     if typed == word:
@@ -136,6 +138,11 @@ def _distance(a: str, b: str) -> int:
             if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
                 current[j] = min(current[j], before[j - 2] + 1)
     return current[-1]
+
+
+def _possible(phrase: tuple[str, ...], present: set) -> bool:
+    """Cheap check first: the phrase's short words (matched exactly) are all in the text."""
+    return all(word in present for word in phrase if len(word) < 7)
 
 
 def _find(tokens: list[str | None], phrase: tuple[str, ...]) -> list[int] | None:
@@ -177,10 +184,14 @@ class CrisisWords:
             while (found := _find(tokens, phrase)) is not None:
                 for position in found:
                     tokens[position] = None
+        present = set(tokens)
         kinds = tuple(
             kind
             for kind in KINDS
-            if any(_find(tokens, phrase) is not None for phrase in self.table[kind])
+            if any(
+                _possible(phrase, present) and _find(tokens, phrase) is not None
+                for phrase in self.table[kind]
+            )
         )
         return Crisis(kinds) if kinds else None
 
