@@ -17,6 +17,7 @@ from sqlalchemy import select
 from directory import search
 from directory.hsds import serialize as hsds_json
 from directory.models import Service
+from directory.search.crisis import Crisis
 from directory.search.query import Place, SearchHit, SearchResults
 from extensions import db
 from geo.sql import km_to_miles
@@ -52,6 +53,7 @@ def hit_json(hit: SearchHit, place: Place | None) -> dict[str, Any]:
         "organization": {"id": str(service.organization.id), "name": service.organization.name},
         "description": service.description,
         "snippet": hit.snippet,
+        "matched": list(hit.matched),  # found through these terms, not the words typed
         "categories": [
             {
                 "id": str(a.taxonomy_term.id),
@@ -75,6 +77,17 @@ def hit_json(hit: SearchHit, place: Place | None) -> dict[str, Any]:
     return out
 
 
+def crisis_json(crisis: Crisis | None) -> dict[str, Any] | None:
+    """The crisis lines to show first when the words signal danger (None otherwise)."""
+    if crisis is None:
+        return None
+    lines = [
+        {"name": x.name, "number": x.display, "tel": x.tel_uri, "note": x.note, "text": x.text}
+        for x in crisis.lines
+    ]
+    return {"kinds": list(crisis.kinds), "lines": lines}
+
+
 def results_json(results: SearchResults) -> dict[str, Any]:
     """A page of search results with facets, "did you mean" and the place searched."""
     query = results.query
@@ -90,6 +103,7 @@ def results_json(results: SearchResults) -> dict[str, Any]:
             for name, facets in results.facets.items()
         },
         "suggestion": results.suggestion,
+        "crisis": crisis_json(results.crisis),
         "place": None
         if place is None
         else {

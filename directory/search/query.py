@@ -21,6 +21,7 @@ from web import paging
 
 if TYPE_CHECKING:
     from directory.cards import ServiceCard
+    from directory.search.crisis import Crisis
 
 MAX_PER_PAGE = 100
 DEFAULT_RADIUS_KM = 40.0
@@ -55,6 +56,7 @@ class SearchHit:
     open_now: bool | None = None  # None: no hours on record
     snippet: str | None = None  # highlighted HTML (escaped text with <mark>), safe to render
     service: "ServiceCard | None" = None  # what its result card shows (read in one query)
+    matched: tuple[str, ...] = ()  # terms it matched through, not the words typed ("childcare")
 
 
 @dataclass
@@ -71,6 +73,7 @@ class SearchResults:
     hits: list[SearchHit]
     facets: dict[str, list[Facet]] = field(default_factory=dict)
     suggestion: str | None = None  # "did you mean", when the words look misspelled
+    crisis: "Crisis | None" = None  # the words signal danger: show the crisis lines first
 
     @property
     def pages(self) -> int:

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from directory import cards, languages
 from directory.models import TaxonomyTerm
-from directory.search import ranking, spelling, sync, synonyms
+from directory.search import crisis, explain, ranking, spelling, sync, synonyms
 from directory.search.engine import (
     TOP_TEXT_MATCHES,
     EngineQuery,
@@ -41,6 +41,7 @@ from geo import sql as geo_sql
 
 ALL_WORDS_ENOUGH = 5  # fewer matches of every word than this: any word may match
 TYPO_RETRY_BELOW = 5  # fewer matches than this (or an unknown word): try corrected spellings
+CRISIS_FIRST = 3  # crisis services put first when the words signal danger
 COVERING_CACHE_SIZE = 1024  # places whose covering service areas are kept, per generation
 _CACHE_LOCK = threading.Lock()  # the cache below is shared by a server's threads
 
@@ -213,35 +214,87 @@ def search(query: SearchQuery) -> SearchResults:
     result, request = found.result, found.request
 
     has_text = bool(request.concepts)
+    start = (query.page - 1) * query.per_page
+    ranked = _ranked(result, has_text, start + query.per_page)
+    total = result.total
+    danger = crisis.detect(query.text)
+    if danger is not None:
+        ranked, total = _crisis_first(search_engine, request, danger, ranked, total)
+    ranked = ranked[start : start + query.per_page]
+    services = cards.load_cards([uuid.UUID(bytes=r.key) for r in ranked])
+    hits = []
+    for entry in ranked:
+        service = services.get(uuid.UUID(bytes=entry.key))
+        if service is None:  # deleted since the index was read
+            continue
+        hit = _hit(search_engine, request, entry, service, has_text)
+        words = explain.card_words(service)
+        hit.matched = explain.matched(request.concepts, words)
+        if entry.untyped:  # put first for the danger in the words: say why
+            hit.matched = explain.matched(entry.untyped, words, typed=False) + hit.matched
+        hits.append(hit)
+    return SearchResults(query, total, hits, result.facets, found.suggestion, danger)
+
+
+@dataclass(frozen=True)
+class _Ranked:
+    """A match in a page: its place in an engine result, its combined score, and the concepts
+    that found it when they were not typed (crisis services)."""
+
+    result: EngineResult
+    position: int
+    score: float
+    untyped: tuple[synonyms.Concept, ...] = ()
+
+    @property
+    def key(self) -> bytes:
+        return self.result.ids[self.position]
+
+
+def _ranked(result: EngineResult, has_text: bool, limit: int) -> list[_Ranked]:
+    """The best `limit` matches, best first."""
     distance, serves = result.distance_km, result.serves_area
     relevance = result.scores / result.best_score if has_text and result.best_score else None
     combined = ranking.scores(relevance, distance, serves, result.open_now)
-    start = (query.page - 1) * query.per_page
-    positions = _order(result, combined, distance, serves, has_text, start + query.per_page)[start:]
-    services = cards.load_cards([uuid.UUID(bytes=result.ids[i]) for i in positions])
-    hits = []
-    for i in positions:
-        service = services.get(uuid.UUID(bytes=result.ids[i]))
-        if service is None:  # deleted since the index was read
-            continue
-        state = int(result.open_now[i])
-        located = distance is not None and not np.isnan(distance[i])
-        location = result.location_ids[i] if result.location_ids else None
-        hits.append(
-            SearchHit(
-                service_id=service.id,
-                score=float(combined[i]),
-                distance_km=float(distance[i]) if located else None,
-                nearest_location_id=uuid.UUID(hex=location) if location else None,
-                serves_area=bool(serves[i]) if serves is not None else False,
-                open_now=None if state < 0 else bool(state),
-                snippet=search_engine.snippet(service.description or "", request)
-                if has_text
-                else None,
-                service=service,
-            )
-        )
-    return SearchResults(query, result.total, hits, result.facets, found.suggestion)
+    positions = _order(result, combined, distance, serves, has_text, limit)
+    return [_Ranked(result, i, float(combined[i])) for i in positions]
+
+
+def _crisis_first(search_engine, request, danger, ranked, total) -> tuple[list[_Ranked], int]:
+    """The crisis services near the place (any filters but the place dropped) ahead of the
+    matches, each once; the total counts the ones the words did not find."""
+    asked = EngineQuery(
+        concepts=danger.service_concepts(),
+        require_all=False,
+        now=request.now,
+        default_tz=request.default_tz,
+        near=request.near,
+    )
+    first = [
+        replace(entry, untyped=asked.concepts)
+        for entry in _ranked(search_engine.search(asked), True, CRISIS_FIRST)
+    ]
+    keys = {entry.key for entry in first}
+    rest = [entry for entry in ranked if entry.key not in keys]
+    return first + rest, total + len(first) - (len(ranked) - len(rest))
+
+
+def _hit(search_engine, request, entry: _Ranked, service, has_text) -> SearchHit:
+    result, i = entry.result, entry.position
+    distance, serves = result.distance_km, result.serves_area
+    state = int(result.open_now[i])
+    located = distance is not None and not np.isnan(distance[i])
+    location = result.location_ids[i] if result.location_ids else None
+    return SearchHit(
+        service_id=service.id,
+        score=entry.score,
+        distance_km=float(distance[i]) if located else None,
+        nearest_location_id=uuid.UUID(hex=location) if location else None,
+        serves_area=bool(serves[i]) if serves is not None else False,
+        open_now=None if state < 0 else bool(state),
+        snippet=search_engine.snippet(service.description or "", request) if has_text else None,
+        service=service,
+    )
 
 
 def service_ids_matching(text_: str, limit: int = 10000) -> list[uuid.UUID]:

@@ -14,10 +14,13 @@ Words are compared folded: lower case, accents dropped, a plural "s" dropped, an
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 DEFAULT_PATH = Path(__file__).with_name("synonyms.txt")
+T = TypeVar("T")
 
 # Ignored when matching phrases (English and Spanish). Kept out of the engine's concepts too.
 LITTLE_WORDS = frozenset(
@@ -158,16 +161,20 @@ def _dedupe(concepts: list[Concept]) -> list[Concept]:
     return out
 
 
-_cache: dict[Path, tuple[float, Synonyms]] = {}
+_cache: dict[tuple[Path, Callable], tuple[float, Any]] = {}
+
+
+def read_cached(path: Path, build: Callable[[str], T]) -> T:
+    """`build(text of path)`, kept until the file changes (staff edit these lists live)."""
+    mtime = path.stat().st_mtime
+    cached = _cache.get((path, build))
+    if cached and cached[0] == mtime:
+        return cached[1]
+    built = build(path.read_text(encoding="utf-8"))
+    _cache[(path, build)] = (mtime, built)
+    return built
 
 
 def load(path: str | Path | None = None) -> Synonyms:
     """The synonyms in `path` (default: synonyms.txt here), re-read when the file changes."""
-    path = Path(path) if path else DEFAULT_PATH
-    mtime = path.stat().st_mtime
-    cached = _cache.get(path)
-    if cached and cached[0] == mtime:
-        return cached[1]
-    synonyms = Synonyms.from_text(path.read_text(encoding="utf-8"))
-    _cache[path] = (mtime, synonyms)
-    return synonyms
+    return read_cached(Path(path) if path else DEFAULT_PATH, Synonyms.from_text)
