@@ -211,20 +211,23 @@ def _progress_for(job_id: uuid.UUID, owner: str) -> Progress:
             with engine.connect() as connection:
                 if sqlite:
                     connection.exec_driver_sql("PRAGMA busy_timeout = 200")
-                connection.execute(
-                    update(Job)
-                    .where(Job.id == job_id, Job.lease_owner == owner)
-                    .values(
-                        progress_done=done,
-                        progress_total=total,
-                        progress_message=message[:500],
-                        heartbeat_at=now,
-                        lease_expires_at=now + _lease(),
+                try:
+                    connection.execute(
+                        update(Job)
+                        .where(Job.id == job_id, Job.lease_owner == owner)
+                        .values(
+                            progress_done=done,
+                            progress_total=total,
+                            progress_message=message[:500],
+                            heartbeat_at=now,
+                            lease_expires_at=now + _lease(),
+                        )
                     )
-                )
-                connection.commit()
-                if sqlite:
-                    connection.exec_driver_sql("PRAGMA busy_timeout = 10000")
+                    connection.commit()
+                finally:
+                    if sqlite:  # the pooled connection's usual patience (geo.spatialite)
+                        connection.rollback()
+                        connection.exec_driver_sql("PRAGMA busy_timeout = 10000")
         except SQLAlchemyError as exc:
             log.info("job %s: progress not recorded (%s)", job_id, exc.__class__.__name__)
 
@@ -244,13 +247,19 @@ def run_job(job: Job, owner: str) -> None:
         message = str(exc) if isinstance(exc, JobFailed) else f"{exc.__class__.__name__}: {exc}"
         if not isinstance(exc, JobFailed):
             log.exception("job %s failed", job_id)
-        _finish(job_id, "failed", error=message)
+        _finish(job_id, owner, "failed", error=message)
         return
-    _finish(job_id, "done", result=result)
+    _finish(job_id, owner, "done", result=result)
 
 
-def _finish(job_id: uuid.UUID, status: str, **values) -> None:
-    job = db.session.get(Job, job_id, populate_existing=True)
+def _finish(job_id: uuid.UUID, owner: str, status: str, **values) -> None:
+    # Locked (PostgreSQL) until the commit, so no other worker claims it in between.
+    job = db.session.get(Job, job_id, populate_existing=True, with_for_update=True)
+    if job is None or job.lease_owner != owner:
+        # The lease ran out and another worker took the job: its run counts, not this one.
+        discard()
+        log.warning("job %s: lease lost by %s; its work is undone", job_id, owner)
+        return
     job.status = status
     job.finished_at = utcnow()
     job.lease_owner = None

@@ -143,6 +143,8 @@ def test_an_upload_is_imported_by_the_worker_with_its_progress_and_report(
     imports = text_of(admin_client.get("/admin/imports"))
     assert "Placeholder organization" in imports and "upload: export_211.zip" in imports
     assert 'href="/admin/imports/upload"' in imports
+    # The search follows what the worker imported (the change feed), with no rebuild asked.
+    assert "Rent Assistance" in text_of(admin_client.get("/search?q=back+rent"))
 
 
 def test_a_point_far_from_its_zip_code_is_up_for_review_after_an_upload(
@@ -215,6 +217,30 @@ def test_a_job_whose_worker_died_is_claimed_again_then_given_up(db, app):
     assert jobs.claim_next("host-c:3", now=later) is None
     (job,) = _jobs(db)
     assert job.status == "failed" and "it is not tried again" in job.error
+
+
+def test_a_worker_that_lost_its_lease_keeps_nothing(db, network):
+    """Its lease ran out (no progress for JOB_LEASE_SECONDS) and another worker took the job:
+    what the first one did is undone, and the job is the other's."""
+
+    def slow_rename(job, progress):
+        agency = db.session.get(NetworkOrganization, network.agency_b.id)
+        agency.name = "Renamed by a worker that lost its lease"
+        with db.engine.begin() as other_worker:  # claims the job meanwhile
+            other_worker.execute(
+                text("UPDATE job SET lease_owner = 'host-b:2', attempts = 2 WHERE id = :id"),
+                {"id": job.id.hex if db.engine.dialect.name == "sqlite" else job.id},
+            )
+        db.session.flush()
+        return {}
+
+    jobs.register("test-slow-rename", slow_rename)
+    jobs.enqueue("test-slow-rename")
+    db.session.commit()
+    jobs.work_once("host-a:1")
+    (job,) = _jobs(db)
+    assert (job.status, job.lease_owner, job.attempts) == ("running", "host-b:2", 2)
+    assert _org(db, "Harbor House Shelter") is not None
 
 
 def test_a_job_of_an_unknown_kind_fails_with_the_reason(db, runner):
