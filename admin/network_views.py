@@ -5,21 +5,19 @@ import uuid
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, or_, select
 from wtforms.fields.choices import SelectChoice
 
+from accounts import network
 from accounts.auth import login_required_roles, register_nav_link
-from accounts.models import NetworkOrganization, OrgKind, Role, User
+from accounts.models import NetworkOrganization, OrgKind, Role
 from accounts.services import AccountError, create_organization, update_organization
 from admin import import_jobs
 from admin.forms import ImportUploadForm, NetworkOrganizationForm
-from directory.models import Organization
 from extensions import db
 from referrals import audit
 from referrals.models import AuditAction, AuditObject
 from referrals.web import int_arg, page_url, parse_uuid
 from web import jobs
-from web.paging import paginate
 
 bp = Blueprint("netadmin", __name__)
 
@@ -91,30 +89,15 @@ def job(job_id: uuid.UUID):
 
 # -- network organizations ---------------------------------------------------------------------
 
-PER_PAGE = 50
-
 
 @bp.get("/admin/organizations")
 @login_required_roles(Role.admin)
 def organizations():
     """Every organization of the network, with its kind, listing and number of accounts."""
-    counts = (
-        select(User.organization_id, func.count().label("users"))
-        .group_by(User.organization_id)
-        .subquery()
-    )
-    query = (
-        select(NetworkOrganization, func.coalesce(counts.c.users, 0))
-        .outerjoin(counts, counts.c.organization_id == NetworkOrganization.id)
-        .order_by(func.lower(NetworkOrganization.name), NetworkOrganization.id)
-    )
     kind = request.args.get("kind", "")
-    if kind in set(OrgKind):
-        query = query.where(NetworkOrganization.kind == kind)
-    listed = paginate(query, int_arg("page", 1), PER_PAGE, scalars=False)
     return render_template(
         "admin/organizations.html",
-        listed=listed,
+        listed=network.organizations_page(kind, int_arg("page", 1)),
         kind=kind,
         page_url=lambda **kw: page_url("netadmin.organizations", **kw),
     )
@@ -123,21 +106,8 @@ def organizations():
 def _directory_choices(form: NetworkOrganizationForm, linked: uuid.UUID | None) -> None:
     """The listings the search found (and the linked one), as the form's choices."""
     term = (form.directory_search.data or "").strip()
-    found: list[Organization] = []
-    if term:
-        found = list(
-            db.session.scalars(
-                select(Organization)
-                .where(func.lower(Organization.name).contains(term.lower(), autoescape=True))
-                .order_by(Organization.name)
-                .limit(20)
-            )
-        )
     chosen = parse_uuid(form.directory_organization_id.data or "") or linked
-    if chosen and all(org.id != chosen for org in found):
-        current = db.session.get(Organization, chosen)
-        if current is not None:
-            found.insert(0, current)
+    found = network.directory_organizations_named(term, also=chosen)
     form.directory_organization_id.choices = [
         SelectChoice("", "None (not listed in the directory)"),
         *(SelectChoice(str(org.id), org.name) for org in found),
@@ -216,23 +186,10 @@ def edit_organization(org_id: uuid.UUID):
 def users():
     """Every account of the network, filtered by organization, role, active state or a name."""
     args = {key: (request.args.get(key) or "").strip() for key in ("org", "role", "active", "q")}
-    query = select(User).order_by(func.lower(User.email), User.id)
-    org_id = parse_uuid(args["org"])
-    if org_id:
-        query = query.where(User.organization_id == org_id)
-    if args["role"] in set(Role):
-        query = query.where(User.role == args["role"])
-    if args["active"] in ("yes", "no"):
-        query = query.where(User.active.is_(args["active"] == "yes"))
-    if args["q"]:
-        term = args["q"].lower()
-        query = query.where(
-            or_(
-                func.lower(User.email).contains(term, autoescape=True),
-                func.lower(User.full_name).contains(term, autoescape=True),
-            )
-        )
-    listed = paginate(query, int_arg("page", 1), PER_PAGE)
+    active = {"yes": True, "no": False}.get(args["active"])
+    listed = network.users_page(
+        parse_uuid(args["org"]), args["role"], active, args["q"], int_arg("page", 1)
+    )
     audit.record(
         current_user._get_current_object(),
         AuditAction.view,
@@ -240,14 +197,11 @@ def users():
         None,
         {"list": "network users", **{k: v for k, v in args.items() if v}},
     )
-    organizations_by_name = db.session.scalars(
-        select(NetworkOrganization).order_by(func.lower(NetworkOrganization.name))
-    ).all()
     return render_template(
         "admin/users.html",
         listed=listed,
         args=args,
         roles=list(Role),
-        organizations=organizations_by_name,
+        organizations=network.all_organizations(),
         page_url=lambda **kw: page_url("netadmin.users", **kw),
     )

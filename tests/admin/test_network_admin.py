@@ -388,3 +388,17 @@ def test_admins_see_users_across_the_network_filtered(db, network, admin_client)
     assert "No accounts." in inactive
     named = text_of(admin_client.get("/admin/users?q=okafor"))
     assert "ben@central.example.org" in named and "ana@central.example.org" not in named
+
+
+def test_the_accounts_come_in_pages(db, network):
+    from accounts.network import users_page
+
+    first, last = users_page(page=1, per_page=3), users_page(page=3, per_page=3)
+    assert (first.total, first.pages) == (7, 3)
+    assert [user.email for user in first.items] == [
+        "ana@central.example.org",
+        "ben@central.example.org",
+        "carla@lakeside.example.org",
+    ]
+    assert [user.email for user in last.items] == ["gia@network.example.org"]
+    assert users_page(page=99, per_page=3).page == 3  # past the end: the last page
