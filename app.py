@@ -101,6 +101,14 @@ def create_app(test_config: dict | None = None) -> Flask:
         ),
         # JSON files are parsed whole (about ten times their size in memory); CSV row by row.
         IMPORT_MAX_JSON_BYTES=int(os.environ.get("IMPORT_MAX_JSON_BYTES", str(256 * 1024 * 1024))),
+        # An export uploaded at /admin/imports/upload is kept in the database until imported.
+        IMPORT_UPLOAD_MAX_BYTES=int(
+            os.environ.get("IMPORT_UPLOAD_MAX_BYTES", str(50 * 1024 * 1024))
+        ),
+        # A job worker that reports no progress for this long is taken for dead: its job is
+        # claimed again, up to JOB_MAX_ATTEMPTS times in all, then marked failed.
+        JOB_LEASE_SECONDS=int(os.environ.get("JOB_LEASE_SECONDS", "600")),
+        JOB_MAX_ATTEMPTS=int(os.environ.get("JOB_MAX_ATTEMPTS", "3")),
         DEFAULT_PHONE_REGION=os.environ.get("DEFAULT_PHONE_REGION", "US"),
         CONTENT_SECURITY_POLICY=os.environ.get("CONTENT_SECURITY_POLICY", ""),
         HSTS_SECONDS=int(os.environ.get("HSTS_SECONDS", "31536000")),
@@ -153,10 +161,12 @@ def _register_blueprints(app: Flask) -> None:
     import directory.models  # noqa: F401
     import referrals.models  # noqa: F401
     import web.idempotency  # noqa: F401
+    import web.jobs  # noqa: F401
     from accounts import api as accounts_api
     from accounts import claim_views, listing_views, suggestion_views
     from accounts import views as accounts_views
     from admin import listing_views as listing_upkeep_views
+    from admin import network_views
     from admin import views as admin_views
     from directory import api as directory_api
     from directory import health
@@ -183,6 +193,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(member_status_views.bp)
     app.register_blueprint(admin_views.bp)
     app.register_blueprint(listing_upkeep_views.bp)
+    app.register_blueprint(network_views.bp)
     app.register_blueprint(api_docs.bp)
     for bp in (directory_api.bp, hsds_api.bp, referrals_api.bp, accounts_api.bp):
         csrf.exempt(bp)
@@ -193,9 +204,10 @@ def _register_commands(app: Flask) -> None:
     from accounts import cli as accounts_cli
     from directory import cli as directory_cli
     from referrals import cli as referrals_cli
+    from web import jobs
 
     # seed-demo seeds the directory, its accounts, then their referrals; the directory imports
     # neither, so the command lives with referrals and joins the directory group here.
     directory_cli.group.add_command(referrals_cli.seed_demo_command)
-    for group in (directory_cli.group, accounts_cli.group, referrals_cli.group):
+    for group in (directory_cli.group, accounts_cli.group, referrals_cli.group, jobs.group):
         app.cli.add_command(group)

@@ -114,11 +114,7 @@ def create_organization(
     """
     from directory.models import Organization
 
-    name = (name or "").strip()
-    if not name:
-        raise AccountError("Enter the organization's name.", "name")
-    if len(name) > 500:
-        raise AccountError("Use at most 500 characters for the name.", "name")
+    name = _organization_name(name)
     if kind not in set(OrgKind):
         raise AccountError(
             f"Unknown kind {kind!r}: use one of {', '.join(OrgKind)}.",
@@ -147,13 +143,7 @@ def create_organization(
 
     directory_org = None
     if directory_organization_id is not None:
-        directory_uuid = _parse_uuid(directory_organization_id)
-        directory_org = db.session.get(Organization, directory_uuid) if directory_uuid else None
-        if directory_org is None:
-            raise AccountError(
-                f"No directory organization has the id {directory_organization_id}.",
-                "directory_organization_id",
-            )
+        directory_org = _directory_organization(directory_organization_id)
     elif kind == OrgKind.agency:
         matches = db.session.scalars(
             select(Organization).where(Organization.name == name).limit(2)
@@ -178,11 +168,7 @@ def create_organization(
             log.info("network organization %s joined", linked.id)
             return linked
         if linked is not None:
-            raise AccountError(
-                f"The directory organization {directory_org.name!r} is already linked to "
-                f"{linked.name!r} (id {linked.id}).",
-                "directory_organization_id",
-            )
+            _refuse_linked(directory_org, linked)
 
     organization = NetworkOrganization(
         name=name,
@@ -194,6 +180,73 @@ def create_organization(
     db.session.add(organization)
     db.session.flush()
     log.info("network organization %s (%s) created", organization.id, organization.kind)
+    return organization
+
+
+def _organization_name(name: str | None) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise AccountError("Enter the organization's name.", "name")
+    if len(name) > 500:
+        raise AccountError("Use at most 500 characters for the name.", "name")
+    return name
+
+
+def _directory_organization(value: uuid.UUID | str):
+    """The directory organization with this id, or AccountError."""
+    from directory.models import Organization
+
+    directory_uuid = _parse_uuid(value)
+    directory_org = db.session.get(Organization, directory_uuid) if directory_uuid else None
+    if directory_org is None:
+        raise AccountError(
+            f"No directory organization has the id {value}.", "directory_organization_id"
+        )
+    return directory_org
+
+
+def _refuse_linked(directory_org, linked: NetworkOrganization) -> None:
+    raise AccountError(
+        f"The directory organization {directory_org.name!r} is already linked to "
+        f"{linked.name!r} (id {linked.id}).",
+        "directory_organization_id",
+    )
+
+
+def update_organization(
+    organization: NetworkOrganization,
+    name: str,
+    kind: str,
+    directory_organization_id: uuid.UUID | str | None,
+) -> NetworkOrganization:
+    """Rename a network organization, change its kind or its directory listing (None: none).
+
+    The kind can't change while it has accounts: their roles belong to its kind (coordinators
+    to coordination organizations, agency staff to agencies)."""
+    name = _organization_name(name)
+    if kind not in set(OrgKind):
+        raise AccountError(f"Choose one of: {', '.join(OrgKind)}.", "kind")
+    if kind != organization.kind and organization.users:
+        raise AccountError(
+            f"{organization.name} has {len(organization.users)} account(s) whose roles belong "
+            f"to {_a(KIND_LABELS[OrgKind(organization.kind)])}; the kind can't change.",
+            "kind",
+        )
+    directory_org = None
+    if directory_organization_id:
+        directory_org = _directory_organization(directory_organization_id)
+        linked = db.session.scalar(
+            select(NetworkOrganization).where(
+                NetworkOrganization.directory_organization_id == directory_org.id,
+                NetworkOrganization.id != organization.id,
+            )
+        )
+        if linked is not None:
+            _refuse_linked(directory_org, linked)
+    organization.name = name
+    organization.kind = str(kind)
+    organization.directory_organization_id = directory_org.id if directory_org else None
+    db.session.flush()
     return organization
 
 

@@ -76,6 +76,12 @@ CONVERTED = {
         lambda app: app.config["IMPORT_MAX_UNZIPPED_BYTES"] == 7654321,
     ),
     "IMPORT_MAX_JSON_BYTES": ("765432", lambda app: app.config["IMPORT_MAX_JSON_BYTES"] == 765432),
+    "IMPORT_UPLOAD_MAX_BYTES": (
+        "654321",
+        lambda app: app.config["IMPORT_UPLOAD_MAX_BYTES"] == 654321,
+    ),
+    "JOB_LEASE_SECONDS": ("321", lambda app: app.config["JOB_LEASE_SECONDS"] == 321),
+    "JOB_MAX_ATTEMPTS": ("5", lambda app: app.config["JOB_MAX_ATTEMPTS"] == 5),
     "SEARCH_INDEX_MEMORY_MB": ("33", lambda app: app.config["SEARCH_INDEX_MEMORY_MB"] == 33),
     "SEARCH_FEED_CHECK_SECONDS": (
         "0.7",

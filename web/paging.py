@@ -71,3 +71,18 @@ def page_size(args: Mapping, default: int, high: int = MAX_PER_PAGE, name: str =
     if not 1 <= number <= high:
         raise BadPaging(name, f"{name} must be between 1 and {high}.")
     return number
+
+
+def paginate(query, page: int, per_page: int, *, scalars: bool = True) -> Page:
+    """One page of a SELECT (its rows' first entity, or whole rows), the page number bounded
+    by the pages there are."""
+    from sqlalchemy import func, select
+
+    from extensions import db
+
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    total = total or 0
+    page = min(max(1, page), max(1, -(-total // per_page)))
+    result = db.session.execute(query.limit(per_page).offset((page - 1) * per_page))
+    items = list(result.scalars()) if scalars else [tuple(row) for row in result]
+    return Page(items, total, page, per_page)

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from directory.models import ListingChange, Location, Organization, Service
 from tests.directory.factories import make_taxonomy_term
 from tests.directory.hsds.schemas import assert_valid
+from tests.referrals.matrix import statuses_by_role
 
 
 def _text(response) -> str:
@@ -124,14 +125,7 @@ def test_who_may_edit_what(name, listing, signed_in):
         location=listing.location.id,
         other_service=listing.other_service.id,
     )
-    got = {}
-    for role in ROLES:
-        client = signed_in(listing.people[role])
-        response = client.get(url) if method == "GET" else client.post(url, data=form)
-        got[role] = response.status_code
-        if role == "anonymous":
-            assert response.headers["Location"].startswith("/login?next=")
-    assert got == expected
+    assert statuses_by_role(signed_in, listing.people, method, url, form, ROLES) == expected
 
 
 def test_a_site_of_another_service_is_not_found(listing, signed_in):

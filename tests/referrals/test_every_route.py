@@ -113,6 +113,15 @@ POST   accounts.deactivate_staff             accounts/test_staff.py /deactivate
 POST   accounts.reinvite_staff               accounts/test_staff.py /invite
 POST   accounts.sign_out_staff_everywhere    accounts/test_sessions.py /sessions/revoke
 GET    accounts.imports                      accounts/test_imports_page.py /admin/imports
+GET    netadmin.upload_import                admin/test_network_admin.py /admin/imports/upload
+POST   netadmin.upload_import                admin/test_network_admin.py /admin/imports/upload
+GET    netadmin.job                          admin/test_network_admin.py /admin/jobs/
+GET    netadmin.organizations                admin/test_network_admin.py /admin/organizations
+GET    netadmin.new_organization             admin/test_network_admin.py /admin/organizations/new
+POST   netadmin.new_organization             admin/test_network_admin.py /admin/organizations/new
+GET    netadmin.edit_organization            admin/test_network_admin.py /edit
+POST   netadmin.edit_organization            admin/test_network_admin.py /edit
+GET    netadmin.users                        admin/test_network_admin.py /admin/users
 GET    accounts.import_report                accounts/test_imports_page.py report.csv
 POST   accounts.resolve_review_flag          accounts/test_imports_page.py /resolve
 GET    accounts_api.whoami                   accounts/test_api.py /api/v1/auth/me

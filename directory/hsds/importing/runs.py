@@ -73,6 +73,16 @@ def record_failed_run(
     return run
 
 
+def fail_run(run_id: uuid.UUID, message: str) -> None:
+    """Mark a run recorded before its import (an uploaded one) as failed: nothing was kept."""
+    run = db.session.get(ImportRun, run_id)
+    if run is not None:
+        run.status = "failed"
+        run.message = message
+        run.finished_at = utcnow()
+        db.session.flush()
+
+
 def list_runs(page: int = 1, per_page: int = PER_PAGE) -> tuple[list[ImportRun], int]:
     """A page of runs, newest first, and the number of pages."""
     total = db.session.scalar(select(func.count()).select_from(ImportRun)) or 0
