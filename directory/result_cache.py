@@ -16,6 +16,7 @@ browser saved (the "my list" cookie): those ids are part of its key.
 """
 
 import hashlib
+import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -36,7 +37,7 @@ SIZE = 256  # answers kept per process (SEARCH_RESULT_CACHE_SIZE; 0 switches the
 PRIVATE = (
     "no-store"  # a signed-in person's answers, and anything not safe to keep (as web.security)
 )
-_PLACEHOLDER = "\x00csrf-token\x00"
+_PLACEHOLDER = f"csrf-placeholder-{secrets.token_hex(16)}"  # no visitor can guess or send it
 
 
 @dataclass(frozen=True)
