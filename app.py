@@ -95,6 +95,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         # An index that has not applied the change feed for this long stops holding back its
         # trimming (and is rebuilt when it comes back).
         SEARCH_FEED_EXPIRY_HOURS=float(os.environ.get("SEARCH_FEED_EXPIRY_HOURS", "24")),
+        # Anonymous search answers each process keeps until the next change (0: none).
+        SEARCH_RESULT_CACHE_SIZE=int(os.environ.get("SEARCH_RESULT_CACHE_SIZE", "256")),
+        # Part of every search ETag: set it to the release id so a deploy changes them all.
+        APP_VERSION=os.environ.get("APP_VERSION", ""),
         IMPORT_REPORT_DIR=os.environ.get("IMPORT_REPORT_DIR", ""),  # else instance/import-reports
         IMPORT_MAX_UNZIPPED_BYTES=int(
             os.environ.get("IMPORT_MAX_UNZIPPED_BYTES", str(2 * 1024 * 1024 * 1024))

@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 
-from directory import search
+from directory import result_cache, search
 from directory.hsds import serialize as hsds_json
 from directory.models import Service
 from directory.search.crisis import Crisis
@@ -118,7 +118,12 @@ def results_json(results: SearchResults) -> dict[str, Any]:
 
 @bp.get("/services")
 def list_services():
-    """Search the directory: words, place, filters; one page of ranked services."""
+    """Search the directory: words, place, filters; one page of ranked services. Anonymous
+    answers are reused, and may be kept by proxies, until the next change (`result_cache`)."""
+    return result_cache.answer("api", _search_answer, shared=True)
+
+
+def _search_answer():
     try:
         query = search.query_from_args(request.args)
         results = search.search(query)

@@ -14,21 +14,26 @@ from web.unit_of_work import UnitOfWorkGroup, commit_step, discard
 group = UnitOfWorkGroup("directory", help="Import, export, seed and index the resource directory.")
 
 
-def rebuild_search_index() -> None:
-    """Rebuild this host's search index after a command's bulk writes.
+def update_search_index() -> None:
+    """Bring this host's search index up to date after a command's bulk writes.
 
     The import and the demo seed write with Core statements (one executemany per table) and
     name those rows to the search change feed (`search.sync.note_rows`), so every host's index
-    follows them; this one is also rebuilt, in one pass. The data is committed either way: a
-    failed rebuild only says so.
+    follows them, this one too: it applies the feed (in chunks). Only an index the feed can't
+    bring up to date (none yet, or stale: an older document shape) is rebuilt, in one pass. The
+    data is committed either way: a failed update only says so.
     """
     from directory import search
 
     try:
+        if search.catch_up():
+            click.echo("Search index up to date: the change feed applied")
+            return
         count = search.reindex()
     except Exception as exc:  # the data is committed; only the index lags
         click.echo(
-            f"The search index was not rebuilt ({exc}); run 'flask directory reindex'.", err=True
+            f"The search index was not brought up to date ({exc}); run 'flask directory reindex'.",
+            err=True,
         )
     else:
         click.echo(f"Search index rebuilt: {count} services")
@@ -126,7 +131,7 @@ def import_hsds(path: str, dataset: str | None, dry_run: bool, report_file: str 
     click.echo(f"Import recorded as run {run.id} ({seconds:.1f} s).")
     if report.changed():
         _refresh_planner_statistics()
-        rebuild_search_index()
+        update_search_index()
 
 
 def _record_failure(source: str, message: str, started) -> None:

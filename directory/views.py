@@ -20,7 +20,15 @@ from itsdangerous import BadData, URLSafeSerializer
 from sqlalchemy import select
 from werkzeug.routing import BuildError
 
-from directory import cards, hours, languages, normalize, referral_routes, verification
+from directory import (
+    cards,
+    hours,
+    languages,
+    normalize,
+    referral_routes,
+    result_cache,
+    verification,
+)
 from directory import search as engine
 from directory.models import Service, ServiceStatus, TaxonomyTerm
 from extensions import db, htmx, utcnow
@@ -40,7 +48,18 @@ RADIUS_MILES = (1, 2, 5, 10, 25, 50, 100)
 @bp.get("/search")
 @bp.get("/")
 def search():
-    """The public search page; an htmx request gets only the results region."""
+    """The public search page; an htmx request gets only the results region. An anonymous
+    visitor's page is reused until the next change (`result_cache`)."""
+    return result_cache.answer(
+        "page",
+        _search_page,
+        shared=False,
+        headers=("HX-Request", "HX-History-Restore-Request"),
+        extra=tuple(sorted(str(i) for i in my_list_ids())),  # which results show as saved
+    )
+
+
+def _search_page():
     results = query = error = None
     try:
         query = engine.query_from_args(request.args)

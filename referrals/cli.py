@@ -72,18 +72,18 @@ def seed_demo_command() -> None:
     work; safe to run again. It joins the `directory` group (app.py): the directory imports
     neither accounts nor referrals, so the command lives at the top of the chain."""
     from accounts import demo as accounts_demo
-    from directory.cli import rebuild_search_index
+    from directory.cli import update_search_index
     from directory.demo import seed_demo_directory
     from referrals import demo as referrals_demo
 
     summary = seed_demo_directory()
     accounts = accounts_demo.seed_demo_accounts()
     referrals = referrals_demo.seed_demo_referrals()
-    commit_step()  # the search index is rebuilt from committed rows, by another connection
+    commit_step()  # the search index reads committed rows, by another connection
     click.echo(f"Loaded the {summary}")
     click.echo(f"Demo accounts: {len(accounts)}")
     click.echo(str(referrals))
     if any(summary.added.values()):
-        rebuild_search_index()
+        update_search_index()
     else:
         click.echo("Search index unchanged: no new demo records")

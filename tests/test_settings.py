@@ -88,6 +88,8 @@ CONVERTED = {
         lambda app: app.config["SEARCH_FEED_CHECK_SECONDS"] == 0.7,
     ),
     "SEARCH_FEED_EXPIRY_HOURS": ("6", lambda app: app.config["SEARCH_FEED_EXPIRY_HOURS"] == 6),
+    "SEARCH_RESULT_CACHE_SIZE": ("9", lambda app: app.config["SEARCH_RESULT_CACHE_SIZE"] == 9),
+    "APP_VERSION": ("r42", lambda app: app.config["APP_VERSION"] == "r42"),
     "TRUSTED_PROXY_COUNT": (
         "2",
         lambda app: (

@@ -68,9 +68,15 @@ def add_security_headers(response: Response) -> Response:
     return response
 
 
+def mark_public() -> None:
+    """This response may be kept by browsers and proxies with its own `Cache-Control` (an
+    anonymous search answer, `directory.result_cache`), though its path is under /api/v1/."""
+    g.public_answer = True
+
+
 def _private() -> bool:
     # Member data, tokens and sign-in forms must not stay in a shared browser's or proxy's cache.
-    if request.endpoint == "static":
+    if request.endpoint == "static" or g.get("public_answer"):
         return False
     if request.path.startswith("/api/v1/") or request.blueprint == "accounts":
         return True

@@ -17,7 +17,7 @@ attaches the engine to the app, catches the index up at start-up, or rebuilds a 
 one.
 """
 
-from directory.search.lifecycle import init_app, reindex
+from directory.search.lifecycle import catch_up, init_app, reindex
 from directory.search.query import (
     DEFAULT_RADIUS_KM,
     Facet,
@@ -42,6 +42,7 @@ __all__ = [
     "SearchResults",
     "UnknownCategoryError",
     "UnknownPlaceError",
+    "catch_up",
     "init_app",
     "query_from_args",
     "reindex",

@@ -11,7 +11,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import inspect
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -113,6 +113,30 @@ def _check_index(app: Flask) -> None:
         "search index is stale: rebuilding %d services in the background", fingerprint["services"]
     )
     threading.Thread(target=background, name="search-reindex", daemon=True).start()
+
+
+def catch_up() -> bool:
+    """After a command's bulk writes (an import, the demo seed): bring this host's index up to
+    date from the change feed, as every other host does with the same commit (the feed is
+    applied in chunks, in this process). False when the feed can't: no index yet, the feed
+    trimmed past it, or the index stale by its fingerprint (an older document shape, a change no
+    commit hook saw); then only a full rebuild (`reindex`) will."""
+    app = current_app._get_current_object()
+    follower = sync.follower(app)
+    follower.wait_for_background()  # a big commit is applied in the background: let it finish
+    if follower.rebuilding or follower.needs_rebuild or follower.position() is None:
+        return False
+    follower.follow(force=True, everything=True)
+    with db.engine.connect() as connection:
+        fingerprint = db_fingerprint(connection)
+        latest = feed.latest(connection)
+    position = follower.position()
+    return (
+        position is not None
+        and not follower.needs_rebuild
+        and position.seen >= latest
+        and current_engine(app).is_fresh(fingerprint)
+    )
 
 
 def reindex(progress: Callable[[int, int], None] | None = None, procs: int | None = None) -> int:

@@ -394,6 +394,14 @@ class Follower:
             )
             self._background.start()
 
+    def wait_for_background(self) -> None:
+        """Wait until the background catch-up (if one runs) is done: a command that wrote a
+        big change (an import) ends with its index up to date, not mid-apply."""
+        with self._background_lock:
+            running = self._background
+        if running is not None and running is not threading.current_thread():
+            running.join()
+
     def _catch_up(self) -> None:
         with self.app.app_context():
             try:

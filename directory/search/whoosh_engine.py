@@ -295,6 +295,7 @@ def _highlight_terms(
 _WORD = re.compile(r"\w+")
 SNIPPET_CHARS = 200
 SNIPPET_BEFORE = 50  # characters of context before the first match
+SNIPPET_CACHE_SIZE = 8192  # (description, concepts) snippets kept per process
 
 
 @lru_cache(maxsize=50_000)
@@ -303,6 +304,41 @@ def _word_stem(word: str) -> str:
     words the index drops."""
     stems = _stems(word)
     return stems[0] if stems else ""
+
+
+@lru_cache(maxsize=SNIPPET_CACHE_SIZE)
+def _snippet(text_: str, concepts: tuple, corrections: tuple) -> str | None:
+    """`WhooshEngine.snippet`, kept per description and concepts: the same services come up
+    for the same needs again and again (a pure function of its arguments: never stale)."""
+    singles, phrases = _highlight_terms(concepts, corrections)
+    words = [(m.start(), m.end(), _word_stem(m.group())) for m in _WORD.finditer(text_)]
+    counted = [i for i, word in enumerate(words) if word[2]]  # little words don't count
+    marked = {i for i in counted if words[i][2] in singles}
+    stems = [words[i][2] for i in counted]
+    for j, stem in enumerate(stems):
+        for phrase in phrases.get(stem, ()):
+            if tuple(stems[j : j + len(phrase)]) == phrase:
+                marked.update(counted[j : j + len(phrase)])
+    if not marked:
+        return None
+    first = words[min(marked)][0]
+    start = 0 if first < SNIPPET_BEFORE else text_.rfind(" ", 0, first - SNIPPET_BEFORE) + 1
+    end = (
+        len(text_)
+        if start + SNIPPET_CHARS >= len(text_)
+        else text_.rfind(" ", start, start + SNIPPET_CHARS)
+    )
+    end = end if end > first else min(len(text_), start + SNIPPET_CHARS)
+    out, cursor = ["…" if start else ""], start
+    for i in sorted(marked):
+        word_start, word_end, _stem = words[i]
+        if word_start < start or word_end > end:
+            continue
+        out += [html.escape(text_[cursor:word_start]), "<mark>"]
+        out += [html.escape(text_[word_start:word_end]), "</mark>"]
+        cursor = word_end
+    out += [html.escape(text_[cursor:end]), "…" if end < len(text_) else ""]
+    return "".join(out).strip()
 
 
 class _Segment:
@@ -977,35 +1013,7 @@ class WhooshEngine:
         phrases in <mark>; None when nothing matches."""
         if not text_ or not request.concepts:
             return None
-        singles, phrases = _highlight_terms(request.concepts, tuple(request.corrections.items()))
-        words = [(m.start(), m.end(), _word_stem(m.group())) for m in _WORD.finditer(text_)]
-        counted = [i for i, word in enumerate(words) if word[2]]  # little words don't count
-        marked = {i for i in counted if words[i][2] in singles}
-        stems = [words[i][2] for i in counted]
-        for j, stem in enumerate(stems):
-            for phrase in phrases.get(stem, ()):
-                if tuple(stems[j : j + len(phrase)]) == phrase:
-                    marked.update(counted[j : j + len(phrase)])
-        if not marked:
-            return None
-        first = words[min(marked)][0]
-        start = 0 if first < SNIPPET_BEFORE else text_.rfind(" ", 0, first - SNIPPET_BEFORE) + 1
-        end = (
-            len(text_)
-            if start + SNIPPET_CHARS >= len(text_)
-            else text_.rfind(" ", start, start + SNIPPET_CHARS)
-        )
-        end = end if end > first else min(len(text_), start + SNIPPET_CHARS)
-        out, cursor = ["…" if start else ""], start
-        for i in sorted(marked):
-            word_start, word_end, _stem = words[i]
-            if word_start < start or word_end > end:
-                continue
-            out += [html.escape(text_[cursor:word_start]), "<mark>"]
-            out += [html.escape(text_[word_start:word_end]), "</mark>"]
-            cursor = word_end
-        out += [html.escape(text_[cursor:end]), "…" if end < len(text_) else ""]
-        return "".join(out).strip()
+        return _snippet(text_, request.concepts, tuple(request.corrections.items()))
 
     # -- writing --
 

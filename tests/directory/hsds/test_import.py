@@ -668,12 +668,52 @@ def _found(text: str) -> list[str]:
     return [hit.service.name for hit in search.search(SearchQuery(text=text)).hits]
 
 
-def test_imported_services_are_searchable_after_the_command(db, runner, app):
+def _no_rebuild(monkeypatch) -> None:
+    from directory import search
+
+    monkeypatch.setattr(search, "reindex", lambda *args: pytest.fail("rebuilt, not followed"))
+
+
+def test_imported_services_are_searchable_after_the_command(db, runner, app, monkeypatch):
+    _no_rebuild(monkeypatch)  # the app built its (empty) index at start-up; it follows
     result = runner.invoke(args=["directory", "import-hsds", str(MESSY)])
     assert result.exit_code == 0, result.output
 
-    assert "Search index rebuilt: 4 services" in result.stdout
+    assert "Search index up to date: the change feed applied" in result.stdout
     assert _found("eviction") == ["Eviction Defense"]
+
+
+def test_a_host_without_an_index_builds_it_after_the_import(db, runner, app):
+    runner.invoke(args=["directory", "import-hsds", str(V3_JSON)])
+    shutil.rmtree(app.config["SEARCH_INDEX_DIR"])  # the feed can't bring up what isn't there
+
+    result = runner.invoke(args=["directory", "import-hsds", str(MESSY)])
+
+    assert result.exit_code == 0, result.output
+    services = db.session.scalar(select(func.count()).select_from(Service).where(Service.is_shown))
+    assert f"Search index rebuilt: {services} services" in result.stdout
+    assert _found("eviction") == ["Eviction Defense"]
+
+
+def test_a_large_import_ends_with_the_index_holding_every_service(
+    db, runner, tmp_path, monkeypatch
+):
+    """More changes than a request applies (they go to the background) and than one chunk:
+    the command waits for them and applies the rest, a chunk at a time."""
+    from directory import search
+    from directory.search import sync
+    from directory.search.query import SearchQuery
+
+    size = sync.APPLY_CHUNK + sync.IN_REQUEST_LIMIT + 1
+    runner.invoke(args=["directory", "import-hsds", str(MESSY)])
+    _no_rebuild(monkeypatch)
+
+    result = runner.invoke(args=["directory", "import-hsds", str(_make_package(tmp_path, size))])
+
+    assert result.exit_code == 0, result.output
+    assert "Search index up to date: the change feed applied" in result.stdout
+    assert search.search(SearchQuery(text="rent job")).total == size
+    assert _found(f"service {size}")[0] == f"Service {size}"
 
 
 def test_the_import_commit_alone_reaches_the_search_index(db, runner):
@@ -685,7 +725,9 @@ def test_the_import_commit_alone_reaches_the_search_index(db, runner):
     assert _found("eviction") == ["Eviction Defense"]
 
 
-def test_a_reimport_by_command_updates_and_drops_search_documents(db, runner, tmp_path):
+def test_a_reimport_by_command_updates_and_drops_search_documents(
+    db, runner, tmp_path, monkeypatch
+):
     package = tmp_path / "county"
     shutil.copytree(MESSY, package)
     runner.invoke(args=["directory", "import-hsds", str(package)])
@@ -695,11 +737,12 @@ def test_a_reimport_by_command_updates_and_drops_search_documents(db, runner, tm
     services = services.replace("Groceries once a week", "Groceries twice a week")
     services = services.replace("temporarily closed", "inactive")  # Eviction Defense
     (package / "services.csv").write_text(services, encoding="utf-8")
+    _no_rebuild(monkeypatch)
 
     result = runner.invoke(args=["directory", "import-hsds", str(package)])
 
     assert result.exit_code == 0, result.output
-    assert "Search index rebuilt: 3 services" in result.stdout
+    assert "Search index up to date: the change feed applied" in result.stdout
     assert _found("twice") == ["Food Pantry"]
     assert _found("eviction") == []  # inactive services aren't found
 
@@ -717,18 +760,18 @@ def test_an_unchanged_reimport_leaves_the_index_alone(db, runner, monkeypatch):
     assert _found("eviction") == ["Eviction Defense"]
 
 
-def test_a_failed_rebuild_keeps_the_import_and_says_what_to_run(db, runner, monkeypatch):
+def test_a_failed_index_update_keeps_the_import_and_says_what_to_run(db, runner, monkeypatch):
     from directory import search
 
     def broken(*args):
         raise OSError("disk full")
 
-    monkeypatch.setattr(search, "reindex", broken)
+    monkeypatch.setattr(search, "catch_up", broken)
 
     result = runner.invoke(args=["directory", "import-hsds", str(MESSY)])
 
     assert result.exit_code == 0, result.output
-    assert "was not rebuilt (disk full); run 'flask directory reindex'" in result.stderr
+    assert "was not brought up to date (disk full); run 'flask directory reindex'" in result.stderr
     assert db.session.scalar(select(func.count()).select_from(Service)) == 4
 
 
