@@ -111,6 +111,49 @@ def county(text: str) -> str:
     return f"{found}, {code}"
 
 
+@cache
+def _county_of_zip() -> dict[str, str]:
+    """{zip: "Onondaga County"} from the ZIP rows."""
+    return {
+        row["zip_code"]: row["county"].strip()
+        for row in zipcodes.filter_by()
+        if (row.get("county") or "").strip()
+    }
+
+
+def _nearest_zip(latitude: float, longitude: float) -> str | None:
+    """The ZIP code whose centroid is nearest the point (a scan; callers cache per place)."""
+    scale = math.cos(math.radians(latitude))
+    best, best_d = None, float("inf")
+    for code, (lat, lon, *_rest) in _zip_table()[0].items():
+        d = (lat - latitude) ** 2 + ((lon - longitude) * scale) ** 2
+        if d < best_d:
+            best, best_d = code, d
+    return best
+
+
+def fold_name(text: str) -> str:
+    """A place name folded as `area_names_at` folds them."""
+    return _fold(text)
+
+
+def area_names_at(place: Place) -> frozenset[str]:
+    """How a service area without a shape may name the place, folded: its ZIP code ("13202",
+    "zip 13202") and its county ("onondaga county", "onondaga county ny"). A listing that
+    serves "Onondaga County" or "ZIP 13202" covers a person searching there, though we hold
+    no boundaries. The ZIP is the one searched for, else the nearest centroid's."""
+    code = place.label[:5] if place.kind == "zip" else _nearest_zip(place.latitude, place.longitude)
+    if code is None or code not in _zip_table()[0]:
+        return frozenset()
+    names = {code, f"zip {code}"}
+    county_name = _county_of_zip().get(code)
+    if county_name:
+        state = _zip_table()[0][code][3]
+        folded = _fold(county_name)
+        names |= {folded, f"{folded} {_fold(state)}"}
+    return frozenset(names)
+
+
 def _state_code(text: str) -> str | None:
     folded = _fold(text)
     if len(folded) == 2 and folded.upper() in US_STATES.values():

@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 
 import numpy as np
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from directory import cards, languages
-from directory.models import TaxonomyTerm
+from directory.models import ServiceArea, TaxonomyTerm
 from directory.search import crisis, explain, ranking, spelling, sync, synonyms
 from directory.search.engine import (
     TOP_TEXT_MATCHES,
@@ -37,6 +37,7 @@ from directory.search.query import (
     UnknownCategoryError,
 )
 from extensions import db
+from geo import places as geo_places
 from geo import sql as geo_sql
 
 ALL_WORDS_ENOUGH = 5  # fewer matches of every word than this: any word may match
@@ -75,8 +76,28 @@ def _covering_query(place: Place) -> frozenset[bytes]:
     areas = geo_sql.covering(
         dialect, "service_area", place.latitude, place.longitude, extra=("service_id",)
     ).subquery()
-    ids = db.session.scalars(select(areas.c.service_id).where(areas.c.service_id.is_not(None)))
-    return frozenset(map(_key, ids))
+    ids = set(db.session.scalars(select(areas.c.service_id).where(areas.c.service_id.is_not(None))))
+    return frozenset(map(_key, ids | _covering_by_name(place)))
+
+
+def _covering_by_name(place: Place) -> set:
+    """Services with an area named for the place's ZIP code or county but with no shape (a
+    county or ZIP picked by name, as 211 exports and the listing editor write them)."""
+    wanted = geo_places.area_names_at(place)
+    if not wanted:
+        return set()
+    # The database narrows to names holding one of the words; Python compares the folded names.
+    words = {name for name in wanted if name.isdigit()} | {
+        max(name.split(), key=len) for name in wanted if name.endswith(" county")
+    }
+    rows = db.session.execute(
+        select(ServiceArea.service_id, ServiceArea.name).where(
+            ServiceArea.geom.is_(None),
+            ServiceArea.service_id.is_not(None),
+            or_(*(func.lower(ServiceArea.name).contains(word) for word in sorted(words))),
+        )
+    )
+    return {service_id for service_id, name in rows if geo_places.fold_name(name) in wanted}
 
 
 def _resolve_categories(values: Iterable[str]) -> tuple[uuid.UUID, ...]:

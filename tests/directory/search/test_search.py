@@ -356,6 +356,29 @@ def test_a_service_area_covering_the_place_matches_though_the_office_is_far(corp
     assert "Pima Rides" not in names(run(text="medical transportation", place=outside))
 
 
+def test_a_county_or_zip_named_without_a_shape_covers_the_people_searching_there(db):
+    """211 exports and the listing editor name areas ("Pima County", "ZIP 85701") with no
+    boundary; a person searching in that county or ZIP is served, whatever the office's distance."""
+    from directory.models import ServiceArea
+
+    phoenix = {"at": (33.4484, -112.0740), "postal_code": "85004", "city": "Phoenix", "state": "AZ"}
+    county = make_listing(db, "Desert Rides", "Rides to medical visits.", **phoenix)
+    by_zip = make_listing(db, "Barrio Rides", "Rides to medical visits.", **phoenix)
+    make_listing(db, "Valley Rides", "Rides to medical visits.", **phoenix)
+    county.service_areas.append(ServiceArea(name="Pima County, AZ"))
+    by_zip.service_areas.append(ServiceArea(name="ZIP 85701"))
+    db.session.commit()
+
+    near_zip = run(text="rides", place=resolve_place("85701"), radius_km=10)
+    assert set(names(near_zip)) == {"Desert Rides", "Barrio Rides"}
+    assert all(hit.serves_area for hit in near_zip.hits)
+    # Elsewhere in Pima County (Ajo, 85321): the county's service; not the ZIP's.
+    in_county = run(text="rides", place=resolve_place("85321"), radius_km=10)
+    assert names(in_county) == ["Desert Rides"]
+    outside = Place(LAS_CRUCES[0], LAS_CRUCES[1], "Las Cruces", "latlon")
+    assert names(run(text="rides", place=outside, radius_km=10)) == []
+
+
 def test_text_and_distance_combine(corpus):
     # Both match "free"; the clinic 0.5 km away beats the closet 2.5 km away.
     found = names(run(text="free", place=resolve_place("85701"), radius_km=20))
