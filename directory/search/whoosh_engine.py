@@ -1048,7 +1048,11 @@ class WhooshEngine:
                 session.expunge_all()
             fingerprint = db_fingerprint(session.connection())
         self.vocabulary.add(written)
-        self._write_fingerprint(fingerprint)
+        stored = self.stored_fingerprint()
+        # Applying changes keeps a fresh index fresh; it must not make fresh an index marked
+        # stale or built in an older document shape (only a rebuild does that).
+        if stored is not None and stored.get("version") == fingerprint["version"]:
+            self._write_fingerprint(fingerprint)
 
     @_storage_errors
     def delete(self, service_ids: Collection[uuid.UUID]) -> None:

@@ -196,6 +196,21 @@ def test_freshness_staleness_and_rebuilds(db, make_app, engine_name):
     assert current_engine(restarted).is_fresh(_fingerprint(db))
 
 
+def test_applying_changes_keeps_a_stale_mark_until_a_rebuild(db, engine_name):
+    """Only a rebuild makes an index fresh again: changes applied meanwhile (a page's commit,
+    the change feed at start-up) leave it marked stale, so the next start-up still rebuilds."""
+    service = _listing(db)
+    db.session.commit()
+    engine = _engine()
+    engine.mark_stale()
+    service.name = "Snake River Diaper Depot"
+    db.session.commit()  # applied to the index by the commit hooks
+    assert _found("snake river") == ["Snake River Diaper Depot"]
+    assert not engine.is_fresh(_fingerprint(db))
+    assert engine.rebuild() == 1
+    assert engine.is_fresh(_fingerprint(db))
+
+
 def test_an_unavailable_index_keeps_the_commit_and_marks_the_index_stale(
     db, make_app, engine_name, monkeypatch, caplog
 ):
