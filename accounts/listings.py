@@ -78,6 +78,27 @@ def agency_listings(agency: NetworkOrganization, today: date | None = None) -> A
     return AgencyListings(services, frozenset(stale), pending or 0)
 
 
+def upkeep_counts(agency: NetworkOrganization | None, today: date | None = None) -> tuple:
+    """(stale listings, suggestions waiting) of an agency: the flag its inbox shows."""
+    if agency is None or agency.directory_organization_id is None:
+        return 0, 0
+    listing = agency.directory_organization_id
+    stale = db.session.scalar(
+        select(func.count())
+        .select_from(Service)
+        .where(Service.organization_id == listing, *stale_clause(today))
+    )
+    waiting = db.session.scalar(
+        select(func.count())
+        .select_from(ListingSuggestion)
+        .where(
+            ListingSuggestion.organization_id == listing,
+            ListingSuggestion.status == SuggestionStatus.pending.value,
+        )
+    )
+    return stale or 0, waiting or 0
+
+
 # -- across the network (network admins) ----------------------------------------------------------
 
 

@@ -24,6 +24,7 @@ from flask import (
 )
 from werkzeug import exceptions as http
 
+from accounts import listings
 from accounts.auth import current_actor, login_required_roles, register_nav_link, safe_next_path
 from accounts.models import Role, User
 from directory import referral_routes
@@ -781,6 +782,7 @@ def inbox():
         colleagues=agency_work.colleagues(user.organization_id),
         agency_services=queries.agency_services(user),
         capacities=list(ReferralCapacity),
+        listing_upkeep=listings.upkeep_counts(user.organization),
         page_url=lambda **kw: page_url("referrals.inbox", **kw),
         csv_url=page_url("referrals.inbox_csv"),
     )

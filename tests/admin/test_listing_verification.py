@@ -110,6 +110,14 @@ def test_verifying_stops_the_flag_and_records_who(db, network, signed_in):
     assert ">verified today</time>" in text_of(staff.get(f"/services/{network.service_a.id}"))
 
 
+def test_the_agency_inbox_flags_its_stale_listings_until_verified(db, network, signed_in):
+    staff = signed_in(network.staff_a)
+    assert "2 of your listings need verifying." in text_of(staff.get("/inbox"))
+    for service in (network.service_a, network.service_a2):
+        staff.post(f"/services/{service.id}/verify", data={"next": "/listings"})
+    assert "need verifying" not in text_of(staff.get("/inbox"))
+
+
 def test_a_listing_verified_long_ago_is_stale_again(db, network, signed_in, app):
     _set_assured(db, network.service_a, 100)
     _set_assured(db, network.service_a2, 181)
