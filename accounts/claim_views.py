@@ -2,7 +2,7 @@
 
 import uuid
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 
 from accounts.claims import (
     ClaimConflict,
@@ -13,17 +13,10 @@ from accounts.claims import (
 )
 from accounts.forms import ClaimForm
 from accounts.limits import claim_per_ip
+from accounts.public_forms import limit_answered_on_form, shown_service
 from directory.models import Service
-from extensions import db
 
 bp = Blueprint("claims", __name__)
-
-
-def _listed_service(service_id: uuid.UUID) -> Service:
-    service = db.get_or_404(Service, service_id)
-    if not service.is_shown:
-        abort(404, description="This service is no longer offered.")
-    return service
 
 
 def _page(service: Service, form: ClaimForm, status: int = 200, **context):
@@ -43,7 +36,7 @@ def _page(service: Service, form: ClaimForm, status: int = 200, **context):
 @claim_per_ip
 def claim_listing(service_id: uuid.UUID):
     """Ask to manage the listing of this service's organization; a network admin decides."""
-    service = _listed_service(service_id)
+    service = shown_service(service_id)
     form = ClaimForm()
     joined = claim_status_for(service)
     if joined is not None:
@@ -75,19 +68,10 @@ def claim_listing(service_id: uuid.UUID):
 @bp.get("/services/<uuid:service_id>/claim/sent")
 def claim_sent(service_id: uuid.UUID):
     """What happens next, after a claim was sent."""
-    service = _listed_service(service_id)
+    service = shown_service(service_id)
     return render_template(
         "accounts/claim_sent.html", service=service, organization=service.organization
     )
 
 
-@bp.errorhandler(429)
-def too_many_claims(exc):
-    """The limit was hit: say so on the form itself, keeping what was typed."""
-    service_id = (request.view_args or {}).get("service_id")
-    service = db.session.get(Service, service_id) if service_id else None
-    if service is None or request.endpoint != "claims.claim_listing":
-        return render_template("error.html", error=exc), 429
-    form = ClaimForm()
-    form.form_errors.append(exc.description)
-    return _page(service, form, 429)
+limit_answered_on_form(bp, "claims.claim_listing", ClaimForm, _page)

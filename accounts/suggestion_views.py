@@ -3,24 +3,17 @@
 import logging
 import uuid
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 
 from accounts import suggestions
 from accounts.forms import SuggestFixForm
 from accounts.limits import suggest_per_ip
+from accounts.public_forms import limit_answered_on_form, shown_service
 from directory.models import Service
-from extensions import db
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("suggestions", __name__)
-
-
-def _listed_service(service_id: uuid.UUID) -> Service:
-    service = db.get_or_404(Service, service_id)
-    if not service.is_shown:
-        abort(404, description="This service is no longer offered.")
-    return service
 
 
 def _page(service: Service, form: SuggestFixForm, status: int = 200):
@@ -42,7 +35,7 @@ def _sent(service: Service):
 @suggest_per_ip
 def suggest_fix(service_id: uuid.UUID):
     """Tell the people who run a listing what is wrong with it; they accept or dismiss it."""
-    service = _listed_service(service_id)
+    service = shown_service(service_id)
     form = SuggestFixForm()
     if not form.validate_on_submit():
         return _page(service, form, 422 if request.method == "POST" else 200)
@@ -72,17 +65,8 @@ def suggest_fix(service_id: uuid.UUID):
 @bp.get("/services/<uuid:service_id>/suggest/sent")
 def suggestion_sent(service_id: uuid.UUID):
     """What happens next, after a fix was suggested."""
-    service = _listed_service(service_id)
+    service = shown_service(service_id)
     return render_template("accounts/suggest_sent.html", service=service)
 
 
-@bp.errorhandler(429)
-def too_many_suggestions(exc):
-    """The limit was hit: say so on the form itself, keeping what was typed."""
-    service_id = (request.view_args or {}).get("service_id")
-    service = db.session.get(Service, service_id) if service_id else None
-    if service is None or request.endpoint != "suggestions.suggest_fix":
-        return render_template("error.html", error=exc), 429
-    form = SuggestFixForm()
-    form.form_errors.append(exc.description)
-    return _page(service, form, 429)
+limit_answered_on_form(bp, "suggestions.suggest_fix", SuggestFixForm, _page)

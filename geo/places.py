@@ -9,7 +9,7 @@ import re
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from statistics import fmean
 
 import zipcodes
@@ -122,7 +122,13 @@ def _county_of_zip() -> dict[str, str]:
 
 
 def _nearest_zip(latitude: float, longitude: float) -> str | None:
-    """The ZIP code whose centroid is nearest the point (a scan; callers cache per place)."""
+    """The ZIP code whose centroid is nearest the point (to about 100 m, which ZIP centroids
+    do not resolve anyway; kept per rounded point, since a scan of every ZIP costs ~15 ms)."""
+    return _nearest_zip_rounded(round(latitude, 3), round(longitude, 3))
+
+
+@lru_cache(maxsize=4096)
+def _nearest_zip_rounded(latitude: float, longitude: float) -> str | None:
     scale = math.cos(math.radians(latitude))
     best, best_d = None, float("inf")
     for code, (lat, lon, *_rest) in _zip_table()[0].items():
